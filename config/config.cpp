@@ -1,0 +1,296 @@
+#include "config/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <yaml-cpp/yaml.h>
+
+namespace config {
+
+bool SocketAddress::is_wildcard() const {
+  const std::size_t length = family == Family::ipv4 ? 4 : 16;
+  return std::all_of(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(length),
+                     [](std::uint8_t b) { return b == 0; });
+}
+
+std::string SocketAddress::to_string() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (family == Family::ipv4) {
+    inet_ntop(AF_INET, bytes.data(), text, sizeof text);
+    return std::string{text} + ":" + std::to_string(port);
+  }
+  inet_ntop(AF_INET6, bytes.data(), text, sizeof text);
+  return "[" + std::string{text} + "]:" + std::to_string(port);
+}
+
+std::optional<SocketAddress> parse_socket_address(std::string_view text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size()) return std::nullopt;
+  std::string_view host = text.substr(0, colon);
+  const std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc{} || end != port_text.data() + port_text.size() || port > 65535) return std::nullopt;
+
+  SocketAddress address;
+  address.port = static_cast<std::uint16_t>(port);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    const std::string inner{host.substr(1, host.size() - 2)};
+    if (inet_pton(AF_INET6, inner.c_str(), address.bytes.data()) != 1) return std::nullopt;
+    address.family = SocketAddress::Family::ipv6;
+    return address;
+  }
+  const std::string plain{host};
+  if (inet_pton(AF_INET, plain.c_str(), address.bytes.data()) != 1) return std::nullopt;
+  address.family = SocketAddress::Family::ipv4;
+  return address;
+}
+
+std::string Problem::to_string() const {
+  std::string text = where.file;
+  if (where.line > 0) text += ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
+  text += ": ";
+  if (!key.empty()) text += key + ": ";
+  return text + message;
+}
+
+namespace {
+
+std::string_view kind_of(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Undefined: break;
+  }
+  return "nothing";
+}
+
+std::string join(std::initializer_list<std::string_view> words) {
+  std::string text;
+  for (const auto word : words) {
+    if (!text.empty()) text += ", ";
+    text += word;
+  }
+  return text;
+}
+
+class Reader {
+ public:
+  Reader(std::string_view file, std::vector<Problem>& problems) : file_(file), problems_(problems) {}
+
+  SourceLocation at(const YAML::Node& node) const {
+    const YAML::Mark mark = node.Mark();
+    if (mark.is_null()) return SourceLocation{file_, 0, 0};
+    return SourceLocation{file_, mark.line + 1, mark.column + 1};
+  }
+
+  void fail(const YAML::Node& node, std::string key, std::string message) {
+    problems_.push_back(Problem{at(node), std::move(key), std::move(message)});
+  }
+
+  bool is_map(const YAML::Node& node, const std::string& key) {
+    if (node.IsMap()) return true;
+    fail(node, key, "expected a mapping, found " + std::string{kind_of(node)});
+    return false;
+  }
+
+  bool is_list(const YAML::Node& node, const std::string& key) {
+    if (node.IsSequence()) return true;
+    fail(node, key, "expected a list, found " + std::string{kind_of(node)});
+    return false;
+  }
+
+  std::optional<std::string> string(const YAML::Node& node, const std::string& key) {
+    if (node.IsScalar()) return node.Scalar();
+    fail(node, key, "expected a string, found " + std::string{kind_of(node)});
+    return std::nullopt;
+  }
+
+  // Reports unknown and repeated keys of a mapping; values are read by the caller.
+  void only_keys(const YAML::Node& map, const std::string& path, std::initializer_list<std::string_view> allowed) {
+    std::set<std::string, std::less<>> seen;
+    for (const auto& entry : map) {
+      const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : std::string{};
+      const std::string key = path.empty() ? name : path + "." + name;
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        fail(entry.first, key, "unknown key (expected one of: " + join(allowed) + ")");
+      } else if (!seen.insert(name).second) {
+        fail(entry.first, key, "key given twice");
+      }
+    }
+  }
+
+  // A value that must be present: a missing one is reported at its parent.
+  YAML::Node required(const YAML::Node& parent, std::string_view name, const std::string& key) {
+    YAML::Node child = parent[std::string{name}];
+    if (!child.IsDefined()) fail(parent, key, "required key is missing");
+    return child;
+  }
+
+ private:
+  std::string file_;
+  std::vector<Problem>& problems_;
+};
+
+std::string path_index(std::string_view path, std::size_t index) {
+  return std::string{path} + "[" + std::to_string(index) + "]";
+}
+
+void read_listeners(Reader& in, const YAML::Node& node, Config& config) {
+  if (!in.is_list(node, "listeners")) return;
+  if (node.size() == 0) in.fail(node, "listeners", "at least one listener is needed");
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    const std::string path = path_index("listeners", index++);
+    if (!in.is_map(item, path)) continue;
+    in.only_keys(item, path, {"address", "timescale"});
+    Listener listener;
+    const YAML::Node address = in.required(item, "address", path + ".address");
+    if (address.IsDefined()) {
+      listener.location = in.at(address);
+      if (const auto text = in.string(address, path + ".address")) {
+        if (const auto parsed = parse_socket_address(*text)) {
+          listener.address = *parsed;
+        } else {
+          in.fail(address, path + ".address",
+                  "'" + *text + "' is not a numeric address with a port, e.g. \"0.0.0.0:123\" or \"[::]:123\"");
+        }
+      }
+    }
+    const YAML::Node timescale = in.required(item, "timescale", path + ".timescale");
+    if (timescale.IsDefined()) {
+      if (const auto name = in.string(timescale, path + ".timescale")) listener.timescale = *name;
+    }
+    config.listeners.push_back(std::move(listener));
+  }
+}
+
+void read_timescales(Reader& in, const YAML::Node& node, Config& config) {
+  if (!in.is_map(node, "timescales")) return;
+  for (const auto& entry : node) {
+    const std::string name = entry.first.Scalar();
+    const std::string path = "timescales." + name;
+    if (name.empty()) {
+      in.fail(entry.first, path, "a timescale needs a name");
+      continue;
+    }
+    if (!in.is_map(entry.second, path)) continue;
+    in.only_keys(entry.second, path, {"smear"});
+    Timescale timescale;
+    const YAML::Node smear = in.required(entry.second, "smear", path + ".smear");
+    if (smear.IsDefined()) {
+      if (const auto value = in.string(smear, path + ".smear")) {
+        if (*value != "none") {
+          in.fail(smear, path + ".smear",
+                  "'" + *value + "' is not supported yet: this version serves true UTC only (smear: none)");
+        }
+      }
+    }
+    if (!config.timescales.emplace(name, timescale).second) in.fail(entry.first, path, "timescale defined twice");
+  }
+}
+
+void read_reference(Reader& in, const YAML::Node& node, Config& config) {
+  if (!in.is_map(node, "reference")) return;
+  in.only_keys(node, "reference", {"type", "refid"});
+  const YAML::Node type = in.required(node, "type", "reference.type");
+  if (type.IsDefined()) {
+    if (const auto value = in.string(type, "reference.type"); value && *value != "system") {
+      in.fail(type, "reference.type", "unknown reference type '" + *value + "' (expected: system)");
+    }
+  }
+  if (const YAML::Node refid = node["refid"]; refid.IsDefined()) {
+    if (const auto value = in.string(refid, "reference.refid")) {
+      const bool printable = std::all_of(value->begin(), value->end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+      if (value->empty() || value->size() > 4 || !printable) {
+        in.fail(refid, "reference.refid", "'" + *value + "' must be 1 to 4 printable ASCII characters, e.g. GPS");
+      } else {
+        config.reference.refid = *value;
+      }
+    }
+  }
+}
+
+void read_workers(Reader& in, const YAML::Node& node, Config& config) {
+  const auto text = in.string(node, "workers");
+  if (!text) return;
+  if (*text == "auto") {
+    config.workers = 0;
+    return;
+  }
+  unsigned value = 0;
+  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (error != std::errc{} || end != text->data() + text->size() || value < 1 || value > 1024) {
+    in.fail(node, "workers", "'" + *text + "' is not 'auto' or a thread count from 1 to 1024");
+    return;
+  }
+  config.workers = value;
+}
+
+// Sections that later features fill in; for now they may be present but must be empty.
+void read_reserved(Reader& in, const YAML::Node& node, const std::string& key) {
+  const bool empty = node.IsNull() || ((node.IsMap() || node.IsSequence()) && node.size() == 0);
+  if (!empty) in.fail(node, key, "no settings are supported here yet; leave it out or empty");
+}
+
+void validate(Reader& in, const YAML::Node& root, Config& config) {
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    const Listener& listener = config.listeners[i];
+    const std::string path = path_index("listeners", i);
+    if (!listener.timescale.empty() && !config.timescales.contains(listener.timescale)) {
+      in.fail(root["listeners"][i]["timescale"], path + ".timescale",
+              "no timescale named '" + listener.timescale + "' under timescales");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (config.listeners[j].address == listener.address && listener.location.line > 0) {
+        in.fail(root["listeners"][i]["address"], path + ".address",
+                listener.address.to_string() + " is already used by " + path_index("listeners", j));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
+  ParseResult result;
+  Reader in{file_name, result.problems};
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string{yaml_text});
+  } catch (const YAML::Exception& error) {
+    result.problems.push_back(Problem{SourceLocation{std::string{file_name}, error.mark.line + 1, error.mark.column + 1},
+                                      "", "YAML syntax error: " + error.msg});
+    return result;
+  }
+  if (!root.IsMap()) {
+    in.fail(root, "", "expected a mapping with at least 'listeners' and 'timescales', found " +
+                          std::string{kind_of(root)});
+    return result;
+  }
+  in.only_keys(root, "", {"listeners", "timescales", "reference", "workers", "leapdb", "clients", "metrics"});
+
+  Config config;
+  config.source = std::string{file_name};
+  if (const YAML::Node node = in.required(root, "listeners", "listeners"); node.IsDefined()) {
+    read_listeners(in, node, config);
+  }
+  if (const YAML::Node node = in.required(root, "timescales", "timescales"); node.IsDefined()) {
+    read_timescales(in, node, config);
+  }
+  if (const YAML::Node node = root["reference"]; node.IsDefined()) read_reference(in, node, config);
+  if (const YAML::Node node = root["workers"]; node.IsDefined()) read_workers(in, node, config);
+  for (const char* reserved : {"leapdb", "clients", "metrics"}) {
+    if (const YAML::Node node = root[reserved]; node.IsDefined()) read_reserved(in, node, reserved);
+  }
+  validate(in, root, config);
+
+  if (result.problems.empty()) result.config = std::move(config);
+  return result;
+}
+
+}  // namespace config

@@ -1,0 +1,31 @@
+#pragma once
+// Time values shared by every module: integer nanoseconds, strongly typed.
+//
+// UtcTime is POSIX UTC (std::chrono::sys_time): every day has 86400 seconds and a leap
+// second has no instant of its own. That is what CLOCK_REALTIME and NTP timestamps count;
+// the leap table is what relates it to continuous TAI.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace leapdb {
+
+using Nanoseconds = std::chrono::duration<std::int64_t, std::nano>;
+// For exact intermediates such as nanoseconds x 2^32 (GCC and Clang both provide it).
+__extension__ using Int128 = __int128;
+using UtcTime = std::chrono::sys_time<Nanoseconds>;
+
+constexpr UtcTime utc_from_unix_nanoseconds(std::int64_t ns) { return UtcTime{Nanoseconds{ns}}; }
+constexpr std::int64_t unix_nanoseconds(UtcTime t) { return t.time_since_epoch().count(); }
+
+// "2016-12-31T23:59:59.123456789Z": always nine fractional digits, always Z.
+std::string format_rfc3339(UtcTime t);
+
+// Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)", 't'/'z'/' ' variants as RFC 3339
+// allows; seconds = 60 is refused because a POSIX UTC instant cannot name a leap second.
+std::optional<UtcTime> parse_rfc3339(std::string_view text);
+
+}  // namespace leapdb

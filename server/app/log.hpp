@@ -1,0 +1,20 @@
+#pragma once
+// One line per event on stderr: "time=... level=info event=listening address=0.0.0.0:123".
+// Values with spaces, quotes or '=' are quoted, so every line splits back into key=value.
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace app {
+
+enum class Level { info, warning, error };
+
+struct Field {
+  std::string_view key;
+  std::string value;
+};
+
+void log(Level level, std::string_view event, std::initializer_list<Field> fields = {});
+
+}  // namespace app

@@ -1,0 +1,82 @@
+// smeard: the NTP server daemon.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "config/config.hpp"
+#include "server/app/daemon.hpp"
+
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: smeard [--config FILE]
+       smeard --check-config FILE
+       smeard --print-default-config
+
+  --config FILE         serve with this configuration (default: the embedded one)
+  --check-config FILE   validate FILE, print every problem, exit 1 if there are any
+  --print-default-config  print the embedded default configuration
+)";
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in) {
+    std::cerr << "smeard: cannot read " << path << ": " << std::strerror(errno) << "\n";
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Returns the parsed configuration, or prints every problem and returns nothing.
+std::optional<config::Config> load(const std::optional<std::string>& path) {
+  std::string text{config::embedded_default()};
+  std::string name{config::kEmbeddedDefaultName};
+  if (path) {
+    auto contents = read_file(*path);
+    if (!contents) return std::nullopt;
+    text = std::move(*contents);
+    name = *path;
+  }
+  config::ParseResult result = config::parse(text, name);
+  for (const config::Problem& problem : result.problems) std::cerr << problem.to_string() << "\n";
+  return std::move(result.config);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::optional<std::string> config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if ((arg == "--config" || arg == "--check-config") && i + 1 < argc && !config_path) {
+      check_only = arg == "--check-config";
+      config_path = argv[++i];
+    } else if (arg == "--print-default-config") {
+      std::cout << config::embedded_default();
+      return 0;
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else {
+      std::cerr << "smeard: unexpected argument '" << arg << "'\n" << kUsage;
+      return 2;
+    }
+  }
+
+  const std::optional<config::Config> config = load(config_path);
+  if (check_only) {
+    if (!config) return 1;
+    std::cout << *config_path << ": ok (" << config->listeners.size() << " listeners, "
+              << config->timescales.size() << " timescales)\n";
+    return 0;
+  }
+  if (!config) return 1;
+  return app::run_daemon(*config);
+}

@@ -1,0 +1,176 @@
+#include "server/io/worker.hpp"
+
+#include "server/io/clock.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace io {
+namespace {
+
+constexpr unsigned kBatch = 64;
+// Larger than any request we accept, so an oversized one shows up as MSG_TRUNC.
+constexpr std::size_t kReceiveBufferLength = 2048;
+constexpr std::size_t kControlLength = 256;
+
+void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+ntp::ClientAddress client_address_of(const sockaddr_storage& from) {
+  ntp::ClientAddress client;
+  if (from.ss_family == AF_INET) {
+    sockaddr_in v4{};
+    std::memcpy(&v4, &from, sizeof v4);
+    client.ip[10] = 0xff;
+    client.ip[11] = 0xff;
+    std::memcpy(&client.ip[12], &v4.sin_addr, 4);
+    client.port = ntohs(v4.sin_port);
+  } else if (from.ss_family == AF_INET6) {
+    sockaddr_in6 v6{};
+    std::memcpy(&v6, &from, sizeof v6);
+    std::memcpy(client.ip.data(), &v6.sin6_addr, 16);
+    client.port = ntohs(v6.sin6_port);
+  }
+  return client;
+}
+
+}  // namespace
+
+struct Worker::Buffers {
+  // Receive side.
+  std::array<std::array<std::byte, kReceiveBufferLength>, kBatch> packets;
+  std::array<sockaddr_storage, kBatch> sources;
+  std::array<iovec, kBatch> receive_iov;
+  std::array<std::array<std::byte, kControlLength>, kBatch> receive_control;
+  std::array<mmsghdr, kBatch> receive_headers;
+  // Send side: replies, with the destination address of the request as their source.
+  std::array<std::array<std::byte, ntp::kMaxReplyLength>, kBatch> replies;
+  std::array<iovec, kBatch> send_iov;
+  std::array<std::array<std::byte, kControlLength>, kBatch> send_control;
+  std::array<mmsghdr, kBatch> send_headers;
+};
+
+Worker::Worker(BoundSocket socket, RcuCell<ntp::Snapshot>& state, std::size_t reader_slot)
+    : socket_(std::move(socket)), state_(state), reader_slot_(reader_slot), buffers_(new Buffers{}) {}
+
+Worker::~Worker() { delete buffers_; }
+
+void Worker::request_stop() {
+  stopping_.store(true);
+  // Shutting down the read side wakes a recvmmsg blocked on this socket (even unconnected UDP).
+  ::shutdown(socket_.fd.get(), SHUT_RD);
+}
+
+void Worker::run() {
+  Buffers& b = *buffers_;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    for (unsigned i = 0; i < kBatch; ++i) {
+      b.receive_iov[i] = iovec{b.packets[i].data(), kReceiveBufferLength};
+      msghdr& h = b.receive_headers[i].msg_hdr;
+      h = msghdr{};
+      h.msg_name = &b.sources[i];
+      h.msg_namelen = sizeof(sockaddr_storage);
+      h.msg_iov = &b.receive_iov[i];
+      h.msg_iovlen = 1;
+      h.msg_control = b.receive_control[i].data();
+      h.msg_controllen = kControlLength;
+    }
+    const int received = ::recvmmsg(socket_.fd.get(), b.receive_headers.data(), kBatch, MSG_WAITFORONE, nullptr);
+    // After shutdown() the kernel hands back one empty message: not a request.
+    if (stopping_.load(std::memory_order_relaxed)) break;
+    if (received <= 0) {
+      if (received < 0 && errno != EINTR && !stopping_.load()) bump(counters_.receive_errors);
+      continue;
+    }
+    answer_batch(static_cast<unsigned>(received));
+  }
+}
+
+void Worker::answer_batch(unsigned received) {
+  Buffers& b = *buffers_;
+  bump(counters_.requests, received);
+  const auto snapshot = state_.read(reader_slot_);
+  unsigned replies = 0;
+  for (unsigned i = 0; i < received; ++i) {
+    msghdr& in = b.receive_headers[i].msg_hdr;
+    if ((in.msg_flags & MSG_TRUNC) != 0) {
+      bump(counters_.drops[static_cast<std::size_t>(ntp::DropReason::too_long)]);
+      continue;
+    }
+    leapdb::UtcTime received_at{};
+    bool have_timestamp = false;
+    const cmsghdr* destination = nullptr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&in); c != nullptr; c = CMSG_NXTHDR(&in, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts{};
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        received_at = from_timespec(ts);
+        have_timestamp = true;
+      } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
+        destination = c;
+      }
+    }
+    if (!have_timestamp) received_at = realtime_now();
+
+    const std::span<const std::byte> request{b.packets[i].data(), b.receive_headers[i].msg_len};
+    const ntp::Decision decision =
+        ntp::handle(request, client_address_of(b.sources[i]), received_at, *snapshot, b.replies[replies]);
+    if (!decision.replied()) {
+      bump(counters_.drops[static_cast<std::size_t>(decision.drop_reason)]);
+      continue;
+    }
+
+    b.send_iov[replies] = iovec{b.replies[replies].data(), decision.reply_length};
+    msghdr& out = b.send_headers[replies].msg_hdr;
+    out = msghdr{};
+    out.msg_name = &b.sources[i];
+    out.msg_namelen = in.msg_namelen;
+    out.msg_iov = &b.send_iov[replies];
+    out.msg_iovlen = 1;
+    if (destination != nullptr) {
+      // Answer from the address the client wrote to, or a multi-homed host replies from the
+      // wrong one and the client drops it.
+      out.msg_control = b.send_control[replies].data();
+      out.msg_controllen = CMSG_SPACE(destination->cmsg_len - CMSG_LEN(0));
+      cmsghdr* c = CMSG_FIRSTHDR(&out);  // never null: the buffer holds a pktinfo
+      c->cmsg_level = destination->cmsg_level;
+      c->cmsg_type = destination->cmsg_type;
+      c->cmsg_len = destination->cmsg_len;
+      std::memcpy(CMSG_DATA(c), CMSG_DATA(destination), destination->cmsg_len - CMSG_LEN(0));
+      if (c->cmsg_level == IPPROTO_IP) {
+        in_pktinfo info{};
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        info.ipi_spec_dst = info.ipi_addr;
+        info.ipi_ifindex = 0;
+        std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      }
+    }
+    ++replies;
+  }
+
+  // The transmit timestamp is read last, once for the batch, right before it leaves.
+  const leapdb::UtcTime transmit = realtime_now();
+  for (unsigned j = 0; j < replies; ++j) ntp::stamp_transmit(b.replies[j], transmit);
+  unsigned sent = 0;
+  unsigned failed = 0;
+  while (sent < replies) {
+    const int n = ::sendmmsg(socket_.fd.get(), &b.send_headers[sent], replies - sent, 0);
+    if (n > 0) {
+      sent += static_cast<unsigned>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      ++failed;  // this reply is lost; carry on with the rest
+      ++sent;
+    }
+  }
+  bump(counters_.replies, replies - failed);
+  if (failed != 0) bump(counters_.send_errors, failed);
+}
+
+}  // namespace io

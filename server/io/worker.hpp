@@ -1,0 +1,53 @@
+#pragma once
+// One worker thread's share of a listener: its own SO_REUSEPORT socket, its own buffers and
+// counters. Receives in batches, answers through ntp::handle, sends in batches.
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "server/io/rcu.hpp"
+#include "server/io/udp_socket.hpp"
+#include "server/ntp/responder.hpp"
+#include "server/ntp/snapshot.hpp"
+
+namespace io {
+
+// Written only by the owning worker (relaxed load + store, no read-modify-write), read by
+// the control thread when it reports.
+struct alignas(64) WorkerCounters {
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> replies{0};
+  std::atomic<std::uint64_t> send_errors{0};
+  std::atomic<std::uint64_t> receive_errors{0};
+  std::array<std::atomic<std::uint64_t>, ntp::kDropReasonCount> drops{};
+};
+
+class Worker {
+ public:
+  Worker(BoundSocket socket, RcuCell<ntp::Snapshot>& state, std::size_t reader_slot);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker();
+
+  // Thread body; returns after request_stop().
+  void run();
+  // Callable from any thread: wakes a blocked receive so run() returns.
+  void request_stop();
+
+  const WorkerCounters& counters() const { return counters_; }
+
+ private:
+  struct Buffers;
+  void answer_batch(unsigned received);
+
+  BoundSocket socket_;
+  RcuCell<ntp::Snapshot>& state_;
+  std::size_t reader_slot_;
+  std::atomic<bool> stopping_{false};
+  WorkerCounters counters_;
+  Buffers* buffers_;  // large and fixed: allocated once, never on the packet path
+};
+
+}  // namespace io
