@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <set>
+#include <tuple>
 #include <yaml-cpp/yaml.h>
 
 namespace config {
@@ -83,13 +84,18 @@ class Reader {
   Reader(std::string_view file, std::vector<Problem>& problems) : file_(file), problems_(problems) {}
 
   SourceLocation at(const YAML::Node& node) const {
+    if (!node.IsDefined()) return SourceLocation{file_, 0, 0};
     const YAML::Mark mark = node.Mark();
     if (mark.is_null()) return SourceLocation{file_, 0, 0};
     return SourceLocation{file_, mark.line + 1, mark.column + 1};
   }
 
   void fail(const YAML::Node& node, std::string key, std::string message) {
-    problems_.push_back(Problem{at(node), std::move(key), std::move(message)});
+    fail(at(node), std::move(key), std::move(message));
+  }
+
+  void fail(SourceLocation where, std::string key, std::string message) {
+    problems_.push_back(Problem{std::move(where), std::move(key), std::move(message)});
   }
 
   bool is_map(const YAML::Node& node, const std::string& key) {
@@ -153,7 +159,9 @@ void read_listeners(Reader& in, const YAML::Node& node, Config& config) {
     if (address.IsDefined()) {
       listener.location = in.at(address);
       if (const auto text = in.string(address, path + ".address")) {
-        if (const auto parsed = parse_socket_address(*text)) {
+        if (const auto parsed = parse_socket_address(*text); parsed && parsed->port == 0) {
+          in.fail(address, path + ".address", "'" + *text + "' needs a port from 1 to 65535");
+        } else if (parsed) {
           listener.address = *parsed;
         } else {
           in.fail(address, path + ".address",
@@ -163,6 +171,7 @@ void read_listeners(Reader& in, const YAML::Node& node, Config& config) {
     }
     const YAML::Node timescale = in.required(item, "timescale", path + ".timescale");
     if (timescale.IsDefined()) {
+      listener.timescale_location = in.at(timescale);
       if (const auto name = in.string(timescale, path + ".timescale")) listener.timescale = *name;
     }
     config.listeners.push_back(std::move(listener));
@@ -237,17 +246,17 @@ void read_reserved(Reader& in, const YAML::Node& node, const std::string& key) {
   if (!empty) in.fail(node, key, "no settings are supported here yet; leave it out or empty");
 }
 
-void validate(Reader& in, const YAML::Node& root, Config& config) {
+void validate(Reader& in, const Config& config) {
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     const Listener& listener = config.listeners[i];
     const std::string path = path_index("listeners", i);
     if (!listener.timescale.empty() && !config.timescales.contains(listener.timescale)) {
-      in.fail(root["listeners"][i]["timescale"], path + ".timescale",
+      in.fail(listener.timescale_location, path + ".timescale",
               "no timescale named '" + listener.timescale + "' under timescales");
     }
     for (std::size_t j = 0; j < i; ++j) {
-      if (config.listeners[j].address == listener.address && listener.location.line > 0) {
-        in.fail(root["listeners"][i]["address"], path + ".address",
+      if (listener.address.port != 0 && config.listeners[j].address == listener.address) {
+        in.fail(listener.location, path + ".address",
                 listener.address.to_string() + " is already used by " + path_index("listeners", j));
       }
     }
@@ -287,8 +296,12 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   for (const char* reserved : {"leapdb", "clients", "metrics"}) {
     if (const YAML::Node node = root[reserved]; node.IsDefined()) read_reserved(in, node, reserved);
   }
-  validate(in, root, config);
+  validate(in, config);
 
+  // In file order, so an operator can work down the file.
+  std::stable_sort(result.problems.begin(), result.problems.end(), [](const Problem& a, const Problem& b) {
+    return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);
+  });
   if (result.problems.empty()) result.config = std::move(config);
   return result;
 }

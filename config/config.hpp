@@ -35,7 +35,8 @@ std::optional<SocketAddress> parse_socket_address(std::string_view text);
 struct Listener {
   SocketAddress address;
   std::string timescale;
-  SourceLocation location;  // of the address, for errors found when binding
+  SourceLocation location;            // of the address, for errors found when binding
+  SourceLocation timescale_location;  // of the timescale name
 };
 
 enum class Smear : std::uint8_t { none };

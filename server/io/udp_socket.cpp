@@ -69,7 +69,6 @@ std::string errno_text(const char* call) { return std::string{call} + ": " + std
 }  // namespace
 
 std::string check_address_free(const config::SocketAddress& address) {
-  if (address.port == 0) return {};
   UniqueFd probe{::socket(domain_of(address), SOCK_DGRAM | SOCK_CLOEXEC, 0)};
   if (!probe) return errno_text("socket");
   std::string error;

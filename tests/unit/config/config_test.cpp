@@ -1,0 +1,129 @@
+#include "config/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+namespace {
+
+config::ParseResult parse(const std::string& text) { return config::parse(text, "smeard.yaml"); }
+
+// The one problem a configuration has, as the operator would read it.
+std::string only_problem(const std::string& text) {
+  const auto result = parse(text);
+  CHECK_FALSE(result.config.has_value());
+  REQUIRE(result.problems.size() == 1);
+  return result.problems.front().to_string();
+}
+
+const std::string kTimescales = "timescales:\n  utc:\n    smear: none\n";
+
+}  // namespace
+
+TEST_CASE("the embedded default is valid and matches what the README promises") {
+  const auto result = config::parse(config::embedded_default(), config::kEmbeddedDefaultName);
+  REQUIRE(result.problems.empty());
+  const config::Config& c = *result.config;
+  REQUIRE(c.listeners.size() == 2);
+  CHECK(c.listeners[0].address.to_string() == "0.0.0.0:123");
+  CHECK(c.listeners[1].address.to_string() == "[::]:123");
+  CHECK(c.listeners[0].timescale == "utc");
+  CHECK(c.timescales.contains("utc"));
+  CHECK(c.workers == 0);
+  CHECK(c.reference.refid == "LOCL");
+  CHECK(c.source == "<embedded default>");
+}
+
+TEST_CASE("a full configuration") {
+  const auto result = parse(R"(
+listeners:
+  - address: "127.0.0.1:12300"
+    timescale: utc
+  - address: "[2001:db8::1]:123"
+    timescale: utc
+timescales:
+  utc: {smear: none}
+reference: {type: system, refid: GPS}
+workers: 3
+leapdb: {}
+clients: []
+metrics:
+)");
+  REQUIRE(result.problems.empty());
+  const config::Config& c = *result.config;
+  CHECK(c.listeners[0].address.to_string() == "127.0.0.1:12300");
+  CHECK(c.listeners[0].location.line == 3);
+  CHECK(c.listeners[0].location.column == 14);
+  CHECK(c.listeners[1].address.family == config::SocketAddress::Family::ipv6);
+  CHECK(c.listeners[1].address.to_string() == "[2001:db8::1]:123");
+  CHECK(c.reference.refid == "GPS");
+  CHECK(c.workers == 3);
+}
+
+TEST_CASE("errors name file, line, column and key") {
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
+                     "colour: blue\n") ==
+        "smeard.yaml:7:1: colour: unknown key (expected one of: listeners, timescales, reference, workers, leapdb, "
+        "clients, metrics)");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n    port: 5\n" + kTimescales) ==
+        "smeard.yaml:4:5: listeners[0].port: unknown key (expected one of: address, timescale)");
+  CHECK(only_problem("listeners: 5\n" + kTimescales) == "smeard.yaml:1:12: listeners: expected a list, found a scalar");
+  CHECK(only_problem("listeners:\n  - address: \"localhost:123\"\n    timescale: utc\n" + kTimescales) ==
+        "smeard.yaml:2:14: listeners[0].address: 'localhost:123' is not a numeric address with a port, e.g. "
+        "\"0.0.0.0:123\" or \"[::]:123\"");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:0\"\n    timescale: utc\n" + kTimescales) ==
+        "smeard.yaml:2:14: listeners[0].address: '127.0.0.1:0' needs a port from 1 to 65535");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: smeared\n" + kTimescales) ==
+        "smeard.yaml:3:16: listeners[0].timescale: no timescale named 'smeared' under timescales");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n" + kTimescales) ==
+        "smeard.yaml:2:5: listeners[0].timescale: required key is missing");
+  CHECK(only_problem(kTimescales) == "smeard.yaml:1:1: listeners: required key is missing");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
+                     "workers: lots\n") == "smeard.yaml:7:10: workers: 'lots' is not 'auto' or a thread count from 1 to 1024");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
+                     "reference: {type: system, refid: TOOLONG}\n") ==
+        "smeard.yaml:7:34: reference.refid: 'TOOLONG' must be 1 to 4 printable ASCII characters, e.g. GPS");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
+                     "reference: {type: gps}\n") ==
+        "smeard.yaml:7:19: reference.type: unknown reference type 'gps' (expected: system)");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\ntimescales:\n  utc:\n    smear: "
+                     "google\n") ==
+        "smeard.yaml:6:12: timescales.utc.smear: 'google' is not supported yet: this version serves true UTC only "
+        "(smear: none)");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
+                     "leapdb: {files: [/x]}\n") ==
+        "smeard.yaml:7:9: leapdb: no settings are supported here yet; leave it out or empty");
+}
+
+TEST_CASE("every problem is reported, not just the first") {
+  const auto result = parse("listeners:\n  - address: nowhere\n    timescale: none\n  - {}\nbogus: 1\n");
+  CHECK_FALSE(result.config.has_value());
+  CHECK(result.problems.size() == 6);  // bogus, address, 2 missing keys, timescales missing, unknown timescale
+}
+
+TEST_CASE("repeated keys and addresses are refused") {
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
+                     "workers: 2\nworkers: 3\n") == "smeard.yaml:8:1: workers: key given twice");
+  CHECK(only_problem("listeners:\n  - {address: \"127.0.0.1:123\", timescale: utc}\n  - {address: \"127.0.0.1:123\", "
+                     "timescale: utc}\n" + kTimescales) ==
+        "smeard.yaml:3:15: listeners[1].address: 127.0.0.1:123 is already used by listeners[0]");
+}
+
+TEST_CASE("YAML syntax errors carry their position") {
+  const std::string problem = only_problem("listeners: [\n  {address: \"1.2.3.4:1\"\n");
+  CHECK(problem.starts_with("smeard.yaml:"));
+  CHECK(problem.find("YAML syntax error") != std::string::npos);
+  CHECK(only_problem("") == "smeard.yaml: expected a mapping with at least 'listeners' and 'timescales', found nothing");
+}
+
+TEST_CASE("socket addresses") {
+  CHECK(config::parse_socket_address("0.0.0.0:123")->is_wildcard());
+  CHECK(config::parse_socket_address("[::]:123")->is_wildcard());
+  CHECK_FALSE(config::parse_socket_address("127.0.0.1:123")->is_wildcard());
+  CHECK(config::parse_socket_address("[::ffff:127.0.0.1]:9")->to_string() == "[::ffff:127.0.0.1]:9");
+  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "::1:123", "[::1]",
+                          "[::1:123", "256.0.0.1:1", "[127.0.0.1]:1", "127.0.0.1:1x"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(config::parse_socket_address(bad).has_value());
+  }
+}
