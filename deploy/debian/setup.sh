@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine for smeard from this checkout, as root.
+#
+#   setup.sh serve   install build dependencies, build, run smeard in the foreground on its
+#                    embedded default configuration (true UTC on 0.0.0.0:123 and [::]:123)
+#   setup.sh test    install build dependencies and the real NTP clients the tests talk to,
+#                    build, run every test, then the unit tests again under ASan + UBSan
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+
+build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
+                nlohmann-json3-dev)
+# Real peers: chronyd -Q, ntpdig and Python's ntplib (Debian's python3, not another one on PATH);
+# unshare and ip give the port-123 tests a private network namespace.
+test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib iproute2 util-linux)
+
+install_packages() {
+  local missing=() package
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: installing ${missing[*]} needs root" >&2
+    exit 1
+  fi
+  # The tests need chrony's programs, not its service: keep package scripts from starting
+  # daemons (and a system chronyd from taking over this machine's clock) during the install.
+  local guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    guard=/usr/sbin/policy-rc.d
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ -n "$guard" ] && rm -f "$guard"
+  return 0
+}
+
+build() {
+  cmake --preset "$1" >/dev/null
+  cmake --build --preset "$1"
+}
+
+case "${1:-}" in
+  serve)
+    install_packages "${build_packages[@]}"
+    build release
+    echo
+    echo "smeard starts on its embedded default configuration: true UTC from the system clock,"
+    echo "listening on 0.0.0.0:123 and [::]:123. From another terminal:"
+    echo "    build/release/server/smearctl query 127.0.0.1"
+    echo "Stop it with Ctrl-C."
+    echo
+    exec build/release/server/smeard
+    ;;
+  test)
+    install_packages "${build_packages[@]}" "${test_packages[@]}"
+    build release
+    build sanitize
+    ctest --preset sanitize
+    ctest --preset release
+    ;;
+  *)
+    echo "usage: $0 serve|test" >&2
+    exit 2
+    ;;
+esac
