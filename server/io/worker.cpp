@@ -67,26 +67,31 @@ void Worker::request_stop() {
 
 void Worker::run() {
   Buffers& b = *buffers_;
+  for (unsigned i = 0; i < kBatch; ++i) {
+    b.receive_iov[i] = iovec{b.packets[i].data(), kReceiveBufferLength};
+    msghdr& h = b.receive_headers[i].msg_hdr;
+    h.msg_name = &b.sources[i];
+    h.msg_iov = &b.receive_iov[i];
+    h.msg_iovlen = 1;
+    h.msg_control = b.receive_control[i].data();
+  }
+  unsigned used = kBatch;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    for (unsigned i = 0; i < kBatch; ++i) {
-      b.receive_iov[i] = iovec{b.packets[i].data(), kReceiveBufferLength};
-      msghdr& h = b.receive_headers[i].msg_hdr;
-      h = msghdr{};
-      h.msg_name = &b.sources[i];
-      h.msg_namelen = sizeof(sockaddr_storage);
-      h.msg_iov = &b.receive_iov[i];
-      h.msg_iovlen = 1;
-      h.msg_control = b.receive_control[i].data();
-      h.msg_controllen = kControlLength;
+    // The kernel shrinks these two lengths to what it wrote; restore them where it did.
+    for (unsigned i = 0; i < used; ++i) {
+      b.receive_headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      b.receive_headers[i].msg_hdr.msg_controllen = kControlLength;
     }
     const int received = ::recvmmsg(socket_.fd.get(), b.receive_headers.data(), kBatch, MSG_WAITFORONE, nullptr);
     // After shutdown() the kernel hands back one empty message: not a request.
     if (stopping_.load(std::memory_order_relaxed)) break;
     if (received <= 0) {
-      if (received < 0 && errno != EINTR && !stopping_.load()) bump(counters_.receive_errors);
+      used = 0;
+      if (received < 0 && errno != EINTR) bump(counters_.receive_errors);
       continue;
     }
-    answer_batch(static_cast<unsigned>(received));
+    used = static_cast<unsigned>(received);
+    answer_batch(used);
   }
 }
 
