@@ -18,6 +18,17 @@ using Nanoseconds = std::chrono::duration<std::int64_t, std::nano>;
 __extension__ using Int128 = __int128;
 using UtcTime = std::chrono::sys_time<Nanoseconds>;
 
+// TAI as a count of SI seconds since 1970-01-01T00:00:00 TAI. Continuous: no second is
+// repeated or skipped, which is why every timescale smeard serves is a function of it.
+struct TaiClock {
+  using rep = std::int64_t;
+  using period = std::nano;
+  using duration = Nanoseconds;
+  using time_point = std::chrono::time_point<TaiClock, Nanoseconds>;
+  static constexpr bool is_steady = false;
+};
+using TaiTime = TaiClock::time_point;
+
 constexpr UtcTime utc_from_unix_nanoseconds(std::int64_t ns) { return UtcTime{Nanoseconds{ns}}; }
 constexpr std::int64_t unix_nanoseconds(UtcTime t) { return t.time_since_epoch().count(); }
 
