@@ -1,15 +1,12 @@
 // smeard: the NTP server daemon.
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 
 #include "config/config.hpp"
 #include "server/app/daemon.hpp"
+#include "server/io/file.hpp"
 
 namespace {
 
@@ -22,25 +19,17 @@ constexpr std::string_view kUsage = R"(usage: smeard [--config FILE]
   --print-default-config  print the embedded default configuration
 )";
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in) {
-    std::cerr << "smeard: cannot read " << path << ": " << std::strerror(errno) << "\n";
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Returns the parsed configuration, or prints every problem and returns nothing.
 std::optional<config::Config> load(const std::optional<std::string>& path) {
   std::string text{config::embedded_default()};
   std::string name{config::kEmbeddedDefaultName};
   if (path) {
-    auto contents = read_file(*path);
-    if (!contents) return std::nullopt;
-    text = std::move(*contents);
+    io::FileRead file = io::read_file(*path);
+    if (!file.ok()) {
+      std::cerr << "smeard: " << file.error << "\n";
+      return std::nullopt;
+    }
+    text = std::move(file.bytes);
     name = *path;
   }
   config::ParseResult result = config::parse(text, name);

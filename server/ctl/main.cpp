@@ -5,7 +5,10 @@
 #include <string_view>
 #include <vector>
 
+#include "leapdb/time.hpp"
+#include "server/ctl/leap.hpp"
 #include "server/ctl/query.hpp"
+#include "server/io/clock.hpp"
 
 namespace {
 
@@ -15,6 +18,14 @@ commands:
   query HOST[:PORT] [--json] [--timeout SECONDS] [--ntp-version 1-4]
       send one NTP request and print offset, delay, stratum, leap indicator,
       refid, version and the server's transmit time (PORT defaults to 123)
+  leap show FILE... [--json] [--allow-unhashed] [--at TIME]
+      print each leap file's table: leaps (date, TAI-UTC, sign), expiry, last
+      update, hash status; the format (leap-seconds.list, tzdata leapseconds,
+      TZif) is detected from the content
+  leap check FILE... [--allow-unhashed] [--at TIME] [--warn-days DAYS]
+      exit 0 when every file is valid, unexpired and all agree; otherwise
+      print one line per problem and exit 1 (TIME: RFC 3339, default now;
+      DAYS: how early to warn of expiry, default 28)
 )";
 
 int usage_error(std::string_view message) {
@@ -56,6 +67,35 @@ int query_command(const std::vector<std::string_view>& args) {
   return ctl::run_query(options);
 }
 
+int leap_command(const std::vector<std::string_view>& args) {
+  if (args.empty() || (args[0] != "show" && args[0] != "check")) return usage_error("leap needs 'show' or 'check'");
+  ctl::LeapOptions options;
+  options.at = io::realtime_now();
+  options.expiry_warning = std::chrono::duration_cast<leapdb::Nanoseconds>(std::chrono::days{28});
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "--json" && args[0] == "show") {
+      options.json = true;
+    } else if (arg == "--allow-unhashed") {
+      options.allow_unhashed = true;
+    } else if (arg == "--at" && i + 1 < args.size()) {
+      const auto at = leapdb::parse_rfc3339(args[++i]);
+      if (!at) return usage_error("--at takes an RFC 3339 time, e.g. 2016-12-31T12:00:00Z");
+      options.at = *at;
+    } else if (arg == "--warn-days" && i + 1 < args.size() && args[0] == "check") {
+      double days = 0;
+      if (!parse_number(args[++i], days) || days < 0 || days > 3650) return usage_error("--warn-days takes 0 to 3650");
+      options.expiry_warning = leapdb::Nanoseconds{static_cast<std::int64_t>(days * 86400.0 * 1e9)};
+    } else if (!arg.starts_with("--")) {
+      options.files.emplace_back(arg);
+    } else {
+      return usage_error("unexpected argument '" + std::string{arg} + "'");
+    }
+  }
+  if (options.files.empty()) return usage_error("leap " + std::string{args[0]} + " needs at least one FILE");
+  return args[0] == "show" ? ctl::run_leap_show(options) : ctl::run_leap_check(options);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,6 +103,7 @@ int main(int argc, char** argv) {
   const std::string_view command = argv[1];
   const std::vector<std::string_view> args(argv + 2, argv + argc);
   if (command == "query") return query_command(args);
+  if (command == "leap") return leap_command(args);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
     return 0;
