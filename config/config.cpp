@@ -240,6 +240,54 @@ void read_workers(Reader& in, const YAML::Node& node, Config& config) {
   config.workers = value;
 }
 
+std::optional<bool> boolean(Reader& in, const YAML::Node& node, const std::string& key) {
+  const auto text = in.string(node, key);
+  if (!text) return std::nullopt;
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  in.fail(node, key, "'" + *text + "' is not true or false");
+  return std::nullopt;
+}
+
+std::optional<unsigned> count(Reader& in, const YAML::Node& node, const std::string& key, unsigned max) {
+  const auto text = in.string(node, key);
+  if (!text) return std::nullopt;
+  unsigned value = 0;
+  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (error != std::errc{} || end != text->data() + text->size() || value > max) {
+    in.fail(node, key, "'" + *text + "' is not a whole number from 0 to " + std::to_string(max));
+    return std::nullopt;
+  }
+  return value;
+}
+
+void read_leapdb(Reader& in, const YAML::Node& node, Config& config) {
+  if (node.IsNull()) return;
+  if (!in.is_map(node, "leapdb")) return;
+  in.only_keys(node, "leapdb", {"files", "allow_unhashed", "expiry_warning_days"});
+  if (const YAML::Node files = node["files"]; files.IsDefined() && in.is_list(files, "leapdb.files")) {
+    std::size_t index = 0;
+    for (const auto& item : files) {
+      const std::string key = path_index("leapdb.files", index++);
+      const auto path = in.string(item, key);
+      if (!path) continue;
+      if (path->empty()) {
+        in.fail(item, key, "a leap file needs a path");
+      } else if (std::find(config.leapdb.files.begin(), config.leapdb.files.end(), *path) != config.leapdb.files.end()) {
+        in.fail(item, key, "'" + *path + "' is listed twice");
+      } else {
+        config.leapdb.files.push_back(*path);
+      }
+    }
+  }
+  if (const YAML::Node flag = node["allow_unhashed"]; flag.IsDefined()) {
+    if (const auto value = boolean(in, flag, "leapdb.allow_unhashed")) config.leapdb.allow_unhashed = *value;
+  }
+  if (const YAML::Node days = node["expiry_warning_days"]; days.IsDefined()) {
+    if (const auto value = count(in, days, "leapdb.expiry_warning_days", 3650)) config.leapdb.expiry_warning_days = *value;
+  }
+}
+
 // Sections that later features fill in; for now they may be present but must be empty.
 void read_reserved(Reader& in, const YAML::Node& node, const std::string& key) {
   const bool empty = node.IsNull() || ((node.IsMap() || node.IsSequence()) && node.size() == 0);
@@ -293,7 +341,8 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   }
   if (const YAML::Node node = root["reference"]; node.IsDefined()) read_reference(in, node, config);
   if (const YAML::Node node = root["workers"]; node.IsDefined()) read_workers(in, node, config);
-  for (const char* reserved : {"leapdb", "clients", "metrics"}) {
+  if (const YAML::Node node = root["leapdb"]; node.IsDefined()) read_leapdb(in, node, config);
+  for (const char* reserved : {"clients", "metrics"}) {
     if (const YAML::Node node = root[reserved]; node.IsDefined()) read_reserved(in, node, reserved);
   }
   validate(in, config);

@@ -51,11 +51,18 @@ struct Reference {
   std::string refid = "LOCL";  // 1 to 4 printable ASCII characters
 };
 
+struct LeapDb {
+  std::vector<std::string> files;  // loaded together: all must be valid and agree
+  bool allow_unhashed = false;     // accept a leap-seconds.list without #h (never a wrong one)
+  unsigned expiry_warning_days = 28;
+};
+
 struct Config {
   std::string source;  // file name, or "<embedded default>"
   std::vector<Listener> listeners;
   std::map<std::string, Timescale, std::less<>> timescales;
   Reference reference;
+  LeapDb leapdb;
   unsigned workers = 0;  // worker threads per listener; 0: one per core
 };
 

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/app/leap_watcher.hpp"
 #include "server/app/log.hpp"
 #include "server/io/clock.hpp"
 #include "server/io/rcu.hpp"
@@ -44,12 +45,13 @@ void log_clock_status(const reference::KernelClockStatus& status) {
   }
 }
 
-// Control-thread state: the reference, the published snapshot, and a once-a-second refresh.
+// Control-thread state: the reference, the leap table, the published snapshot, and a
+// once-a-second refresh.
 class Control {
  public:
   Control(const config::Config& config, asio::io_context& io, io::RcuCell<ntp::Snapshot>& state,
-          std::int8_t precision, reference::KernelClockStatus status)
-      : config_(config), timer_(io), state_(state), precision_(precision), status_(status) {}
+          std::int8_t precision, reference::KernelClockStatus status, LeapWatcher& leaps)
+      : config_(config), timer_(io), state_(state), precision_(precision), status_(status), leaps_(leaps) {}
 
   void start() { schedule(); }
 
@@ -64,6 +66,7 @@ class Control {
   }
 
   void refresh() {
+    leaps_.poll(io::realtime_now());
     const reference::KernelClockStatus status = reference::read_kernel_clock_status();
     if (status.synchronized != status_.synchronized) log_clock_status(status);
     status_ = status;
@@ -76,6 +79,7 @@ class Control {
   io::RcuCell<ntp::Snapshot>& state_;
   std::int8_t precision_;
   reference::KernelClockStatus status_;
+  LeapWatcher& leaps_;
 };
 
 void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
@@ -110,6 +114,9 @@ int run_daemon(const config::Config& config) {
   // Installed before any thread starts, so a SIGTERM during start-up still stops us cleanly.
   asio::signal_set stop_signals{io, SIGINT, SIGTERM};
   asio::signal_set reload_signal{io, SIGHUP};
+
+  LeapWatcher leaps{config.leapdb};
+  if (!leaps.start(io::realtime_now())) return 1;
 
   const unsigned workers_per_listener = worker_count(config);
   const std::int8_t precision = reference::measure_precision();
@@ -154,7 +161,7 @@ int run_daemon(const config::Config& config) {
          {"config", config.source}});
   }
 
-  Control control{config, io, state, precision, status};
+  Control control{config, io, state, precision, status, leaps};
   control.start();
   stop_signals.async_wait([&](const std::error_code& error, int signal) {
     if (error) return;
@@ -164,7 +171,8 @@ int run_daemon(const config::Config& config) {
   std::function<void()> wait_for_reload = [&] {
     reload_signal.async_wait([&](const std::error_code& error, int) {
       if (error) return;
-      log(Level::warning, "reload_ignored", {{"detail", "this version has nothing to reload; restart to apply a new configuration"}});
+      log(Level::info, "reload", {{"signal", "SIGHUP"}, {"detail", "rereading leap files; restart to apply a new configuration"}});
+      leaps.reload("SIGHUP", io::realtime_now());
       wait_for_reload();
     });
   };

@@ -32,6 +32,10 @@ TEST_CASE("the embedded default is valid and matches what the README promises") 
   CHECK(c.workers == 0);
   CHECK(c.reference.refid == "LOCL");
   CHECK(c.source == "<embedded default>");
+  CHECK(c.leapdb.files ==
+        std::vector<std::string>{"/usr/share/zoneinfo/leap-seconds.list", "/usr/share/zoneinfo/leapseconds"});
+  CHECK_FALSE(c.leapdb.allow_unhashed);
+  CHECK(c.leapdb.expiry_warning_days == 28);
 }
 
 TEST_CASE("a full configuration") {
@@ -45,7 +49,10 @@ timescales:
   utc: {smear: none}
 reference: {type: system, refid: GPS}
 workers: 3
-leapdb: {}
+leapdb:
+  files: [/a/leap-seconds.list, /b/right/UTC]
+  allow_unhashed: true
+  expiry_warning_days: 14
 clients: []
 metrics:
 )");
@@ -58,6 +65,9 @@ metrics:
   CHECK(c.listeners[1].address.to_string() == "[2001:db8::1]:123");
   CHECK(c.reference.refid == "GPS");
   CHECK(c.workers == 3);
+  CHECK(c.leapdb.files == std::vector<std::string>{"/a/leap-seconds.list", "/b/right/UTC"});
+  CHECK(c.leapdb.allow_unhashed);
+  CHECK(c.leapdb.expiry_warning_days == 14);
 }
 
 TEST_CASE("errors name file, line, column and key") {
@@ -91,8 +101,15 @@ TEST_CASE("errors name file, line, column and key") {
         "smeard.yaml:6:12: timescales.utc.smear: 'google' is not supported yet: this version serves true UTC only "
         "(smear: none)");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
-                     "leapdb: {files: [/x]}\n") ==
-        "smeard.yaml:7:9: leapdb: no settings are supported here yet; leave it out or empty");
+                     "metrics: {listen: x}\n") ==
+        "smeard.yaml:7:10: metrics: no settings are supported here yet; leave it out or empty");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
+                     "leapdb: {files: [/x, /x]}\n") == "smeard.yaml:7:22: leapdb.files[1]: '/x' is listed twice");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
+                     "leapdb: {allow_unhashed: maybe}\n") ==
+        "smeard.yaml:7:26: leapdb.allow_unhashed: 'maybe' is not true or false");
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
+                     "leapdb: {files: /x}\n") == "smeard.yaml:7:17: leapdb.files: expected a list, found a scalar");
 }
 
 TEST_CASE("every problem is reported, not just the first") {

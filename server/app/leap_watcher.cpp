@@ -1,0 +1,117 @@
+#include "server/app/leap_watcher.hpp"
+
+#include <cstdio>
+
+#include "server/app/log.hpp"
+
+namespace app {
+namespace {
+
+std::string day_text(std::chrono::sys_days day) {
+  const std::chrono::year_month_day date{day};
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                static_cast<unsigned>(date.day()));
+  return text;
+}
+
+std::string optional_time(const std::optional<leapdb::UtcTime>& t) {
+  return t ? leapdb::format_rfc3339(*t) : "unknown";
+}
+
+}  // namespace
+
+LeapWatcher::LeapWatcher(const config::LeapDb& settings) : settings_(settings) {}
+
+std::vector<std::optional<io::FileSignature>> LeapWatcher::signatures() const {
+  std::vector<std::optional<io::FileSignature>> out;
+  for (const std::string& path : settings_.files) out.push_back(io::file_signature(path));
+  return out;
+}
+
+bool LeapWatcher::start(leapdb::UtcTime now) {
+  if (settings_.files.empty()) {
+    log(Level::warning, "leap_table_none", {{"detail", "no leap files configured (leapdb.files): leaps are unknown"}});
+    return true;
+  }
+  return load("start", now);
+}
+
+void LeapWatcher::poll(leapdb::UtcTime now) {
+  if (settings_.files.empty()) return;
+  if (signatures() != seen_) {
+    load("changed on disk", now);
+  } else {
+    report_freshness(now, false);
+  }
+}
+
+void LeapWatcher::reload(std::string_view reason, leapdb::UtcTime now) {
+  if (!settings_.files.empty()) load(reason, now);
+}
+
+bool LeapWatcher::load(std::string_view reason, leapdb::UtcTime now) {
+  // Signatures first: a write racing with the read below changes them again, so the
+  // next poll retries instead of missing it.
+  seen_ = signatures();
+  std::vector<leapdb::SourceBytes> inputs;
+  std::vector<leapdb::Problem> unreadable;
+  for (const std::string& path : settings_.files) {
+    io::FileRead file = io::read_file(path);
+    if (!file.ok()) {
+      unreadable.push_back(leapdb::Problem{path, 0, "file", file.error});
+      continue;
+    }
+    inputs.push_back({path, std::move(file.bytes)});
+  }
+  leapdb::Combined combined = leapdb::combine(inputs, leapdb::ParseOptions{.allow_unhashed = settings_.allow_unhashed});
+  combined.problems.insert(combined.problems.begin(), unreadable.begin(), unreadable.end());
+  if (!unreadable.empty()) combined.table.reset();
+
+  for (const auto& warning : combined.warnings) log(Level::warning, "leap_file_warning", {{"problem", warning.to_string()}});
+  if (!combined.table) {
+    for (const auto& problem : combined.problems) {
+      log(Level::error, "leap_file_rejected", {{"problem", problem.to_string()}});
+    }
+    log(Level::error, "leap_load_failed",
+        {{"reason", std::string{reason}},
+         {"kept", table_ ? "the previous table from " + table_->source : "nothing (no table loaded yet)"}});
+    return false;
+  }
+
+  table_ = std::move(combined.table);
+  const leapdb::Leap* next = table_->next_leap_after(now);
+  log(Level::info, "leap_table_loaded",
+      {{"reason", std::string{reason}},
+       {"source", table_->source},
+       {"files", std::to_string(settings_.files.size())},
+       {"leaps", std::to_string(table_->leaps.size())},
+       {"tai_utc", std::to_string(table_->tai_utc_at(now))},
+       {"last_leap", table_->leaps.empty() ? "none" : day_text(table_->leaps.back().day())},
+       {"next_leap", next ? day_text(next->day()) + (next->sign > 0 ? " +1" : " -1") : "none"},
+       {"expires", optional_time(table_->expires)},
+       {"last_update", optional_time(table_->last_update)},
+       {"hash", std::string{leapdb::to_string(table_->hash)}}});
+  report_freshness(now, true);
+  return true;
+}
+
+void LeapWatcher::report_freshness(leapdb::UtcTime now, bool always) {
+  if (!table_) return;
+  const auto warning = std::chrono::duration_cast<leapdb::Nanoseconds>(std::chrono::days{settings_.expiry_warning_days});
+  const leapdb::Freshness state = leapdb::freshness(*table_, now, warning);
+  if (state == freshness_ && !always) return;
+  freshness_ = state;
+  const Field expires{"expires", optional_time(table_->expires)};
+  const Field source{"source", table_->source};
+  if (state == leapdb::Freshness::expiring) {
+    const auto left = std::chrono::floor<std::chrono::days>(*table_->expires - now).count();
+    log(Level::warning, "leap_table_expiring",
+        {expires, source, {"days_left", std::to_string(left)}, {"detail", "update tzdata or the leap file"}});
+  } else if (state == leapdb::Freshness::expired) {
+    log(Level::warning, "leap_table_expired",
+        {expires, source, {"detail", "leaps announced after the expiry are unknown: update tzdata or the leap file"}});
+  }
+}
+
+}  // namespace app
