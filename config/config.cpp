@@ -155,6 +155,7 @@ void read_listeners(Reader& in, const YAML::Node& node, Config& config) {
     if (!in.is_map(item, path)) continue;
     in.only_keys(item, path, {"address", "timescale"});
     Listener listener;
+    listener.key = path;
     const YAML::Node address = in.required(item, "address", path + ".address");
     if (address.IsDefined()) {
       listener.location = in.at(address);
@@ -297,15 +298,14 @@ void read_reserved(Reader& in, const YAML::Node& node, const std::string& key) {
 void validate(Reader& in, const Config& config) {
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     const Listener& listener = config.listeners[i];
-    const std::string path = path_index("listeners", i);
     if (!listener.timescale.empty() && !config.timescales.contains(listener.timescale)) {
-      in.fail(listener.timescale_location, path + ".timescale",
+      in.fail(listener.timescale_location, listener.key + ".timescale",
               "no timescale named '" + listener.timescale + "' under timescales");
     }
     for (std::size_t j = 0; j < i; ++j) {
       if (listener.address.port != 0 && config.listeners[j].address == listener.address) {
-        in.fail(listener.location, path + ".address",
-                listener.address.to_string() + " is already used by " + path_index("listeners", j));
+        in.fail(listener.location, listener.key + ".address",
+                listener.address.to_string() + " is already used by " + config.listeners[j].key);
       }
     }
   }

@@ -33,6 +33,7 @@ struct SocketAddress {
 std::optional<SocketAddress> parse_socket_address(std::string_view text);
 
 struct Listener {
+  std::string key;  // "listeners[N]", N counting every item in the file
   SocketAddress address;
   std::string timescale;
   SourceLocation location;            // of the address, for errors found when binding

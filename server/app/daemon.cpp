@@ -28,7 +28,7 @@ unsigned worker_count(const config::Config& config) {
 
 void log_listener_failure(const config::Config& config, std::size_t index, const std::string& reason) {
   const config::Listener& listener = config.listeners[index];
-  const config::Problem problem{listener.location, "listeners[" + std::to_string(index) + "].address",
+  const config::Problem problem{listener.location, listener.key + ".address",
                                 "cannot listen on " + listener.address.to_string() + ": " + reason};
   log(Level::error, "listener_failed", {{"problem", problem.to_string()}});
 }

@@ -126,6 +126,18 @@ TEST_CASE("repeated keys and addresses are refused") {
         "smeard.yaml:3:15: listeners[1].address: 127.0.0.1:123 is already used by listeners[0]");
 }
 
+TEST_CASE("keys count every item in the file, even ones that were not listeners") {
+  const auto result = parse(
+      "listeners:\n  - \"127.0.0.1:1230\"\n  - {address: \"127.0.0.1:1231\", timescale: tai}\n  - {address: "
+      "\"127.0.0.1:1231\", timescale: utc}\n" + kTimescales);
+  REQUIRE(result.problems.size() == 3);
+  CHECK(result.problems[0].to_string() == "smeard.yaml:2:5: listeners[0]: expected a mapping, found a scalar");
+  CHECK(result.problems[1].to_string() ==
+        "smeard.yaml:3:44: listeners[1].timescale: no timescale named 'tai' under timescales");
+  CHECK(result.problems[2].to_string() ==
+        "smeard.yaml:4:15: listeners[2].address: 127.0.0.1:1231 is already used by listeners[1]");
+}
+
 TEST_CASE("YAML syntax errors carry their position") {
   const std::string problem = only_problem("listeners: [\n  {address: \"1.2.3.4:1\"\n");
   CHECK(problem.starts_with("smeard.yaml:"));

@@ -1,0 +1,261 @@
+"""Shared helpers for smeard's integration tests: binaries, ports, configs, a running daemon.
+
+Run every test (from the repository root, with Debian's python for python3-ntplib):
+
+    SMEARD=build/itest/server/smeard SMEARCTL=build/itest/server/smearctl \
+        /usr/bin/python3 -m unittest discover -s tests/integration -v
+
+SMEARD and SMEARCTL default to build/release/server/{smeard,smearctl}. The clients come from
+Debian packages: chrony (chronyd), ntpsec-ntpdig (ntpdig), python3-ntplib; test_ntpdig.py also
+needs unshare (util-linux) and ip (iproute2), and root or unprivileged user namespaces.
+"""
+
+import atexit
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SMEARD = os.environ.get("SMEARD") or str(REPO / "build/release/server/smeard")
+SMEARCTL = os.environ.get("SMEARCTL") or str(REPO / "build/release/server/smearctl")
+
+START_TIMEOUT = 10.0  # seconds for smeard to log event=listening for every listener
+STOP_TIMEOUT = 10.0  # seconds for smeard to exit after SIGTERM/SIGINT
+
+
+def binary(path):
+    """The absolute path of an existing executable, or an AssertionError that says what to build."""
+    if not os.access(path, os.X_OK):
+        raise AssertionError(f"{path} is not an executable: build it, or set SMEARD/SMEARCTL")
+    return os.path.abspath(path)
+
+
+def tool(name, package):
+    """The path of a client program, or an AssertionError that names the Debian package."""
+    path = shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None)
+    if path is None:
+        raise AssertionError(f"{name} not found: apt-get install {package}")
+    return path
+
+
+def free_udp_port():
+    """A UDP port that is free on both 127.0.0.1 and ::1 right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as v4:
+            v4.bind(("127.0.0.1", 0))
+            port = v4.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as v6:
+                    v6.bind(("::1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no UDP port free on both 127.0.0.1 and ::1")
+
+
+def config_text(addresses, refid="GPS", workers=2):
+    """A smeard configuration serving true UTC on each "HOST:PORT" / "[V6]:PORT" address."""
+    lines = ["listeners:"]
+    for address in addresses:
+        lines += [f'  - address: "{address}"', "    timescale: utc"]
+    lines += ["timescales:", "  utc:", "    smear: none",
+              "reference:", "  type: system", f"  refid: {refid}",
+              f"workers: {workers}", ""]
+    return "\n".join(lines)
+
+
+def write_file(directory, name, text):
+    path = Path(directory) / name
+    path.write_text(text)
+    return str(path)
+
+
+def parse_log_line(line):
+    """smeard's `key=value key="quoted \\"value\\""` log line as a dict."""
+    fields = {}
+    for key, value in re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)', line):
+        if value.startswith('"'):
+            value = re.sub(r'\\(.)', r'\1', value[1:-1])
+        fields[key] = value
+    return fields
+
+
+def run(args, timeout=20, **kwargs):
+    """subprocess.run with captured text output and a bound on time."""
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def best_of(measure, delay, count=5):
+    """Calls measure() count times and returns the sample with the smallest delay(sample), as
+    NTP clients do: a sample's offset error is bounded by half its round-trip delay, so on a
+    busy machine one late wake-up does not fail an offset check, while a real offset still does."""
+    return min((measure() for _ in range(count)), key=delay)
+
+
+# Every smeard still running when the interpreter exits is killed; PR_SET_PDEATHSIG covers
+# a runner that is itself killed.
+_running = set()
+atexit.register(lambda: [p.kill() for p in list(_running) if p.poll() is None])
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Smeard:
+    """One smeard process. Use as a context manager, or call start() and close().
+
+    start() returns once every listener logged event=listening; stop() sends a signal and
+    asserts a clean exit (status 0 and an event=stopped line) and returns that line's fields.
+    """
+
+    def __init__(self, addresses=None, refid="GPS", workers=2, text=None):
+        self.addresses = list(addresses) if addresses else [f"127.0.0.1:{free_udp_port()}"]
+        self.refid = refid
+        self.directory = tempfile.mkdtemp(prefix="smeard-itest-")
+        self.config = write_file(self.directory, "smeard.yaml",
+                                 text or config_text(self.addresses, refid, workers))
+        self.process = None
+        self.lines = []
+        self._changed = threading.Condition()
+
+    @property
+    def port(self):
+        return int(self.addresses[0].rsplit(":", 1)[1])
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def log(self):
+        with self._changed:
+            return "".join(self.lines)
+
+    def events(self, name):
+        with self._changed:
+            return [parse_log_line(l) for l in self.lines if parse_log_line(l).get("event") == name]
+
+    def _read_stderr(self):
+        for line in self.process.stderr:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def start(self):
+        self.process = subprocess.Popen([binary(SMEARD), "--config", self.config],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+        _running.add(self.process)
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        with self._changed:
+            while len([l for l in self.lines if "event=listening " in l]) < len(self.addresses):
+                left = deadline - time.monotonic()
+                if self.process.poll() is not None or left <= 0:
+                    break
+                self._changed.wait(min(left, 0.1))
+        listening = {e["address"] for e in self.events("listening")}
+        if listening != {self._canonical(a) for a in self.addresses}:
+            status = self.process.poll()
+            self.close()
+            why = f"exited with status {status}" if status is not None else f"still not after {START_TIMEOUT} s"
+            raise AssertionError(f"smeard did not start listening on {self.addresses}: {why}; "
+                                 f"its log:\n{self.log()}")
+        return self
+
+    @staticmethod
+    def _canonical(address):
+        host, port = address.rsplit(":", 1)
+        if host.startswith("["):
+            host = "[" + socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, host[1:-1])) + "]"
+        return f"{host}:{port}"
+
+    def stop(self, sig=signal.SIGTERM):
+        """Signals smeard, asserts exit status 0 and an event=stopped line, returns its fields."""
+        self.process.send_signal(sig)
+        try:
+            status = self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise AssertionError(f"smeard did not exit within {STOP_TIMEOUT} s of {sig.name}; "
+                                 f"its log:\n{self.log()}")
+        self._reader.join(5)
+        _running.discard(self.process)
+        stopped = self.events("stopped")
+        if status != 0 or len(stopped) != 1:
+            raise AssertionError(f"after {sig.name} smeard exited with {status} and logged "
+                                 f"{len(stopped)} event=stopped lines; its log:\n{self.log()}")
+        return stopped[0]
+
+    def close(self):
+        """Kills smeard if it still runs and removes its files; safe to call more than once."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(STOP_TIMEOUT)
+        if self.process is not None:
+            _running.discard(self.process)
+            if self.process.stderr:
+                self.process.stderr.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# --- NTP packets, for the tests that talk to smeard directly ---
+
+NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
+
+
+def ntp_request(version=4, mode=3, transmit=None, li=0):
+    """A 48-byte NTP header with the given version and mode and an 8-byte transmit timestamp."""
+    transmit = transmit if transmit is not None else os.urandom(8)
+    first = (li << 6) | (version << 3) | mode
+    return struct.pack("!BBbb", first, 0, 6, -20) + bytes(36) + transmit
+
+
+def decode(reply):
+    """The header fields of an NTP packet as a dict; timestamps as Unix seconds (floats)."""
+    first, stratum, poll, precision, root_delay, root_disp, refid = struct.unpack("!BBbbIII", reply[:16])
+
+    def ts(offset):
+        seconds, fraction = struct.unpack("!II", reply[offset:offset + 8])
+        return seconds - NTP_EPOCH_OFFSET + fraction / 2**32
+
+    return {"leap": first >> 6, "version": (first >> 3) & 7, "mode": first & 7, "stratum": stratum,
+            "poll": poll, "precision": precision, "refid": struct.pack("!I", refid).rstrip(b"\0"),
+            "reference": ts(16), "origin_raw": reply[24:32], "receive": ts(32), "transmit": ts(40)}
+
+
+def udp_socket(host):
+    """A UDP socket of the right family for host ("127.0.0.1", "::1")."""
+    return socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+
+
+def request(address, payload, timeout=2.0):
+    """Sends payload to (host, port) from a fresh socket; returns the first reply, or None."""
+    with udp_socket(address[0]) as s:
+        s.settimeout(timeout)
+        s.sendto(payload, address)
+        try:
+            return s.recv(4096)
+        except socket.timeout:
+            return None
