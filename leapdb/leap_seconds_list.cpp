@@ -61,12 +61,13 @@ ParseResult parse_leap_seconds_list(std::string_view text, std::string_view sour
       const std::string_view value = lines::trim(line.substr(2));
       const std::string field = update ? "#$ (last update)" : "#@ (expiry)";
       const auto seconds = all_digits(value) ? lines::integer(value) : std::nullopt;
-      if (!seconds) {
-        fail(number, field, "'" + std::string{value} + "' is not a count of NTP seconds");
+      const auto at = seconds ? lines::from_ntp_seconds(*seconds) : std::nullopt;
+      if (!at) {
+        fail(number, field, "'" + std::string{value} + "' is not a count of NTP seconds between 1900 and 2200");
         return;
       }
       (update ? update_digits : expiry_digits) = std::string{value};
-      (update ? table.last_update : table.expires) = lines::from_ntp_seconds(*seconds);
+      (update ? table.last_update : table.expires) = at;
       return;
     }
     if (line.starts_with("#h")) {
@@ -78,15 +79,18 @@ ParseResult parse_leap_seconds_list(std::string_view text, std::string_view sour
     const std::string_view content = lines::trim(line.substr(0, line.find('#')));
     if (content.empty()) return;
     const auto words = lines::fields(content);
-    const auto ntp_seconds = words.size() == 2 && all_digits(words[0]) ? lines::integer(words[0]) : std::nullopt;
-    const auto tai_utc = words.size() == 2 && all_digits(words[1]) ? lines::integer(words[1]) : std::nullopt;
-    if (!ntp_seconds || !tai_utc || *tai_utc > 1000) {
-      fail(number, "data", "expected 'NTP-seconds TAI-UTC', found '" + std::string{content} + "'");
+    const bool numeric = words.size() == 2 && all_digits(words[0]) && all_digits(words[1]);
+    const std::int64_t ntp_seconds = numeric ? lines::integer(words[0]).value_or(-1) : -1;
+    const auto when = lines::from_ntp_seconds(ntp_seconds);
+    const std::int64_t tai_utc = numeric ? lines::integer(words[1]).value_or(-1) : -1;
+    if (!when || tai_utc < 0 || tai_utc > 1000) {
+      fail(number, "data",
+           "expected 'NTP-seconds TAI-UTC' (1900 to 2200, TAI-UTC up to 1000), found '" + std::string{content} + "'");
       return;
     }
     data_digits.append(words[0]).append(words[1]);
-    const UtcTime at = lines::from_ntp_seconds(*ntp_seconds);
-    const int offset = static_cast<int>(*tai_utc);
+    const UtcTime at = *when;
+    const int offset = static_cast<int>(tai_utc);
     if (!have_base) {
       have_base = true;
       table.initial_tai_utc = offset;

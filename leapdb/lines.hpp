@@ -56,11 +56,19 @@ inline std::optional<std::int64_t> integer(std::string_view s) {
 
 inline constexpr std::int64_t kNtpEpochToUnixSeconds = 2'208'988'800;
 
-inline UtcTime from_ntp_seconds(std::int64_t ntp_seconds) {
-  return UtcTime{std::chrono::seconds{ntp_seconds - kNtpEpochToUnixSeconds}};
+// Leap data is only meaningful from 1900 to 2200, and nanoseconds in 64 bits end in 2262:
+// anything outside is refused rather than overflowed.
+inline constexpr std::int64_t kEarliestUnixSeconds = -2'208'988'800;  // 1900-01-01
+inline constexpr std::int64_t kLatestUnixSeconds = 7'258'118'400;     // 2200-01-01
+
+inline std::optional<UtcTime> from_unix_seconds(std::int64_t unix_seconds) {
+  if (unix_seconds < kEarliestUnixSeconds || unix_seconds > kLatestUnixSeconds) return std::nullopt;
+  return UtcTime{std::chrono::seconds{unix_seconds}};
 }
 
-inline UtcTime from_unix_seconds(std::int64_t unix_seconds) { return UtcTime{std::chrono::seconds{unix_seconds}}; }
+inline std::optional<UtcTime> from_ntp_seconds(std::int64_t ntp_seconds) {
+  return from_unix_seconds(ntp_seconds - kNtpEpochToUnixSeconds);
+}
 
 inline bool is_start_of_month(UtcTime t) {
   const auto day = std::chrono::floor<std::chrono::days>(t);

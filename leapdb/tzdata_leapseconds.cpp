@@ -41,6 +41,7 @@ std::optional<DateTime> date_time(std::string_view year, std::string_view month,
   const auto mi = lines::integer(time.substr(3, 2));
   const auto s = lines::integer(time.substr(6, 2));
   if (!h || !mi || !s || *h > 23 || *mi > 59 || *s > 60 || *d < 1 || *d > 31) return std::nullopt;
+  if (*y < 1900 || *y >= 2200) return std::nullopt;
   const std::chrono::year_month_day date{std::chrono::year{static_cast<int>(*y)}, std::chrono::month{*m},
                                          std::chrono::day{static_cast<unsigned>(*d)}};
   if (!date.ok()) return std::nullopt;
@@ -69,11 +70,12 @@ ParseResult parse_tzdata_leapseconds(std::string_view text, std::string_view sou
     const std::string_view keyword = words[0];
     if (keyword == "#updated" || keyword == "#expires") {
       const auto seconds = words.size() >= 2 ? lines::integer(words[1]) : std::nullopt;
-      if (!seconds) {
-        fail(number, std::string{keyword}, "expected a count of seconds since 1970");
+      const auto at = seconds ? lines::from_unix_seconds(*seconds) : std::nullopt;
+      if (!at) {
+        fail(number, std::string{keyword}, "expected a count of seconds since 1970, before 2200");
         return;
       }
-      (keyword == "#updated" ? table.last_update : expires_comment) = lines::from_unix_seconds(*seconds);
+      (keyword == "#updated" ? table.last_update : expires_comment) = at;
       return;
     }
     if (keyword == "Expires" || keyword == "#Expires") {

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "leapdb/lines.hpp"
 #include "leapdb/parse.hpp"
 
 namespace leapdb {
@@ -110,10 +111,14 @@ ParseResult parse_tzif(std::string_view bytes, std::string_view source) {
       fail(field, "occurrence times must strictly increase");
       return result;
     }
+    if (occurrence < lines::kEarliestUnixSeconds || occurrence > lines::kLatestUnixSeconds) {
+      fail(field, "occurrence " + std::to_string(occurrence) + " is outside 1900 to 2200");
+      return result;
+    }
     const std::int64_t step = correction - previous_correction;
     if (step == 0 && i + 1 == counts.leap && version >= '4') {
       // The expiry marker: the table is valid up to this instant.
-      table.expires = UtcTime{std::chrono::seconds{occurrence - correction}};
+      table.expires = lines::from_unix_seconds(occurrence - correction);
       break;
     }
     if (step != 1 && step != -1) {

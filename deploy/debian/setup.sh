@@ -4,16 +4,18 @@
 #   setup.sh serve   install build dependencies, build, run smeard in the foreground on its
 #                    embedded default configuration (true UTC on 0.0.0.0:123 and [::]:123)
 #   setup.sh test    install build dependencies and the real NTP clients the tests talk to,
-#                    build, run every test, then the unit tests again under ASan + UBSan
+#                    build; run the unit tests under ASan + UBSan, a short libFuzzer run of
+#                    every parser, then every unit and integration test
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 
 build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
-                nlohmann-json3-dev)
+                nlohmann-json3-dev libssl-dev tzdata)
 # Real peers: chronyd -Q, ntpdig and Python's ntplib (Debian's python3, not another one on PATH);
 # unshare and ip give the port-123 tests a private network namespace.
-test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib iproute2 util-linux)
+# clang and its runtime build the libFuzzer targets.
+test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib iproute2 util-linux clang libclang-rt-14-dev)
 
 install_packages() {
   local missing=() package
@@ -60,7 +62,9 @@ case "${1:-}" in
     install_packages "${build_packages[@]}" "${test_packages[@]}"
     build release
     build sanitize
+    build fuzz
     ctest --preset sanitize
+    ctest --preset fuzz
     ctest --preset release
     ;;
   *)
