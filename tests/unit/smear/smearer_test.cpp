@@ -1,0 +1,229 @@
+#include "smear/smearer.hpp"
+
+#include <doctest/doctest.h>
+#include <quadmath.h>
+
+#include <random>
+
+#include "leapdb/parse.hpp"
+#include "tests/unit/leapdb/files.hpp"
+
+using namespace std::chrono;
+using leapdb::Nanoseconds;
+using leapdb::TaiTime;
+using leapdb::UtcTime;
+
+namespace {
+
+UtcTime utc(int y, unsigned m, unsigned d, int hh = 0, int mm = 0, int ss = 0) {
+  return UtcTime{sys_days{year{y} / month{m} / day{d}}} + hours{hh} + minutes{mm} + seconds{ss};
+}
+
+const leapdb::LeapTable& real_table() {
+  static const leapdb::LeapTable table =
+      leapdb::parse(test_files::fixture("leap-seconds.list"), "leap-seconds.list").table;
+  return table;
+}
+
+const leapdb::LeapTable& negative_table() {
+  static const leapdb::LeapTable table =
+      leapdb::parse(test_files::fixture("negative-leap.list"), "negative-leap.list").table;
+  return table;
+}
+
+smear::Smearer smearer(const std::string& spec, const leapdb::LeapTable& table = real_table()) {
+  const auto profile = smear::parse_profile(spec);
+  REQUIRE_MESSAGE(profile.profile.has_value(), profile.error);
+  auto made = smear::Smearer::make(table, *profile.profile);
+  REQUIRE_MESSAGE(made.smearer.has_value(), made.error);
+  return *made.smearer;
+}
+
+// The offset served at a true-UTC instant, in nanoseconds.
+std::int64_t offset_at(const smear::Smearer& s, UtcTime t) { return s.at(s.table().to_tai(t)).offset.count(); }
+
+double offset_error(const smear::Smearer& s, UtcTime t, double expected_ns) {
+  return std::abs(static_cast<double>(offset_at(s, t)) - expected_ns);
+}
+
+// Quad precision (113-bit mantissa), the reference the smear is checked against.
+__extension__ typedef __float128 Quad;
+Quad quad(double x) { return static_cast<Quad>(x); }
+
+const std::vector<std::string> kAllPresets{"google", "aws", "google-2016", "ntpd", "ntpsec", "chrony", "meta"};
+
+}  // namespace
+
+TEST_CASE("known values around the 2016-12-31 leap") {
+  // google: linear over the 86401 SI seconds from noon to noon.
+  CHECK(offset_error(smearer("google"), utc(2016, 12, 31, 18), -21600e9 / 86401) <= 1.0);
+  CHECK(offset_at(smearer("google"), utc(2016, 12, 31, 12)) == 0);
+  CHECK(offset_at(smearer("google"), utc(2017, 1, 1, 12)) == 0);
+  // chrony: quadratic from the leap, 31250 s per half; 6 h after midnight 0.23887872 s is absorbed.
+  CHECK(offset_at(smearer("chrony"), utc(2017, 1, 1, 6)) == 761'121'280);
+  // ntpd: cosine over the day that ends at the leap: half way is exactly half a second.
+  CHECK(offset_at(smearer("ntpd"), utc(2016, 12, 31, 12)) == -500'000'000);
+  // ntpsec: linear over the same day.
+  CHECK(offset_at(smearer("ntpsec"), utc(2016, 12, 31, 18)) == -750'000'000);
+  // google-2016: 20 h, 10 h each side.
+  CHECK(offset_error(smearer("google-2016"), utc(2016, 12, 31, 19), -18000e9 / 72001) <= 1.0);
+  CHECK(offset_at(smearer("google-2016"), utc(2016, 12, 31, 14)) == 0);
+}
+
+TEST_CASE("a negative leap mirrors each known value") {
+  const auto& table = negative_table();  // 23:59:59 deleted at the end of 2029-06-30
+  CHECK(offset_error(smearer("google", table), utc(2029, 6, 30, 18), 21600e9 / 86399) <= 1.0);
+  CHECK(offset_at(smearer("chrony", table), utc(2029, 7, 1, 6)) == -761'121'280);
+  // Windows ending at the leap cover the last UTC day, which has 86399 SI seconds when
+  // 23:59:59 is deleted: noon is then just past half way.
+  CHECK(offset_error(smearer("ntpd", table), utc(2029, 6, 30, 12), (1 - std::cos(M_PI * 43200 / 86399)) / 2 * 1e9) <= 1.0);
+  CHECK(offset_error(smearer("ntpsec", table), utc(2029, 6, 30, 18), 64800e9 / 86399) <= 1.0);
+  CHECK(offset_at(smearer("ntpsec", table), utc(2029, 6, 30)) == 0);
+  CHECK(offset_at(smearer("ntpsec", table), utc(2029, 7, 1)) == 0);
+}
+
+TEST_CASE("the leap indicator: 0 when smearing, announced during the last day on true UTC") {
+  const auto google = smearer("google");
+  const auto none = smearer("none");
+  for (const UtcTime t : {utc(2016, 12, 31), utc(2016, 12, 31, 23, 59, 59), utc(2016, 12, 31, 12)}) {
+    CHECK(google.at(real_table().to_tai(t)).leap_indicator == 0);
+    CHECK(none.at(real_table().to_tai(t)).leap_indicator == 1);
+  }
+  // Also during the inserted second itself (TAI one second after 23:59:59 began).
+  CHECK(none.at(real_table().to_tai(utc(2016, 12, 31, 23, 59, 59)) + 1500ms).leap_indicator == 1);
+  CHECK(none.at(real_table().to_tai(utc(2016, 12, 30, 23, 59, 59))).leap_indicator == 0);
+  CHECK(none.at(real_table().to_tai(utc(2017, 1, 1))).leap_indicator == 0);
+  const auto none_negative = smearer("none", negative_table());
+  CHECK(none_negative.at(negative_table().to_tai(utc(2029, 6, 30, 1))).leap_indicator == 2);
+  CHECK(none.at(real_table().to_tai(utc(2016, 12, 31, 23, 59, 59))).offset.count() == 0);
+}
+
+TEST_CASE("true UTC repeats 23:59:59 for an inserted second and skips it for a deleted one") {
+  const auto none = smearer("none");
+  const TaiTime last_normal = real_table().to_tai(utc(2016, 12, 31, 23, 59, 59));
+  CHECK(none.at(last_normal).time == utc(2016, 12, 31, 23, 59, 59));
+  CHECK(none.at(last_normal + 1s).time == utc(2016, 12, 31, 23, 59, 59));
+  CHECK(none.at(last_normal + 2s).time == utc(2017, 1, 1));
+  const auto none_negative = smearer("none", negative_table());
+  const TaiTime before = negative_table().to_tai(utc(2029, 6, 30, 23, 59, 58));
+  CHECK(none_negative.at(before + 1s).time == utc(2029, 7, 1));
+}
+
+TEST_CASE("chrony's curve goes straight through the leap second, then catches up") {
+  const auto chrony = smearer("chrony");
+  const TaiTime leap_second = real_table().to_tai(utc(2016, 12, 31, 23, 59, 59)) + 1s;
+  const auto during = chrony.at(leap_second + 500ms);
+  CHECK(during.time == utc(2017, 1, 1) + 500ms);  // no repeat
+  CHECK(during.offset == 1s);
+  CHECK_FALSE(during.active);
+  CHECK(chrony.at(leap_second + 1s + 62500s).offset.count() == 0);
+  CHECK(chrony.max_frequency_ppm() == doctest::Approx(32.0).epsilon(1e-9));
+}
+
+TEST_CASE("progress, activity and frequency") {
+  const auto google = smearer("google");
+  const auto mid = google.at(real_table().to_tai(utc(2016, 12, 31, 18)));
+  CHECK(mid.active);
+  CHECK(mid.progress == doctest::Approx(21600.0 / 86401));
+  CHECK(mid.frequency_ppm == doctest::Approx(-1e6 / 86401));
+  CHECK(google.at(real_table().to_tai(utc(2016, 12, 31, 11))).progress == 0);
+  CHECK(google.at(real_table().to_tai(utc(2017, 1, 1, 13))).progress == 1);
+  CHECK_FALSE(google.at(real_table().to_tai(utc(2017, 1, 1, 13))).active);
+  const auto ntpd_peak = smearer("ntpd").at(real_table().to_tai(utc(2016, 12, 31, 12)));
+  CHECK(ntpd_peak.frequency_ppm == doctest::Approx(-1e6 * M_PI / (2 * 86400)));
+  CHECK(smearer("ntpd").max_frequency_ppm() == doctest::Approx(1e6 * M_PI / (2 * 86400)));
+}
+
+TEST_CASE("properties over random instants, every preset, both signs") {
+  std::mt19937_64 random{86401};
+  for (const auto* table : {&real_table(), &negative_table()}) {
+    for (const auto& name : kAllPresets) {
+      CAPTURE(name);
+      const auto s = smearer(name, *table);
+      const double bound = s.max_frequency_ppm() * 1e-6;
+      for (const smear::Window& w : s.windows()) {
+        // Continuous at both edges; the full leap applied at the end.
+        CHECK(std::abs((s.at(w.begins).time - s.at(w.begins - 1ns).time).count() - 1) <= 1);
+        CHECK(std::abs((s.at(w.ends + 1ns).time - s.at(w.ends).time).count() - 1) <= 1);
+        CHECK(s.at(w.ends).time == UtcTime{w.ends.time_since_epoch() - seconds{w.tai_utc_before + w.sign}});
+        if (name != "chrony" && name != "meta") CHECK(s.at(w.begins).offset.count() == 0);
+        std::uniform_int_distribution<std::int64_t> inside{(w.begins - 3600s).time_since_epoch().count(),
+                                                           (w.ends + 3600s).time_since_epoch().count()};
+        std::uniform_int_distribution<std::int64_t> step{1, 100'000'000'000};  // up to 100 s
+        for (int i = 0; i < 300; ++i) {
+          const TaiTime a{Nanoseconds{inside(random)}};
+          const Nanoseconds d{step(random)};
+          const auto served_a = s.at(a).time;
+          const auto served_b = s.at(a + d).time;
+          // Monotonic, and never faster or slower than the profile allows.
+          REQUIRE(served_b >= served_a);
+          const double drift = static_cast<double>((served_b - served_a - d).count());
+          REQUIRE(std::abs(drift) <= bound * static_cast<double>(d.count()) + 2);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("offsets match the formulas evaluated in quad precision to within 1 ns") {
+  std::mt19937_64 random{1};
+  for (const std::string name : {"google", "ntpd", "chrony"}) {
+    CAPTURE(name);
+    const auto s = smearer(name);
+    const smear::Window& w = s.windows().back();
+    const std::int64_t length = (w.ends - w.begins).count();
+    std::uniform_int_distribution<std::int64_t> elapsed{0, length};
+    for (int i = 0; i < 20000; ++i) {
+      const std::int64_t e = i < 3 ? (i == 0 ? 0 : i == 1 ? length / 2 : length) : elapsed(random);
+      const Quad x = static_cast<Quad>(e) / static_cast<Quad>(length);
+      Quad fraction = 0;
+      if (name == "google") {
+        fraction = x;
+      } else if (name == "ntpd") {
+        fraction = (1 - cosq(acosq(quad(-1)) * x)) / 2;
+      } else {
+        fraction = x <= quad(0.5) ? 2 * x * x : 1 - 2 * (1 - x) * (1 - x);
+      }
+      const Quad expected_ns = -w.sign * fraction * quad(1e9);
+      const TaiTime t = w.begins + Nanoseconds{e};
+      // Offset from where this timescale stood before the window (true UTC may have stepped).
+      const std::int64_t served = (s.at(t).time.time_since_epoch() - t.time_since_epoch()).count() +
+                                  std::int64_t{w.tai_utc_before} * 1'000'000'000;
+      CAPTURE(e);
+      REQUIRE(fabsq(static_cast<Quad>(served) - expected_ns) <= quad(1.0));
+    }
+  }
+}
+
+TEST_CASE("unsmear inverts the smear to the nanosecond") {
+  std::mt19937_64 random{2};
+  for (const auto* table : {&real_table(), &negative_table()}) {
+    for (const auto& name : kAllPresets) {
+      CAPTURE(name);
+      const auto s = smearer(name, *table);
+      const smear::Window& w = s.windows().back();
+      std::uniform_int_distribution<std::int64_t> around{(w.begins - 600s).time_since_epoch().count(),
+                                                         (w.ends + 600s).time_since_epoch().count()};
+      for (int i = 0; i < 2000; ++i) {
+        const TaiTime t{Nanoseconds{around(random)}};
+        const UtcTime served = s.at(t).time;
+        const TaiTime back = s.unsmear(served);
+        REQUIRE(s.at(back).time == served);
+        REQUIRE(std::abs((back - t).count()) <= 1);
+      }
+    }
+  }
+}
+
+TEST_CASE("leaps closer than one window are refused") {
+  leapdb::LeapTable table = real_table();
+  // Leaps at the ends of January and February: 28 days apart, less than a 30-day window.
+  table.leaps.push_back(leapdb::Leap{utc(2017, 2, 1), 1, 38, 0});
+  table.leaps.push_back(leapdb::Leap{utc(2017, 3, 1), 1, 39, 0});
+  auto profile = smear::parse_profile("linear:window=2592000,anchor=center").profile.value();
+  const auto made = smear::Smearer::make(table, profile);
+  CHECK_FALSE(made.smearer.has_value());
+  CHECK(made.error == "the leaps of 2017-01-31 and 2017-02-28 are closer than the 'linear:window=2592000,anchor=center' "
+                      "smear window (2592000 s): their smears would overlap");
+  CHECK(smear::Smearer::make(table, smear::parse_profile("google").profile.value()).smearer.has_value());
+}
