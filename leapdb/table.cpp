@@ -58,6 +58,14 @@ UtcTime LeapTable::to_utc(TaiTime t) const {
   return UtcTime{t.time_since_epoch()} - std::chrono::seconds{tai_utc_at(t)};
 }
 
+std::string format_utc(const LeapTable& table, TaiTime t) {
+  const UtcTime utc = table.to_utc(t);
+  std::string text = format_rfc3339(utc);
+  // Inside an inserted second to_utc repeats 23:59:59; the first 23:59:59 maps back to t.
+  if (table.to_tai(utc) != t) text.replace(17, 2, "60");
+  return text;
+}
+
 const Leap* LeapTable::next_leap_after(UtcTime t) const {
   const auto it = std::upper_bound(leaps.begin(), leaps.end(), t,
                                    [](UtcTime value, const Leap& leap) { return value < leap.effective; });

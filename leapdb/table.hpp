@@ -55,4 +55,7 @@ struct LeapTable {
   bool expired_at(UtcTime t) const { return expires && t >= *expires; }
 };
 
+// RFC 3339 for the UTC reading of a TAI instant, naming an inserted second 23:59:60.
+std::string format_utc(const LeapTable& table, TaiTime t);
+
 }  // namespace leapdb

@@ -8,6 +8,7 @@
 #include "leapdb/time.hpp"
 #include "server/ctl/leap.hpp"
 #include "server/ctl/query.hpp"
+#include "server/ctl/smear.hpp"
 #include "server/io/clock.hpp"
 
 namespace {
@@ -26,6 +27,20 @@ commands:
       exit 0 when every file is valid, unexpired and all agree; otherwise
       print one line per problem and exit 1 (TIME: RFC 3339, default now;
       DAYS: how early to warn of expiry, default 28)
+  smear --profile NAME (--leap YYYY-MM-DD [--sign -] | --leap-file FILE)
+        (--at TIME | --from TIME --to TIME --step SECONDS) [--json]
+      print, per true-UTC instant, the offset the profile serves, its frequency
+      offset, progress through the smear and the leap indicator
+  unsmear --profile NAME (--leap YYYY-MM-DD [--sign -] | --leap-file FILE) SMEARED_TIME
+      print the true UTC time (23:59:60 in an inserted second) a smeared clock
+      showed SMEARED_TIME at
+  plot --profile NAME [--profile NAME...] (--leap YYYY-MM-DD [--sign -] | --leap-file FILE)
+       --out FILE.svg
+      draw the offset curves around the leap, with axes and a legend
+
+  Profiles: google (aws), google-2016, ntpd, ntpsec, chrony (meta), none, or custom:
+  linear:window=SECONDS[,anchor=center|end|start], cosine:..., or
+  quadratic:wander=PPM_PER_S[,max_frequency=PPM][,anchor=start]. TIME is RFC 3339 UTC.
 )";
 
 int usage_error(std::string_view message) {
@@ -104,6 +119,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string_view> args(argv + 2, argv + argc);
   if (command == "query") return query_command(args);
   if (command == "leap") return leap_command(args);
+  if (command == "smear") return ctl::smear_command(args);
+  if (command == "unsmear") return ctl::unsmear_command(args);
+  if (command == "plot") return ctl::plot_command(args);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
     return 0;

@@ -67,3 +67,11 @@ TEST_CASE("next leap and expiry") {
   CHECK_FALSE(t.expired_at(utc(2026, 6, 27, 23, 59, 59)));
   CHECK(t.expired_at(utc(2026, 6, 28)));
 }
+
+TEST_CASE("UTC text names the inserted second 23:59:60") {
+  const auto t = table("leap-seconds.list");
+  const TaiTime leap_second = tai_of(utc(2016, 12, 31, 23, 59, 59), 36) + 1s;
+  CHECK(leapdb::format_utc(t, leap_second - 500ms) == "2016-12-31T23:59:59.500000000Z");
+  CHECK(leapdb::format_utc(t, leap_second + 250ms) == "2016-12-31T23:59:60.250000000Z");
+  CHECK(leapdb::format_utc(t, leap_second + 1s) == "2017-01-01T00:00:00.000000000Z");
+}
