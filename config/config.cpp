@@ -49,6 +49,45 @@ std::optional<SocketAddress> parse_socket_address(std::string_view text) {
   return address;
 }
 
+std::optional<ClientPin> parse_network(std::string_view text) {
+  ClientPin pin;
+  pin.text = std::string{text};
+  const std::size_t slash = text.find('/');
+  const std::string address{text.substr(0, slash)};
+  unsigned length = 0;
+  unsigned max_length = 0;
+  if (inet_pton(AF_INET, address.c_str(), pin.network.data() + 12) == 1) {
+    pin.network[10] = pin.network[11] = 0xff;
+    max_length = 32;
+  } else if (inet_pton(AF_INET6, address.c_str(), pin.network.data()) == 1) {
+    max_length = 128;
+  } else {
+    return std::nullopt;
+  }
+  length = max_length;
+  if (slash != std::string_view::npos) {
+    const std::string_view digits = text.substr(slash + 1);
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
+    if (digits.empty() || error != std::errc{} || end != digits.data() + digits.size() || length > max_length) {
+      return std::nullopt;
+    }
+  }
+  pin.prefix_length = length + (max_length == 32 ? 96 : 0);
+  // Host bits set below the prefix are almost always a typo (10.1.2.3/8): refuse them.
+  for (unsigned bit = pin.prefix_length; bit < 128; ++bit) {
+    if ((pin.network[bit / 8] >> (7 - bit % 8)) & 1) return std::nullopt;
+  }
+  return pin;
+}
+
+bool contains(const ClientPin& pin, const std::array<std::uint8_t, 16>& address) {
+  const unsigned whole = pin.prefix_length / 8, rest = pin.prefix_length % 8;
+  if (!std::equal(pin.network.begin(), pin.network.begin() + whole, address.begin())) return false;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
+  return (pin.network[whole] & mask) == (address[whole] & mask);
+}
+
 std::string Problem::to_string() const {
   std::string text = where.file;
   if (where.line > 0) text += ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
@@ -179,68 +218,6 @@ void read_listeners(Reader& in, const YAML::Node& node, Config& config) {
   }
 }
 
-void read_timescales(Reader& in, const YAML::Node& node, Config& config) {
-  if (!in.is_map(node, "timescales")) return;
-  for (const auto& entry : node) {
-    const std::string name = entry.first.Scalar();
-    const std::string path = "timescales." + name;
-    if (name.empty()) {
-      in.fail(entry.first, path, "a timescale needs a name");
-      continue;
-    }
-    if (!in.is_map(entry.second, path)) continue;
-    in.only_keys(entry.second, path, {"smear"});
-    Timescale timescale;
-    const YAML::Node smear = in.required(entry.second, "smear", path + ".smear");
-    if (smear.IsDefined()) {
-      if (const auto value = in.string(smear, path + ".smear")) {
-        if (*value != "none") {
-          in.fail(smear, path + ".smear",
-                  "'" + *value + "' is not supported yet: this version serves true UTC only (smear: none)");
-        }
-      }
-    }
-    if (!config.timescales.emplace(name, timescale).second) in.fail(entry.first, path, "timescale defined twice");
-  }
-}
-
-void read_reference(Reader& in, const YAML::Node& node, Config& config) {
-  if (!in.is_map(node, "reference")) return;
-  in.only_keys(node, "reference", {"type", "refid"});
-  const YAML::Node type = in.required(node, "type", "reference.type");
-  if (type.IsDefined()) {
-    if (const auto value = in.string(type, "reference.type"); value && *value != "system") {
-      in.fail(type, "reference.type", "unknown reference type '" + *value + "' (expected: system)");
-    }
-  }
-  if (const YAML::Node refid = node["refid"]; refid.IsDefined()) {
-    if (const auto value = in.string(refid, "reference.refid")) {
-      const bool printable = std::all_of(value->begin(), value->end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-      if (value->empty() || value->size() > 4 || !printable) {
-        in.fail(refid, "reference.refid", "'" + *value + "' must be 1 to 4 printable ASCII characters, e.g. GPS");
-      } else {
-        config.reference.refid = *value;
-      }
-    }
-  }
-}
-
-void read_workers(Reader& in, const YAML::Node& node, Config& config) {
-  const auto text = in.string(node, "workers");
-  if (!text) return;
-  if (*text == "auto") {
-    config.workers = 0;
-    return;
-  }
-  unsigned value = 0;
-  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
-  if (error != std::errc{} || end != text->data() + text->size() || value < 1 || value > 1024) {
-    in.fail(node, "workers", "'" + *text + "' is not 'auto' or a thread count from 1 to 1024");
-    return;
-  }
-  config.workers = value;
-}
-
 std::optional<bool> boolean(Reader& in, const YAML::Node& node, const std::string& key) {
   const auto text = in.string(node, key);
   if (!text) return std::nullopt;
@@ -260,6 +237,265 @@ std::optional<unsigned> count(Reader& in, const YAML::Node& node, const std::str
     return std::nullopt;
   }
   return value;
+}
+
+// "smear: google", or "smear: {profile: linear, window: 600, anchor: end}", handed to the
+// smear library's own parser so the two spellings can never disagree.
+std::optional<smear::Profile> read_smear(Reader& in, const YAML::Node& node, const std::string& key) {
+  std::string spec;
+  if (node.IsScalar()) {
+    spec = node.Scalar();
+  } else if (in.is_map(node, key)) {
+    in.only_keys(node, key, {"profile", "window", "anchor", "wander", "max_frequency"});
+    const YAML::Node shape = in.required(node, "profile", key + ".profile");
+    if (!shape.IsDefined()) return std::nullopt;
+    const auto name = in.string(shape, key + ".profile");
+    if (!name) return std::nullopt;
+    spec = *name + ":";
+    bool first = true;
+    for (const char* setting : {"window", "anchor", "wander", "max_frequency"}) {
+      if (const YAML::Node value = node[setting]; value.IsDefined()) {
+        const auto text = in.string(value, key + "." + setting);
+        if (!text) return std::nullopt;
+        spec += std::string{first ? "" : ","} + setting + "=" + *text;
+        first = false;
+      }
+    }
+  } else {
+    return std::nullopt;
+  }
+  smear::ProfileResult result = smear::parse_profile(spec);
+  if (!result.profile) {
+    in.fail(node, key, result.error);
+    return std::nullopt;
+  }
+  return std::move(result.profile);
+}
+
+std::optional<std::int64_t> whole_seconds(Reader& in, const YAML::Node& node, const std::string& key,
+                                          std::int64_t max) {
+  const auto text = in.string(node, key);
+  if (!text) return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (error != std::errc{} || end != text->data() + text->size() || value < 0 || value > max) {
+    in.fail(node, key, "'" + *text + "' is not a whole number of seconds from 0 to " + std::to_string(max));
+    return std::nullopt;
+  }
+  return value;
+}
+
+void read_rehearsal(Reader& in, const YAML::Node& node, const std::string& key, Timescale& timescale) {
+  if (!in.is_map(node, key)) return;
+  in.only_keys(node, key, {"leap_at", "sign"});
+  Rehearsal rehearsal;
+  const YAML::Node at = in.required(node, "leap_at", key + ".leap_at");
+  if (!at.IsDefined()) return;
+  const auto text = in.string(at, key + ".leap_at");
+  if (!text) return;
+  const auto when = leapdb::parse_rfc3339(*text);
+  if (!when) {
+    in.fail(at, key + ".leap_at", "'" + *text + "' is not an RFC 3339 time, e.g. 2026-11-23T15:00:00Z");
+    return;
+  }
+  rehearsal.leap_at = *when;
+  if (const YAML::Node sign = node["sign"]; sign.IsDefined()) {
+    const auto value = in.string(sign, key + ".sign");
+    if (!value) return;
+    if (*value != "+" && *value != "-") {
+      in.fail(sign, key + ".sign", "'" + *value + "' must be \"+\" (inserted second) or \"-\" (deleted second)");
+      return;
+    }
+    rehearsal.sign = *value == "+" ? 1 : -1;
+  }
+  timescale.rehearsal = rehearsal;
+}
+
+void read_timescales(Reader& in, const YAML::Node& node, Config& config) {
+  if (!in.is_map(node, "timescales")) return;
+  for (const auto& entry : node) {
+    const std::string name = entry.first.Scalar();
+    const std::string path = "timescales." + name;
+    if (name.empty()) {
+      in.fail(entry.first, path, "a timescale needs a name");
+      continue;
+    }
+    if (!in.is_map(entry.second, path)) continue;
+    in.only_keys(entry.second, path, {"smear", "refid", "announce", "rehearsal"});
+    Timescale timescale;
+    const YAML::Node smear = in.required(entry.second, "smear", path + ".smear");
+    if (smear.IsDefined()) {
+      if (auto profile = read_smear(in, smear, path + ".smear")) timescale.profile = std::move(*profile);
+    }
+    if (const YAML::Node refid = entry.second["refid"]; refid.IsDefined()) {
+      const auto value = in.string(refid, path + ".refid");
+      if (value == "ntpd") {
+        timescale.refid = RefidConvention::ntpd;
+      } else if (value == "chrony") {
+        timescale.refid = RefidConvention::chrony;
+      } else if (value == "reference") {
+        timescale.refid = RefidConvention::reference;
+      } else if (value) {
+        in.fail(refid, path + ".refid", "'" + *value + "' is not ntpd, chrony or reference");
+      }
+    }
+    if (const YAML::Node announce = entry.second["announce"]; announce.IsDefined()) {
+      if (const auto seconds = whole_seconds(in, announce, path + ".announce", 31 * 86400)) {
+        timescale.announce = std::chrono::seconds{*seconds};
+      }
+    }
+    if (const YAML::Node rehearsal = entry.second["rehearsal"]; rehearsal.IsDefined()) {
+      read_rehearsal(in, rehearsal, path + ".rehearsal", timescale);
+    }
+    if (!config.timescales.emplace(name, std::move(timescale)).second) {
+      in.fail(entry.first, path, "timescale defined twice");
+    }
+  }
+}
+
+// "100", "0.5": a positive decimal as an exact fraction.
+bool parse_rate(std::string_view text, std::int64_t& numerator, std::int64_t& denominator) {
+  numerator = 0;
+  denominator = 1;
+  bool point = false, digits = false;
+  for (const char c : text) {
+    if (c == '.' && !point) {
+      point = true;
+    } else if (c >= '0' && c <= '9' && numerator < 100'000'000'000 && denominator < 1'000'000'000) {
+      numerator = numerator * 10 + (c - '0');
+      if (point) denominator *= 10;
+      digits = true;
+    } else {
+      return false;
+    }
+  }
+  return digits && numerator > 0 && numerator <= 100'000 * denominator;
+}
+
+void read_reference(Reader& in, const YAML::Node& node, Config& config) {
+  if (!in.is_map(node, "reference")) return;
+  in.only_keys(node, "reference", {"type", "refid", "start", "rate"});
+  const YAML::Node type = in.required(node, "type", "reference.type");
+  if (type.IsDefined()) {
+    const auto value = in.string(type, "reference.type");
+    if (value == "system") {
+      config.reference.type = Reference::Type::system;
+    } else if (value == "simulated") {
+      config.reference.type = Reference::Type::simulated;
+    } else if (value) {
+      in.fail(type, "reference.type", "unknown reference type '" + *value + "' (expected: system, simulated)");
+    }
+  }
+  if (const YAML::Node refid = node["refid"]; refid.IsDefined()) {
+    if (const auto value = in.string(refid, "reference.refid")) {
+      const bool printable = std::all_of(value->begin(), value->end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+      if (value->empty() || value->size() > 4 || !printable) {
+        in.fail(refid, "reference.refid", "'" + *value + "' must be 1 to 4 printable ASCII characters, e.g. GPS");
+      } else {
+        config.reference.refid = *value;
+      }
+    }
+  }
+  const bool simulated = config.reference.type == Reference::Type::simulated;
+  for (const char* key : {"start", "rate"}) {
+    if (node[key].IsDefined() && !simulated) in.fail(node[key], std::string{"reference."} + key, "only for type: simulated");
+  }
+  if (!simulated) return;
+  if (const YAML::Node start = in.required(node, "start", "reference.start"); start.IsDefined()) {
+    const auto text = in.string(start, "reference.start");
+    const auto when = text ? leapdb::parse_rfc3339(*text) : std::nullopt;
+    if (!when && text) in.fail(start, "reference.start", "'" + *text + "' is not an RFC 3339 time");
+    if (when) config.reference.start = *when;
+  }
+  if (const YAML::Node rate = node["rate"]; rate.IsDefined()) {
+    const auto text = in.string(rate, "reference.rate");
+    if (text && !parse_rate(*text, config.reference.rate_numerator, config.reference.rate_denominator)) {
+      in.fail(rate, "reference.rate", "'" + *text + "' is not a rate above 0 and at most 100000, e.g. 60 or 0.5");
+    } else if (text) {
+      config.reference.rate_text = *text;
+    }
+  }
+}
+
+void read_clients(Reader& in, const YAML::Node& node, Config& config) {
+  if (node.IsNull()) return;
+  if (!in.is_list(node, "clients")) return;
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    const std::string path = path_index("clients", index++);
+    if (!in.is_map(item, path)) continue;
+    in.only_keys(item, path, {"networks", "timescale"});
+    const YAML::Node timescale = in.required(item, "timescale", path + ".timescale");
+    const auto name = timescale.IsDefined() ? in.string(timescale, path + ".timescale") : std::nullopt;
+    if (name && !config.timescales.contains(*name)) {
+      in.fail(timescale, path + ".timescale", "no timescale named '" + *name + "' under timescales");
+    }
+    const YAML::Node networks = in.required(item, "networks", path + ".networks");
+    if (!networks.IsDefined() || !in.is_list(networks, path + ".networks")) continue;
+    std::size_t n = 0;
+    for (const auto& network : networks) {
+      const std::string key = path_index(path + ".networks", n++);
+      const auto text = in.string(network, key);
+      if (!text) continue;
+      auto pin = parse_network(*text);
+      if (!pin) {
+        in.fail(network, key, "'" + *text + "' is not a network such as 10.0.0.0/8 or 2001:db8::/32");
+        continue;
+      }
+      pin->timescale = name.value_or("");
+      pin->location = in.at(network);
+      config.clients.push_back(std::move(*pin));
+    }
+  }
+}
+
+void read_client_policy(Reader& in, const YAML::Node& node, Config& config) {
+  if (!in.is_map(node, "client_policy")) return;
+  in.only_keys(node, "client_policy", {"mismatch", "sticky", "mixed_window", "table_size"});
+  ClientPolicy& policy = config.client_policy;
+  if (const YAML::Node mismatch = node["mismatch"]; mismatch.IsDefined()) {
+    const auto value = in.string(mismatch, "client_policy.mismatch");
+    if (value == "deny") {
+      policy.mismatch = ClientPolicy::Mismatch::deny;
+    } else if (value == "drop") {
+      policy.mismatch = ClientPolicy::Mismatch::drop;
+    } else if (value) {
+      in.fail(mismatch, "client_policy.mismatch", "'" + *value + "' is not deny (a KoD DENY reply) or drop");
+    }
+  }
+  if (const YAML::Node sticky = node["sticky"]; sticky.IsDefined()) {
+    if (const auto s = whole_seconds(in, sticky, "client_policy.sticky", 30 * 86400)) policy.sticky = std::chrono::seconds{*s};
+  }
+  if (const YAML::Node window = node["mixed_window"]; window.IsDefined()) {
+    if (const auto s = whole_seconds(in, window, "client_policy.mixed_window", 30 * 86400)) {
+      policy.mixed_window = std::chrono::seconds{*s};
+    }
+  }
+  if (const YAML::Node size = node["table_size"]; size.IsDefined()) {
+    if (const auto n = count(in, size, "client_policy.table_size", 1u << 26)) {
+      if (*n < 1024 || (*n & (*n - 1)) != 0) {
+        in.fail(size, "client_policy.table_size", "must be a power of two from 1024 to 67108864");
+      } else {
+        policy.table_size = *n;
+      }
+    }
+  }
+}
+
+void read_workers(Reader& in, const YAML::Node& node, Config& config) {
+  const auto text = in.string(node, "workers");
+  if (!text) return;
+  if (*text == "auto") {
+    config.workers = 0;
+    return;
+  }
+  unsigned value = 0;
+  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (error != std::errc{} || end != text->data() + text->size() || value < 1 || value > 1024) {
+    in.fail(node, "workers", "'" + *text + "' is not 'auto' or a thread count from 1 to 1024");
+    return;
+  }
+  config.workers = value;
 }
 
 void read_leapdb(Reader& in, const YAML::Node& node, Config& config) {
@@ -329,7 +565,8 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
                           std::string{kind_of(root)});
     return result;
   }
-  in.only_keys(root, "", {"listeners", "timescales", "reference", "workers", "leapdb", "clients", "metrics"});
+  in.only_keys(root, "",
+               {"listeners", "timescales", "reference", "workers", "leapdb", "clients", "client_policy", "metrics"});
 
   Config config;
   config.source = std::string{file_name};
@@ -342,7 +579,9 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   if (const YAML::Node node = root["reference"]; node.IsDefined()) read_reference(in, node, config);
   if (const YAML::Node node = root["workers"]; node.IsDefined()) read_workers(in, node, config);
   if (const YAML::Node node = root["leapdb"]; node.IsDefined()) read_leapdb(in, node, config);
-  for (const char* reserved : {"clients", "metrics"}) {
+  if (const YAML::Node node = root["clients"]; node.IsDefined()) read_clients(in, node, config);
+  if (const YAML::Node node = root["client_policy"]; node.IsDefined()) read_client_policy(in, node, config);
+  for (const char* reserved : {"metrics"}) {
     if (const YAML::Node node = root[reserved]; node.IsDefined()) read_reserved(in, node, reserved);
   }
   validate(in, config);

@@ -11,6 +11,9 @@
 #include <string_view>
 #include <vector>
 
+#include "leapdb/time.hpp"
+#include "smear/profile.hpp"
+
 namespace config {
 
 struct SourceLocation {
@@ -40,16 +43,58 @@ struct Listener {
   SourceLocation timescale_location;  // of the timescale name
 };
 
-enum class Smear : std::uint8_t { none };
+// How a smeared timescale marks itself in the refid while a smear is in progress.
+enum class RefidConvention : std::uint8_t {
+  ntpd,       // 254.x.y.z, the low 24 bits the signed offset in 2.22 fixed point
+  chrony,     // 127.127.1.255
+  reference,  // the reference's own refid, unchanged
+};
+
+// A synthetic leap added to one timescale's own copy of the leap table, to rehearse a smear
+// on staging clients against the real clock.
+struct Rehearsal {
+  leapdb::UtcTime leap_at{};  // the instant the leap takes effect
+  int sign = 1;
+};
 
 struct Timescale {
-  Smear smear = Smear::none;
+  smear::Profile profile;  // shape none: true UTC
+  RefidConvention refid = RefidConvention::ntpd;
+  leapdb::Nanoseconds announce = std::chrono::hours{24};  // true UTC: how long LI warns before a leap
+  std::optional<Rehearsal> rehearsal;
 };
 
 struct Reference {
-  enum class Type : std::uint8_t { system };
+  enum class Type : std::uint8_t { system, simulated };
   Type type = Type::system;
   std::string refid = "LOCL";  // 1 to 4 printable ASCII characters
+  // Simulated: time starts at `start` when smeard starts and runs rate_numerator /
+  // rate_denominator times as fast as real time.
+  leapdb::UtcTime start{};
+  std::int64_t rate_numerator = 1;
+  std::int64_t rate_denominator = 1;
+  std::string rate_text = "1";
+};
+
+// Clients in these networks may only use this timescale.
+struct ClientPin {
+  std::array<std::uint8_t, 16> network{};  // IPv4 as ::ffff:a.b.c.d
+  unsigned prefix_length = 0;               // over the 128 bits
+  std::string text;                         // as written, for messages
+  std::string timescale;
+  SourceLocation location;
+};
+
+// "10.0.0.0/8", "2001:db8::/32", or a single address.
+std::optional<ClientPin> parse_network(std::string_view text);
+bool contains(const ClientPin& pin, const std::array<std::uint8_t, 16>& address);
+
+struct ClientPolicy {
+  enum class Mismatch : std::uint8_t { deny, drop };
+  Mismatch mismatch = Mismatch::deny;  // a pinned (or stuck) client asking another timescale
+  leapdb::Nanoseconds sticky{0};       // 0: off; else how long an unpinned client's first timescale sticks
+  leapdb::Nanoseconds mixed_window = std::chrono::hours{1};
+  unsigned table_size = 1u << 20;      // client slots for the sticky table and the mixed-client detector
 };
 
 struct LeapDb {
@@ -64,6 +109,8 @@ struct Config {
   std::map<std::string, Timescale, std::less<>> timescales;
   Reference reference;
   LeapDb leapdb;
+  std::vector<ClientPin> clients;
+  ClientPolicy client_policy;
   unsigned workers = 0;  // worker threads per listener; 0: one per core
 };
 

@@ -74,7 +74,7 @@ TEST_CASE("errors name file, line, column and key") {
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
                      "colour: blue\n") ==
         "smeard.yaml:7:1: colour: unknown key (expected one of: listeners, timescales, reference, workers, leapdb, "
-        "clients, metrics)");
+        "clients, client_policy, metrics)");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n    port: 5\n" + kTimescales) ==
         "smeard.yaml:4:5: listeners[0].port: unknown key (expected one of: address, timescale)");
   CHECK(only_problem("listeners: 5\n" + kTimescales) == "smeard.yaml:1:12: listeners: expected a list, found a scalar");
@@ -95,11 +95,10 @@ TEST_CASE("errors name file, line, column and key") {
         "smeard.yaml:7:34: reference.refid: 'TOOLONG' must be 1 to 4 printable ASCII characters, e.g. GPS");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
                      "reference: {type: gps}\n") ==
-        "smeard.yaml:7:19: reference.type: unknown reference type 'gps' (expected: system)");
+        "smeard.yaml:7:19: reference.type: unknown reference type 'gps' (expected: system, simulated)");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\ntimescales:\n  utc:\n    smear: "
-                     "google\n") ==
-        "smeard.yaml:6:12: timescales.utc.smear: 'google' is not supported yet: this version serves true UTC only "
-        "(smear: none)");
+                     "gogle\n")
+            .starts_with("smeard.yaml:6:12: timescales.utc.smear: unknown profile 'gogle'"));
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
                      "metrics: {listen: x}\n") ==
         "smeard.yaml:7:10: metrics: no settings are supported here yet; leave it out or empty");
@@ -155,4 +154,107 @@ TEST_CASE("socket addresses") {
     CAPTURE(bad);
     CHECK_FALSE(config::parse_socket_address(bad).has_value());
   }
+}
+
+namespace {
+const std::string kListener = "listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n";
+}
+
+TEST_CASE("timescales: presets, custom profiles, refid conventions, announce, rehearsal") {
+  const auto result = parse(kListener + R"(timescales:
+  utc: {smear: none, announce: 3600}
+  smeared: {smear: google}
+  ntpd-like: {smear: ntpd, refid: chrony}
+  custom:
+    smear: {profile: cosine, window: 600, anchor: end}
+    refid: reference
+    rehearsal: {leap_at: "2026-11-23T15:00:00Z", sign: "-"}
+)");
+  REQUIRE_MESSAGE(result.problems.empty(), result.problems.front().to_string());
+  const auto& t = result.config->timescales;
+  CHECK(t.at("utc").profile.shape == smear::Shape::none);
+  CHECK(t.at("utc").announce == std::chrono::hours{1});
+  CHECK(t.at("smeared").profile.name == "google");
+  CHECK(t.at("smeared").refid == config::RefidConvention::ntpd);
+  CHECK(t.at("ntpd-like").refid == config::RefidConvention::chrony);
+  CHECK(t.at("custom").profile.shape == smear::Shape::cosine);
+  CHECK(t.at("custom").profile.window == std::chrono::seconds{600});
+  CHECK(t.at("custom").profile.anchor == smear::Anchor::end);
+  CHECK(t.at("custom").refid == config::RefidConvention::reference);
+  REQUIRE(t.at("custom").rehearsal.has_value());
+  CHECK(t.at("custom").rehearsal->sign == -1);
+  CHECK(leapdb::format_rfc3339(t.at("custom").rehearsal->leap_at) == "2026-11-23T15:00:00.000000000Z");
+
+  CHECK(only_problem(kListener + "timescales:\n  utc: {smear: {profile: linear, window: 5}}\n") ==
+        "smeard.yaml:5:16: timescales.utc.smear: profile 'linear:window=5': window must be a number of seconds from 60 "
+        "to 2592000");
+  CHECK(only_problem(kListener + "timescales:\n  utc: {smear: none, refid: gps}\n") ==
+        "smeard.yaml:5:29: timescales.utc.refid: 'gps' is not ntpd, chrony or reference");
+  CHECK(only_problem(kListener + "timescales:\n  utc: {smear: none, rehearsal: {leap_at: soon}}\n") ==
+        "smeard.yaml:5:43: timescales.utc.rehearsal.leap_at: 'soon' is not an RFC 3339 time, e.g. 2026-11-23T15:00:00Z");
+}
+
+TEST_CASE("client pins and policy") {
+  const auto result = parse(kListener + kTimescales + R"(clients:
+  - networks: ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]
+    timescale: utc
+client_policy: {mismatch: drop, sticky: 600, mixed_window: 120, table_size: 4096}
+)");
+  REQUIRE_MESSAGE(result.problems.empty(), result.problems.front().to_string());
+  const auto& pins = result.config->clients;
+  REQUIRE(pins.size() == 3);
+  CHECK(pins[0].prefix_length == 104);
+  CHECK(pins[1].prefix_length == 32);
+  CHECK(pins[2].prefix_length == 128);
+  CHECK(pins[0].timescale == "utc");
+  CHECK(pins[0].location.line == 8);
+  const auto& policy = result.config->client_policy;
+  CHECK(policy.mismatch == config::ClientPolicy::Mismatch::drop);
+  CHECK(policy.sticky == std::chrono::seconds{600});
+  CHECK(policy.mixed_window == std::chrono::seconds{120});
+  CHECK(policy.table_size == 4096);
+
+  CHECK(only_problem(kListener + kTimescales + "clients:\n  - {networks: [10.0.0.1/8], timescale: utc}\n") ==
+        "smeard.yaml:8:17: clients[0].networks[0]: '10.0.0.1/8' is not a network such as 10.0.0.0/8 or 2001:db8::/32");
+  CHECK(only_problem(kListener + kTimescales + "clients:\n  - {networks: [10.0.0.0/8], timescale: tai}\n") ==
+        "smeard.yaml:8:41: clients[0].timescale: no timescale named 'tai' under timescales");
+  CHECK(only_problem(kListener + kTimescales + "client_policy: {table_size: 1000}\n") ==
+        "smeard.yaml:7:29: client_policy.table_size: must be a power of two from 1024 to 67108864");
+}
+
+TEST_CASE("networks") {
+  const auto v4 = config::parse_network("10.1.0.0/16").value();
+  std::array<std::uint8_t, 16> inside{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 200, 3};
+  std::array<std::uint8_t, 16> outside = inside;
+  outside[13] = 2;
+  CHECK(config::contains(v4, inside));
+  CHECK_FALSE(config::contains(v4, outside));
+  const auto v6 = config::parse_network("2001:db8:8000::/33").value();
+  std::array<std::uint8_t, 16> a{0x20, 0x01, 0x0d, 0xb8, 0x80};
+  std::array<std::uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8, 0x7f};
+  CHECK(config::contains(v6, a));
+  CHECK_FALSE(config::contains(v6, b));
+  CHECK(config::contains(config::parse_network("0.0.0.0/0").value(), inside));
+  CHECK_FALSE(config::contains(config::parse_network("0.0.0.0/0").value(), a));  // IPv4 only
+  for (const char* bad : {"", "10.0.0.0/33", "10.0.0.0/", "10/8", "::/129", "10.0.0.1/24", "x"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(config::parse_network(bad).has_value());
+  }
+}
+
+TEST_CASE("simulated reference") {
+  const auto result =
+      parse(kListener + kTimescales + "reference: {type: simulated, start: \"2016-12-31T23:00:00Z\", rate: 0.25}\n");
+  REQUIRE_MESSAGE(result.problems.empty(), result.problems.front().to_string());
+  const auto& ref = result.config->reference;
+  CHECK(ref.type == config::Reference::Type::simulated);
+  CHECK(leapdb::format_rfc3339(ref.start) == "2016-12-31T23:00:00.000000000Z");
+  CHECK(ref.rate_numerator == 25);
+  CHECK(ref.rate_denominator == 100);
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: simulated}\n") ==
+        "smeard.yaml:7:12: reference.start: required key is missing");
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: simulated, start: \"2016-12-31T23:00:00Z\", rate: 0}\n") ==
+        "smeard.yaml:7:67: reference.rate: '0' is not a rate above 0 and at most 100000, e.g. 60 or 0.5");
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: system, rate: 2}\n") ==
+        "smeard.yaml:7:33: reference.rate: only for type: simulated");
 }
