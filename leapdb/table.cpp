@@ -58,6 +58,16 @@ UtcTime LeapTable::to_utc(TaiTime t) const {
   return UtcTime{t.time_since_epoch()} - std::chrono::seconds{tai_utc_at(t)};
 }
 
+LeapTable with_extra_leap(const LeapTable& table, UtcTime effective, int sign) {
+  LeapTable out = table;
+  const auto at = std::upper_bound(out.leaps.begin(), out.leaps.end(), effective,
+                                   [](UtcTime value, const Leap& leap) { return value < leap.effective; });
+  const int before = at == out.leaps.begin() ? out.initial_tai_utc : std::prev(at)->tai_utc;
+  const auto inserted = out.leaps.insert(at, Leap{effective, sign, before + sign, 0});
+  for (auto later = std::next(inserted); later != out.leaps.end(); ++later) later->tai_utc += sign;
+  return out;
+}
+
 std::string format_utc(const LeapTable& table, TaiTime t) {
   const UtcTime utc = table.to_utc(t);
   std::string text = format_rfc3339(utc);

@@ -55,6 +55,10 @@ struct LeapTable {
   bool expired_at(UtcTime t) const { return expires && t >= *expires; }
 };
 
+// A copy of the table with one more leap taking effect at `effective` (any instant: rehearsal
+// leaps need not fall at a month's start); later leaps shift by its sign.
+LeapTable with_extra_leap(const LeapTable& table, UtcTime effective, int sign);
+
 // RFC 3339 for the UTC reading of a TAI instant, naming an inserted second 23:59:60.
 std::string format_utc(const LeapTable& table, TaiTime t);
 

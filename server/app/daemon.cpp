@@ -7,12 +7,15 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <memory>
+#include <random>
 #include <thread>
 #include <vector>
 
 #include "server/app/leap_watcher.hpp"
 #include "server/app/log.hpp"
+#include "server/app/serving_state.hpp"
 #include "server/io/clock.hpp"
+#include "server/io/file.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/io/worker.hpp"
@@ -33,7 +36,8 @@ void log_listener_failure(const config::Config& config, std::size_t index, const
   log(Level::error, "listener_failed", {{"problem", problem.to_string()}});
 }
 
-void log_clock_status(const reference::KernelClockStatus& status) {
+void log_clock_status(const config::Config& config, const reference::KernelClockStatus& status) {
+  if (config.reference.type == config::Reference::Type::simulated) return;
   if (status.synchronized) {
     log(Level::info, "system_clock_synchronized",
         {{"max_error_ns", std::to_string(status.max_error.count())},
@@ -45,45 +49,212 @@ void log_clock_status(const reference::KernelClockStatus& status) {
   }
 }
 
-// Control-thread state: the reference, the leap table, the published snapshot, and a
-// once-a-second refresh.
+std::string listener_layout(const config::Config& config) {
+  std::string text = std::to_string(worker_count(config));
+  for (const config::Listener& listener : config.listeners) text += " " + listener.address.to_string();
+  return text;
+}
+
+// What an operator must see about the timescales being served: loudly for rehearsals and a
+// simulated clock, which are not real time.
+void log_serving(const config::Config& config) {
+  if (config.reference.type == config::Reference::Type::simulated) {
+    log(Level::warning, "reference_simulated",
+        {{"start", leapdb::format_rfc3339(config.reference.start)},
+         {"rate", config.reference.rate_text},
+         {"detail", "SIMULATED TIME: this server does not serve the real time; for rehearsals and tests only"}});
+  }
+  for (const auto& [name, timescale] : config.timescales) {
+    log(Level::info, "timescale",
+        {{"name", name},
+         {"smear", timescale.profile.name},
+         {"shape", std::string{smear::to_string(timescale.profile.shape)}},
+         {"window_s", std::to_string(timescale.profile.window.count() / 1'000'000'000)}});
+    if (timescale.rehearsal) {
+      log(Level::warning, "rehearsal_leap",
+          {{"timescale", name},
+           {"leap_at", leapdb::format_rfc3339(timescale.rehearsal->leap_at)},
+           {"sign", timescale.rehearsal->sign > 0 ? "+" : "-"},
+           {"detail", "REHEARSAL: this timescale smears a leap that does not exist; its clients will end a second "
+                      "away from UTC"}});
+    }
+  }
+}
+
 class Control {
  public:
-  Control(const config::Config& config, asio::io_context& io, io::RcuCell<ntp::Snapshot>& state,
-          std::int8_t precision, reference::KernelClockStatus status, LeapWatcher& leaps)
-      : config_(config), timer_(io), state_(state), precision_(precision), status_(status), leaps_(leaps) {}
+  Control(config::Config config, std::optional<std::string> config_path, asio::io_context& io,
+          io::RcuCell<ntp::Snapshot>& state, std::vector<std::unique_ptr<io::Worker>>& workers, std::int8_t precision,
+          leapdb::UtcTime origin)
+      : config_(std::move(config)),
+        config_path_(std::move(config_path)),
+        timer_(io),
+        state_(state),
+        workers_(workers),
+        precision_(precision),
+        origin_(origin),
+        leaps_(std::make_unique<LeapWatcher>(config_.leapdb)) {
+    if (config_path_) config_signature_ = io::file_signature(*config_path_);
+  }
+
+  // Loads the leap data and plans what to serve; false (with problems logged) if it cannot.
+  bool prepare() {
+    status_ = reference::read_kernel_clock_status();
+    log_clock_status(config_, status_);
+    log_serving(config_);
+    return leaps_->start(io::realtime_now(), acceptor(config_, plan_));
+  }
+
+  ntp::Snapshot snapshot() const {
+    return make_snapshot(plan_, reference::reference_state(config_.reference, status_, precision_, io::realtime_now()));
+  }
 
   void start() { schedule(); }
 
+  void reload(std::string_view reason) {
+    if (!config_path_) {
+      log(Level::info, "reload", {{"reason", std::string{reason}}, {"detail", "embedded configuration: rereading leap files"}});
+      if (leaps_->reload(reason, io::realtime_now(), acceptor(config_, plan_))) publish();
+      return;
+    }
+    config_signature_ = io::file_signature(*config_path_);
+    const io::FileRead file = io::read_file(*config_path_);
+    if (!file.ok()) {
+      refuse(reason, {file.error});
+      return;
+    }
+    config::ParseResult parsed = config::parse(file.bytes, *config_path_);
+    std::vector<std::string> problems;
+    for (const config::Problem& problem : parsed.problems) problems.push_back(problem.to_string());
+    if (!parsed.config) {
+      refuse(reason, problems);
+      return;
+    }
+    config::Config candidate = std::move(*parsed.config);
+    if (listener_layout(candidate) != listener_layout(config_)) {
+      refuse(reason, {*config_path_ + ": listeners: listeners and workers can only change with a restart"});
+      return;
+    }
+    if (candidate.client_policy.table_size != config_.client_policy.table_size) {
+      log(Level::warning, "reload_partial", {{"detail", "client_policy.table_size takes effect at the next restart"}});
+    }
+    // Leap files: the same watcher rereads them; new settings get a new watcher.
+    ServingPlan plan;
+    const LeapWatcher::Acceptor accept = acceptor(candidate, plan);
+    std::unique_ptr<LeapWatcher> leaps;
+    if (candidate.leapdb.files != config_.leapdb.files || candidate.leapdb.allow_unhashed != config_.leapdb.allow_unhashed ||
+        candidate.leapdb.expiry_warning_days != config_.leapdb.expiry_warning_days) {
+      leaps = std::make_unique<LeapWatcher>(candidate.leapdb);
+      if (!leaps->start(io::realtime_now(), accept)) {
+        refuse(reason, {"the new leapdb files could not be used (see above)"});
+        return;
+      }
+    } else {
+      leaps_->reload(reason, io::realtime_now(), [](std::shared_ptr<const leapdb::LeapTable>) {
+        return std::vector<std::string>{};
+      });
+      if (const auto refusals = accept(leaps_->table()); !refusals.empty()) {
+        refuse(reason, refusals);
+        return;
+      }
+    }
+    if (leaps) leaps_ = std::move(leaps);
+    config_ = std::move(candidate);
+    plan_ = std::move(plan);
+    log(Level::info, "config_reloaded", {{"reason", std::string{reason}}, {"config", *config_path_}});
+    log_serving(config_);
+    publish();
+  }
+
+  void publish() { state_.publish(std::make_unique<const ntp::Snapshot>(snapshot())); }
+
  private:
+  // Accepting a leap table means being able to serve every timescale with it.
+  LeapWatcher::Acceptor acceptor(const config::Config& config, ServingPlan& plan) {
+    return [this, &config, &plan](std::shared_ptr<const leapdb::LeapTable> table) {
+      PlanResult result = plan_serving(config, std::move(table), origin_);
+      if (result.plan) plan = std::move(*result.plan);
+      return result.problems;
+    };
+  }
+
+  void refuse(std::string_view reason, const std::vector<std::string>& problems) {
+    for (const std::string& problem : problems) log(Level::error, "config_rejected", {{"problem", problem}});
+    log(Level::error, "config_reload_failed",
+        {{"reason", std::string{reason}}, {"kept", "the configuration in force since the last successful load"}});
+  }
+
   void schedule() {
     timer_.expires_after(std::chrono::seconds{1});
     timer_.async_wait([this](const std::error_code& error) {
       if (error) return;
-      refresh();
+      tick();
       schedule();
     });
   }
 
-  void refresh() {
-    leaps_.poll(io::realtime_now());
+  void tick() {
+    if (config_path_ && io::file_signature(*config_path_) != config_signature_) reload("config changed on disk");
+    leaps_->poll(io::realtime_now(), acceptor(config_, plan_));
     const reference::KernelClockStatus status = reference::read_kernel_clock_status();
-    if (status.synchronized != status_.synchronized) log_clock_status(status);
+    if (status.synchronized != status_.synchronized) log_clock_status(config_, status);
     status_ = status;
-    state_.publish(std::make_unique<const ntp::Snapshot>(
-        reference::system_snapshot(config_.reference, status_, precision_, io::realtime_now())));
+    publish();
+    report_mixed_clients();
   }
 
-  const config::Config& config_;
+  // At most a few lines a second, whatever the traffic; the rest is counted.
+  void report_mixed_clients() {
+    constexpr int kLinesPerTick = 5;
+    int lines = 0;
+    std::uint64_t suppressed = 0;
+    const ntp::Snapshot& current = state_.current();
+    for (const auto& worker : workers_) {
+      worker->mixed_clients().drain([&](const io::MixedClient& event) {
+        if (lines++ >= kLinesPerTick) {
+          ++suppressed;
+          return;
+        }
+        log(Level::warning, "mixed_client",
+            {{"client", client_text(event.client)},
+             {"timescale", name_of(current, event.timescale)},
+             {"also_used", name_of(current, event.other_timescale)},
+             {"detail", "this host asks servers of two timescales: configure it for one"}});
+      });
+    }
+    if (suppressed > 0) log(Level::warning, "mixed_clients_suppressed", {{"count", std::to_string(suppressed)}});
+  }
+
+  static std::string name_of(const ntp::Snapshot& snapshot, std::uint8_t index) {
+    return index < snapshot.timescales.size() ? snapshot.timescales[index].name : "#" + std::to_string(index);
+  }
+
+  static std::string client_text(const ntp::ClientAddress& client) {
+    config::SocketAddress address;
+    const bool v4 = std::all_of(client.ip.begin(), client.ip.begin() + 10, [](std::uint8_t b) { return b == 0; }) &&
+                    client.ip[10] == 0xff && client.ip[11] == 0xff;
+    address.family = v4 ? config::SocketAddress::Family::ipv4 : config::SocketAddress::Family::ipv6;
+    std::copy(client.ip.begin() + (v4 ? 12 : 0), client.ip.end(), address.bytes.begin());
+    address.port = client.port;
+    const std::string text = address.to_string();
+    return text.substr(0, text.rfind(':'));
+  }
+
+  config::Config config_;
+  std::optional<std::string> config_path_;
+  std::optional<io::FileSignature> config_signature_;
   asio::steady_timer timer_;
   io::RcuCell<ntp::Snapshot>& state_;
+  std::vector<std::unique_ptr<io::Worker>>& workers_;
   std::int8_t precision_;
+  leapdb::UtcTime origin_;
   reference::KernelClockStatus status_;
-  LeapWatcher& leaps_;
+  std::unique_ptr<LeapWatcher> leaps_;
+  ServingPlan plan_;
 };
 
 void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
-  std::uint64_t requests = 0, replies = 0, send_errors = 0, receive_errors = 0;
+  std::uint64_t requests = 0, replies = 0, send_errors = 0, receive_errors = 0, kod = 0, pins = 0, sticky = 0, mixed = 0;
   std::array<std::uint64_t, ntp::kDropReasonCount> drops{};
   for (const auto& worker : workers) {
     const io::WorkerCounters& c = worker->counters();
@@ -91,6 +262,10 @@ void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
     replies += c.replies.load();
     send_errors += c.send_errors.load();
     receive_errors += c.receive_errors.load();
+    kod += c.kod_deny.load();
+    pins += c.pin_violations.load();
+    sticky += c.sticky_violations.load();
+    mixed += c.mixed_clients.load();
     for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += c.drops[i].load();
   }
   std::string dropped;
@@ -103,31 +278,33 @@ void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
       {{"requests", std::to_string(requests)},
        {"replies", std::to_string(replies)},
        {"dropped", dropped.empty() ? "0" : dropped},
+       {"kod_deny", std::to_string(kod)},
+       {"pin_violations", std::to_string(pins)},
+       {"sticky_violations", std::to_string(sticky)},
+       {"mixed_clients", std::to_string(mixed)},
        {"send_errors", std::to_string(send_errors)},
        {"receive_errors", std::to_string(receive_errors)}});
 }
 
 }  // namespace
 
-int run_daemon(const config::Config& config) {
+int run_daemon(const config::Config& config, const std::optional<std::string>& config_path) {
   asio::io_context io;
   // Installed before any thread starts, so a SIGTERM during start-up still stops us cleanly.
   asio::signal_set stop_signals{io, SIGINT, SIGTERM};
   asio::signal_set reload_signal{io, SIGHUP};
 
-  LeapWatcher leaps{config.leapdb};
-  if (!leaps.start(io::realtime_now())) return 1;
-
   const unsigned workers_per_listener = worker_count(config);
   const std::int8_t precision = reference::measure_precision();
-  const reference::KernelClockStatus status = reference::read_kernel_clock_status();
-  log_clock_status(status);
-  io::RcuCell<ntp::Snapshot> state{
-      config.listeners.size() * workers_per_listener,
-      std::make_unique<const ntp::Snapshot>(
-          reference::system_snapshot(config.reference, status, precision, io::realtime_now()))};
-
   std::vector<std::unique_ptr<io::Worker>> workers;
+  io::RcuCell<ntp::Snapshot> state{config.listeners.size() * workers_per_listener,
+                                   std::make_unique<const ntp::Snapshot>(ntp::true_utc_snapshot())};
+  Control control{config, config_path, io, state, workers, precision, io::realtime_now()};
+  if (!control.prepare()) return 1;
+  state.publish(std::make_unique<const ntp::Snapshot>(control.snapshot()));
+
+  std::random_device entropy;
+  ntp::ClientHistory history{config.client_policy.table_size, (std::uint64_t{entropy()} << 32) | entropy()};
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     if (const std::string busy = io::check_address_free(config.listeners[i].address); !busy.empty()) {
       log_listener_failure(config, i, busy);
@@ -140,7 +317,8 @@ int run_daemon(const config::Config& config) {
         log_listener_failure(config, i, error);
         return 1;
       }
-      workers.push_back(std::make_unique<io::Worker>(std::move(socket), state, workers.size()));
+      workers.push_back(std::make_unique<io::Worker>(std::move(socket), static_cast<std::uint8_t>(i), state,
+                                                     workers.size(), history));
     }
   }
 
@@ -161,7 +339,6 @@ int run_daemon(const config::Config& config) {
          {"config", config.source}});
   }
 
-  Control control{config, io, state, precision, status, leaps};
   control.start();
   stop_signals.async_wait([&](const std::error_code& error, int signal) {
     if (error) return;
@@ -171,8 +348,8 @@ int run_daemon(const config::Config& config) {
   std::function<void()> wait_for_reload = [&] {
     reload_signal.async_wait([&](const std::error_code& error, int) {
       if (error) return;
-      log(Level::info, "reload", {{"signal", "SIGHUP"}, {"detail", "rereading leap files; restart to apply a new configuration"}});
-      leaps.reload("SIGHUP", io::realtime_now());
+      log(Level::info, "reload", {{"signal", "SIGHUP"}});
+      control.reload("SIGHUP");
       wait_for_reload();
     });
   };

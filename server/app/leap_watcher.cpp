@@ -29,28 +29,26 @@ std::vector<std::optional<io::FileSignature>> LeapWatcher::signatures() const {
   return out;
 }
 
-bool LeapWatcher::start(leapdb::UtcTime now) {
+bool LeapWatcher::start(leapdb::UtcTime now, const Acceptor& accept) {
   if (settings_.files.empty()) {
     log(Level::warning, "leap_table_none", {{"detail", "no leap files configured (leapdb.files): leaps are unknown"}});
-    return true;
+    return accept(table_).empty();
   }
-  return load("start", now);
+  return load("start", now, accept);
 }
 
-void LeapWatcher::poll(leapdb::UtcTime now) {
-  if (settings_.files.empty()) return;
-  if (signatures() != seen_) {
-    load("changed on disk", now);
-  } else {
-    report_freshness(now, false);
-  }
+bool LeapWatcher::poll(leapdb::UtcTime now, const Acceptor& accept) {
+  if (settings_.files.empty()) return false;
+  if (signatures() != seen_) return load("changed on disk", now, accept);
+  report_freshness(now, false);
+  return false;
 }
 
-void LeapWatcher::reload(std::string_view reason, leapdb::UtcTime now) {
-  if (!settings_.files.empty()) load(reason, now);
+bool LeapWatcher::reload(std::string_view reason, leapdb::UtcTime now, const Acceptor& accept) {
+  return !settings_.files.empty() && load(reason, now, accept);
 }
 
-bool LeapWatcher::load(std::string_view reason, leapdb::UtcTime now) {
+bool LeapWatcher::load(std::string_view reason, leapdb::UtcTime now, const Acceptor& accept) {
   // Signatures first: a write racing with the read below changes them again, so the
   // next poll retries instead of missing it.
   seen_ = signatures();
@@ -69,17 +67,25 @@ bool LeapWatcher::load(std::string_view reason, leapdb::UtcTime now) {
   if (!unreadable.empty()) combined.table.reset();
 
   for (const auto& warning : combined.warnings) log(Level::warning, "leap_file_warning", {{"problem", warning.to_string()}});
-  if (!combined.table) {
+  std::vector<std::string> refusals;
+  std::shared_ptr<const leapdb::LeapTable> candidate;
+  if (combined.table) {
+    candidate = std::make_shared<const leapdb::LeapTable>(std::move(*combined.table));
+    refusals = accept(candidate);
+  }
+  if (!candidate || !refusals.empty()) {
     for (const auto& problem : combined.problems) {
       log(Level::error, "leap_file_rejected", {{"problem", problem.to_string()}});
     }
+    for (const auto& refusal : refusals) log(Level::error, "leap_table_refused", {{"problem", refusal}});
     log(Level::error, "leap_load_failed",
         {{"reason", std::string{reason}},
-         {"kept", table_ ? "the previous table from " + table_->source : "nothing (no table loaded yet)"}});
+         {"kept", loaded_ ? "the previous table from " + table_->source : "nothing (no table loaded yet)"}});
     return false;
   }
 
-  table_ = std::move(combined.table);
+  table_ = std::move(candidate);
+  loaded_ = true;
   const leapdb::Leap* next = table_->next_leap_after(now);
   log(Level::info, "leap_table_loaded",
       {{"reason", std::string{reason}},
@@ -97,7 +103,7 @@ bool LeapWatcher::load(std::string_view reason, leapdb::UtcTime now) {
 }
 
 void LeapWatcher::report_freshness(leapdb::UtcTime now, bool always) {
-  if (!table_) return;
+  if (!loaded_) return;
   const auto warning = std::chrono::duration_cast<leapdb::Nanoseconds>(std::chrono::days{settings_.expiry_warning_days});
   const leapdb::Freshness state = leapdb::freshness(*table_, now, warning);
   if (state == freshness_ && !always) return;

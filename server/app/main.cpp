@@ -67,5 +67,5 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!config) return 1;
-  return app::run_daemon(*config);
+  return app::run_daemon(*config, config_path);
 }

@@ -1,6 +1,7 @@
 #include "server/io/worker.hpp"
 
 #include "server/io/clock.hpp"
+#include "server/reference/system.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -54,8 +55,14 @@ struct Worker::Buffers {
   std::array<mmsghdr, kBatch> send_headers;
 };
 
-Worker::Worker(BoundSocket socket, RcuCell<ntp::Snapshot>& state, std::size_t reader_slot)
-    : socket_(std::move(socket)), state_(state), reader_slot_(reader_slot), buffers_(new Buffers{}) {}
+Worker::Worker(BoundSocket socket, std::uint8_t listener, RcuCell<ntp::Snapshot>& state, std::size_t reader_slot,
+               ntp::ClientHistory& history)
+    : socket_(std::move(socket)),
+      listener_(listener),
+      state_(state),
+      reader_slot_(reader_slot),
+      history_(history),
+      buffers_(new Buffers{}) {}
 
 Worker::~Worker() { delete buffers_; }
 
@@ -99,6 +106,14 @@ void Worker::answer_batch(unsigned received) {
   Buffers& b = *buffers_;
   bump(counters_.requests, received);
   const auto snapshot = state_.read(reader_slot_);
+  const ntp::ReferenceClock& clock = snapshot->clock;
+  const std::uint8_t timescale = snapshot->listener_timescale[listener_];
+  // Only within a second of an inserted leap does the kernel's leap state matter (a repeated
+  // 23:59:59 is the second occurrence while it says TIME_OOP): ask it only then.
+  auto to_tai = [&clock](leapdb::UtcTime reading) {
+    const bool repeating = clock.near_inserted_second(reading) && reference::read_kernel_clock_status().in_inserted_second;
+    return clock.to_tai(reading, repeating);
+  };
   unsigned replies = 0;
   for (unsigned i = 0; i < received; ++i) {
     msghdr& in = b.receive_headers[i].msg_hdr;
@@ -122,13 +137,20 @@ void Worker::answer_batch(unsigned received) {
     }
     if (!have_timestamp) received_at = realtime_now();
 
-    const std::span<const std::byte> request{b.packets[i].data(), b.receive_headers[i].msg_len};
-    const ntp::Decision decision =
-        ntp::handle(request, client_address_of(b.sources[i]), received_at, *snapshot, b.replies[replies]);
+    const ntp::Request request{std::span<const std::byte>{b.packets[i].data(), b.receive_headers[i].msg_len},
+                               client_address_of(b.sources[i]), listener_, to_tai(received_at)};
+    const ntp::Decision decision = ntp::handle(request, *snapshot, &history_, b.replies[replies]);
+    if (decision.pin_violation) bump(counters_.pin_violations);
+    if (decision.sticky_violation) bump(counters_.sticky_violations);
+    if (decision.mixed) {
+      bump(counters_.mixed_clients);
+      mixed_.push(MixedClient{request.client, timescale, decision.other_timescale});
+    }
     if (!decision.replied()) {
       bump(counters_.drops[static_cast<std::size_t>(decision.drop_reason)]);
       continue;
     }
+    if (decision.kiss_of_death) bump(counters_.kod_deny);
 
     b.send_iov[replies] = iovec{b.replies[replies].data(), decision.reply_length};
     msghdr& out = b.send_headers[replies].msg_hdr;
@@ -159,8 +181,9 @@ void Worker::answer_batch(unsigned received) {
   }
 
   // The transmit timestamp is read last, once for the batch, right before it leaves.
-  const leapdb::UtcTime transmit = realtime_now();
-  for (unsigned j = 0; j < replies; ++j) ntp::stamp_transmit(b.replies[j], transmit);
+  const leapdb::TaiTime transmit = to_tai(realtime_now());
+  const ntp::TimescaleView& view = snapshot->timescales[timescale];
+  for (unsigned j = 0; j < replies; ++j) ntp::stamp_transmit(b.replies[j], transmit, view);
   unsigned sent = 0;
   unsigned failed = 0;
   while (sent < replies) {

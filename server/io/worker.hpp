@@ -7,8 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "server/io/event_ring.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/udp_socket.hpp"
+#include "server/ntp/client_history.hpp"
 #include "server/ntp/responder.hpp"
 #include "server/ntp/snapshot.hpp"
 
@@ -22,11 +24,24 @@ struct alignas(64) WorkerCounters {
   std::atomic<std::uint64_t> send_errors{0};
   std::atomic<std::uint64_t> receive_errors{0};
   std::array<std::atomic<std::uint64_t>, ntp::kDropReasonCount> drops{};
+  std::atomic<std::uint64_t> kod_deny{0};
+  std::atomic<std::uint64_t> pin_violations{0};
+  std::atomic<std::uint64_t> sticky_violations{0};
+  std::atomic<std::uint64_t> mixed_clients{0};
 };
+
+// A client seen on this worker's timescale shortly after another one.
+struct MixedClient {
+  ntp::ClientAddress client;
+  std::uint8_t timescale = 0;
+  std::uint8_t other_timescale = 0;
+};
+using MixedClientRing = EventRing<MixedClient, 256>;
 
 class Worker {
  public:
-  Worker(BoundSocket socket, RcuCell<ntp::Snapshot>& state, std::size_t reader_slot);
+  Worker(BoundSocket socket, std::uint8_t listener, RcuCell<ntp::Snapshot>& state, std::size_t reader_slot,
+         ntp::ClientHistory& history);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -37,14 +52,18 @@ class Worker {
   void request_stop();
 
   const WorkerCounters& counters() const { return counters_; }
+  MixedClientRing& mixed_clients() { return mixed_; }
 
  private:
   struct Buffers;
   void answer_batch(unsigned received);
 
   BoundSocket socket_;
+  std::uint8_t listener_;
   RcuCell<ntp::Snapshot>& state_;
   std::size_t reader_slot_;
+  ntp::ClientHistory& history_;
+  MixedClientRing mixed_;
   std::atomic<bool> stopping_{false};
   WorkerCounters counters_;
   Buffers* buffers_;  // large and fixed: allocated once, never on the packet path

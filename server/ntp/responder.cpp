@@ -25,6 +25,21 @@ bool is_client_request(const Header& request) {
   return request.mode == Mode::client || (request.mode == Mode::unspecified && request.version == 1);
 }
 
+bool in_network(const Pin& pin, const ClientAddress& client) {
+  const unsigned whole = pin.prefix_length / 8, rest = pin.prefix_length % 8;
+  if (!std::equal(pin.network.begin(), pin.network.begin() + whole, client.ip.begin())) return false;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
+  return (pin.network[whole] & mask) == (client.ip[whole] & mask);
+}
+
+const Pin* pin_of(const Policy& policy, const ClientAddress& client) {
+  for (const Pin& pin : policy.pins) {
+    if (in_network(pin, client)) return &pin;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::string_view to_string(DropReason reason) {
@@ -36,45 +51,93 @@ std::string_view to_string(DropReason reason) {
     case DropReason::bad_mac_length: return "bad_mac_length";
     case DropReason::bad_version: return "bad_version";
     case DropReason::unsupported_mode: return "unsupported_mode";
+    case DropReason::wrong_timescale: return "wrong_timescale";
   }
   return "unknown";
 }
 
-Decision handle(std::span<const std::byte> request, const ClientAddress& /*client: for access policy*/,
-                leapdb::UtcTime received, const Snapshot& snapshot, std::span<std::byte, kMaxReplyLength> reply) {
-  if (request.size() < kHeaderLength) return drop(DropReason::too_short);
-  const Header in = decode_header(request.first<kHeaderLength>());
-  if (in.version < 1 || in.version > 4) return drop(DropReason::bad_version);
-  if (!is_client_request(in)) return drop(DropReason::unsupported_mode);
-  const LayoutResult layout = parse_layout(request, in.version);
-  if (!layout.layout) return drop(drop_reason_for(layout.error));
-
-  Header out;
-  out.leap = snapshot.leap;
-  out.version = in.version;
-  out.mode = Mode::server;
-  out.stratum = snapshot.stratum;
-  out.poll = in.poll;
-  out.precision = snapshot.precision;
-  out.root_delay = snapshot.root_delay;
-  out.root_dispersion = snapshot.root_dispersion;
-  out.reference_id = snapshot.reference_id;
-  out.reference_time = to_ntp(snapshot.reference_time);
-  out.origin_time = in.transmit_time;
-  out.receive_time = to_ntp(received);
-  encode_header(out, reply.first<kHeaderLength>());
-
-  // A MAC with a key we do not hold is answered with a crypto-NAK (RFC 5905 §7.5), so an
-  // authenticating client learns why instead of timing out. Extension fields we do not
-  // implement are ignored, as RFC 7822 asks.
-  const bool needs_crypto_nak = layout.layout->mac.size() > 4;
-  if (!needs_crypto_nak) return Decision{kHeaderLength, DropReason::too_short};
-  std::fill(reply.begin() + kHeaderLength, reply.end(), std::byte{0});
-  return Decision{kMaxReplyLength, DropReason::too_short};
+std::uint32_t ntpd_smear_refid(leapdb::Nanoseconds offset) {
+  const leapdb::Int128 scaled = leapdb::Int128{offset.count()} * (1 << 22);
+  const auto fixed = static_cast<std::int64_t>(scaled >= 0 ? (scaled + 500'000'000) / 1'000'000'000
+                                                           : -((-scaled + 500'000'000) / 1'000'000'000));
+  return 0xFE00'0000u | (static_cast<std::uint32_t>(fixed) & 0x00FF'FFFFu);
 }
 
-void stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::UtcTime transmit) {
-  encode_timestamp(to_ntp(transmit), reply.subspan<kTransmitTimeOffset, 8>());
+Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory* history,
+                std::span<std::byte, kMaxReplyLength> reply) {
+  if (request.bytes.size() < kHeaderLength) return drop(DropReason::too_short);
+  const Header in = decode_header(request.bytes.first<kHeaderLength>());
+  if (in.version < 1 || in.version > 4) return drop(DropReason::bad_version);
+  if (!is_client_request(in)) return drop(DropReason::unsupported_mode);
+  const LayoutResult layout = parse_layout(request.bytes, in.version);
+  if (!layout.layout) return drop(drop_reason_for(layout.error));
+
+  const std::uint8_t timescale_index = snapshot.listener_timescale[request.listener];
+  const TimescaleView& timescale = snapshot.timescales[timescale_index];
+  const Policy& policy = snapshot.policy;
+
+  Decision decision;
+  const Pin* pin = pin_of(policy, request.client);
+  decision.pin_violation = pin != nullptr && pin->timescale != timescale_index;
+  if (history != nullptr) {
+    const ClientHistory::Seen seen = history->last(request.client, request.received);
+    const bool elsewhere = seen.known && seen.timescale != timescale_index;
+    decision.mixed = elsewhere && seen.age <= policy.mixed_window;
+    decision.other_timescale = seen.timescale;
+    decision.sticky_violation = elsewhere && pin == nullptr && policy.sticky.count() > 0 && seen.age <= policy.sticky;
+  }
+  const bool refused = decision.pin_violation || decision.sticky_violation;
+  if (refused && !policy.deny) {
+    decision.drop_reason = DropReason::wrong_timescale;
+    return decision;
+  }
+  // The client's timescale is remembered only when it is served: a refused request must
+  // not move a stuck client.
+  if (!refused && history != nullptr) history->record(request.client, timescale_index, request.received);
+
+  const smear::Served served = timescale.smearer->at(request.received);
+  Header out;
+  out.version = in.version;
+  out.mode = Mode::server;
+  out.poll = in.poll;
+  out.precision = snapshot.precision;
+  out.origin_time = in.transmit_time;
+  out.receive_time = to_ntp(served.time);
+  if (refused) {
+    // KoD DENY (RFC 5905 section 7.4): stratum 0, the kiss code as refid, leap "alarm".
+    out.leap = LeapIndicator::unsynchronized;
+    out.stratum = 0;
+    out.reference_id = kKissDeny;
+    decision.kiss_of_death = true;
+  } else {
+    out.leap = snapshot.unsynchronized ? LeapIndicator::unsynchronized
+                                       : static_cast<LeapIndicator>(served.leap_indicator);
+    out.stratum = snapshot.stratum;
+    out.root_delay = snapshot.root_delay;
+    out.root_dispersion = snapshot.root_dispersion;
+    out.reference_time = to_ntp(timescale.reference_time);
+    out.reference_id = snapshot.reference_id;
+    if (served.active) {
+      if (timescale.refid == RefidConvention::ntpd) out.reference_id = ntpd_smear_refid(served.offset);
+      if (timescale.refid == RefidConvention::chrony) out.reference_id = kChronySmearRefid;
+    }
+  }
+  encode_header(out, reply.first<kHeaderLength>());
+
+  // A MAC with a key we do not hold is answered with a crypto-NAK (RFC 5905 section 7.5), so
+  // an authenticating client learns why instead of timing out. Extension fields we do not
+  // implement are ignored, as RFC 7822 asks.
+  decision.reply_length = kHeaderLength;
+  if (layout.layout->mac.size() > 4) {
+    std::fill(reply.begin() + kHeaderLength, reply.end(), std::byte{0});
+    decision.reply_length = kMaxReplyLength;
+  }
+  return decision;
+}
+
+void stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::TaiTime transmit,
+                    const TimescaleView& timescale) {
+  encode_timestamp(to_ntp(timescale.smearer->at(transmit).time), reply.subspan<kTransmitTimeOffset, 8>());
 }
 
 }  // namespace ntp

@@ -2,12 +2,60 @@
 // Everything a worker needs to answer a request, as one immutable value. The control thread
 // builds a new one whenever something changes and publishes it; workers only read it.
 
+#include <array>
+#include <chrono>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
+#include "leapdb/table.hpp"
 #include "leapdb/time.hpp"
 #include "server/ntp/packet.hpp"
+#include "smear/smearer.hpp"
 
 namespace ntp {
+
+// Turns the I/O layer's clock readings (CLOCK_REALTIME, kernel receive timestamps) into TAI,
+// the one axis every timescale is a function of.
+struct ReferenceClock {
+  enum class Kind : std::uint8_t { system, simulated };
+  Kind kind = Kind::system;
+  std::shared_ptr<const leapdb::LeapTable> table = std::make_shared<const leapdb::LeapTable>();
+  // Simulated: TAI = start + (reading - origin) * rate_numerator / rate_denominator.
+  leapdb::TaiTime start{};
+  leapdb::UtcTime origin{};
+  std::int64_t rate_numerator = 1;
+  std::int64_t rate_denominator = 1;
+
+  // `kernel_in_inserted_second`: the kernel says it is repeating 23:59:59 (adjtimex TIME_OOP),
+  // so the reading is the second occurrence. Only asked when near_inserted_second() is true.
+  leapdb::TaiTime to_tai(leapdb::UtcTime reading, bool kernel_in_inserted_second = false) const;
+  bool near_inserted_second(leapdb::UtcTime reading) const;
+};
+
+enum class RefidConvention : std::uint8_t { ntpd, chrony, reference };
+
+struct TimescaleView {
+  std::string name;
+  std::shared_ptr<const smear::Smearer> smearer;
+  RefidConvention refid = RefidConvention::ntpd;
+  bool rehearsal = false;
+  leapdb::UtcTime reference_time{};  // the snapshot's reference_time on this timescale
+};
+
+struct Pin {
+  std::array<std::uint8_t, 16> network{};
+  unsigned prefix_length = 0;
+  std::uint8_t timescale = 0;
+};
+
+struct Policy {
+  std::vector<Pin> pins;                // first match wins
+  bool deny = true;                     // a mismatch gets KoD DENY; otherwise it is dropped
+  leapdb::Nanoseconds sticky{0};        // 0: off
+  leapdb::Nanoseconds mixed_window{std::chrono::hours{1}};
+};
 
 struct Snapshot {
   std::uint8_t stratum = 1;
@@ -15,8 +63,16 @@ struct Snapshot {
   std::uint32_t reference_id = 0;
   std::uint32_t root_delay = 0;       // NTP short format
   std::uint32_t root_dispersion = 0;  // NTP short format
-  leapdb::UtcTime reference_time{};
-  LeapIndicator leap = LeapIndicator::none;
+  leapdb::TaiTime reference_time{};   // when the reference was last read
+  // Set when the reference cannot be trusted: every reply then says LI=3 (unsynchronized).
+  bool unsynchronized = false;
+  ReferenceClock clock;
+  std::vector<TimescaleView> timescales;
+  std::vector<std::uint8_t> listener_timescale;  // listener index -> timescale index
+  Policy policy;
 };
+
+// The smallest snapshot that serves true UTC on one listener: for tests and the fuzzer.
+Snapshot true_utc_snapshot();
 
 }  // namespace ntp

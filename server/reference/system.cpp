@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "server/io/clock.hpp"
-#include "server/ntp/timestamp.hpp"
 
 namespace reference {
 
@@ -14,6 +13,7 @@ KernelClockStatus read_kernel_clock_status() {
   const int state = ::adjtimex(&tx);
   KernelClockStatus status;
   status.synchronized = state != TIME_ERROR && state >= 0 && (tx.status & STA_UNSYNC) == 0;
+  status.in_inserted_second = state == TIME_OOP;
   status.max_error = leapdb::Nanoseconds{std::int64_t{tx.maxerror} * 1000};
   status.estimated_error = leapdb::Nanoseconds{std::int64_t{tx.esterror} * 1000};
   return status;
@@ -47,17 +47,16 @@ std::uint32_t encode_refid(const std::string& text) {
   return value;
 }
 
-ntp::Snapshot system_snapshot(const config::Reference& reference, const KernelClockStatus& status,
-                              std::int8_t precision, leapdb::UtcTime now) {
-  ntp::Snapshot snapshot;
-  snapshot.stratum = 1;
-  snapshot.precision = precision;
-  snapshot.reference_id = encode_refid(reference.refid);
-  snapshot.root_delay = 0;
-  snapshot.root_dispersion = status.synchronized ? ntp::to_ntp_short(status.max_error) : 0;
-  snapshot.reference_time = std::chrono::floor<std::chrono::seconds>(now);
-  snapshot.leap = ntp::LeapIndicator::none;
-  return snapshot;
+ReferenceState reference_state(const config::Reference& reference, const KernelClockStatus& status,
+                               std::int8_t precision, leapdb::UtcTime now) {
+  ReferenceState state;
+  state.stratum = 1;
+  state.precision = precision;
+  state.reference_id = encode_refid(reference.refid);
+  const bool bounded = reference.type == config::Reference::Type::system && status.synchronized;
+  state.root_dispersion = bounded ? status.max_error : leapdb::Nanoseconds{0};
+  state.read_at = now;
+  return state;
 }
 
 }  // namespace reference

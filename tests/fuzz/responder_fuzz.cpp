@@ -9,11 +9,15 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::byte> request{reinterpret_cast<const std::byte*>(data), size};
   std::array<std::byte, ntp::kMaxReplyLength> reply{};
-  const auto received = leapdb::utc_from_unix_nanoseconds(2'085'978'495'999'999'000);  // just before era 1
-  const ntp::Decision decision = ntp::handle(request, ntp::ClientAddress{}, received, ntp::Snapshot{}, reply);
+  static const ntp::Snapshot snapshot = ntp::true_utc_snapshot();
+  static ntp::ClientHistory history{1024, 42};
+  // Just before NTP era 1 begins.
+  const leapdb::TaiTime received{std::chrono::nanoseconds{2'085'978'505'999'999'000}};
+  const ntp::Decision decision =
+      ntp::handle(ntp::Request{request, ntp::ClientAddress{}, 0, received}, snapshot, &history, reply);
   if (decision.replied()) {
     if (decision.reply_length > size || decision.reply_length > reply.size()) std::abort();
-    ntp::stamp_transmit(reply, received);
+    ntp::stamp_transmit(reply, received, snapshot.timescales[0]);
     const ntp::Header header = ntp::decode_header(std::span{reply}.first<ntp::kHeaderLength>());
     if (header.mode != ntp::Mode::server) std::abort();
   }

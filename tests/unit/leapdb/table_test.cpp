@@ -75,3 +75,14 @@ TEST_CASE("UTC text names the inserted second 23:59:60") {
   CHECK(leapdb::format_utc(t, leap_second + 250ms) == "2016-12-31T23:59:60.250000000Z");
   CHECK(leapdb::format_utc(t, leap_second + 1s) == "2017-01-01T00:00:00.000000000Z");
 }
+
+TEST_CASE("a rehearsal leap shifts the leaps after it") {
+  const auto t = table("leap-seconds.list");
+  const auto rehearsed = leapdb::with_extra_leap(t, utc(2016, 6, 15, 14), -1);
+  REQUIRE(rehearsed.leaps.size() == 28);
+  CHECK(rehearsed.leaps[26].effective == utc(2016, 6, 15, 14));
+  CHECK(rehearsed.leaps[26].tai_utc == 35);
+  CHECK(rehearsed.leaps[27].tai_utc == 36);
+  CHECK(rehearsed.tai_utc_at(utc(2016, 6, 15, 14)) == 35);
+  CHECK(leapdb::with_extra_leap(t, utc(2026, 11, 23, 7), 1).leaps.back().tai_utc == 38);
+}

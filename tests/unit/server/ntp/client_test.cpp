@@ -36,15 +36,14 @@ TEST_CASE("offset and delay from the four timestamps (RFC 5905 section 8)") {
 }
 
 TEST_CASE("the responder and the client agree end to end, in memory") {
-  ntp::Snapshot snapshot;
-  snapshot.reference_id = 0x4C4F'434C;
+  const ntp::Snapshot snapshot = ntp::true_utc_snapshot();
   const ntp::Timestamp sent = ntp::to_ntp(kT1);
   const auto request = ntp::build_client_request(sent);
   std::array<std::byte, ntp::kMaxReplyLength> reply{};
-  const auto received = kT1 + Nanoseconds{50'000};
-  const auto decision = ntp::handle(request, ntp::ClientAddress{}, received, snapshot, reply);
+  const leapdb::TaiTime received = snapshot.clock.to_tai(kT1 + Nanoseconds{50'000});
+  const auto decision = ntp::handle(ntp::Request{request, ntp::ClientAddress{}, 0, received}, snapshot, nullptr, reply);
   REQUIRE(decision.replied());
-  ntp::stamp_transmit(reply, received + Nanoseconds{10'000});
+  ntp::stamp_transmit(reply, received + Nanoseconds{10'000}, snapshot.timescales[0]);
   const auto check = ntp::check_reply(std::span{reply}.first(decision.reply_length), sent);
   REQUIRE(check.problem == ntp::ReplyProblem::none);
   const auto sample = ntp::measure(check.header, kT1, kT1 + Nanoseconds{110'000});

@@ -12,19 +12,20 @@ using ntp::Mode;
 
 namespace {
 
-const auto kReceived = leapdb::utc_from_unix_nanoseconds(1'700'000'000'123'456'789);
+// With no leap table, TAI - UTC is 10 s throughout.
+const auto kReceivedUtc = leapdb::utc_from_unix_nanoseconds(1'700'000'000'123'456'789);
+const leapdb::TaiTime kReceived{kReceivedUtc.time_since_epoch() + std::chrono::seconds{10}};
 const ntp::Timestamp kClientTransmit{0xE000'0001u, 0x1234'5678u};
 const ntp::ClientAddress kClient{};
 
 ntp::Snapshot test_snapshot() {
-  ntp::Snapshot s;
+  ntp::Snapshot s = ntp::true_utc_snapshot();
   s.stratum = 1;
   s.precision = -25;
   s.reference_id = 0x4750'5300;  // "GPS"
   s.root_delay = 0x10;
   s.root_dispersion = 0x20;
-  s.reference_time = leapdb::utc_from_unix_nanoseconds(1'700'000'000'000'000'000);
-  s.leap = ntp::LeapIndicator::none;
+  s.timescales[0].reference_time = leapdb::utc_from_unix_nanoseconds(1'700'000'000'000'000'000);
   return s;
 }
 
@@ -47,7 +48,7 @@ struct Answer {
 
 Answer answer(std::span<const std::byte> req, const ntp::Snapshot& snapshot = test_snapshot()) {
   Answer a;
-  a.decision = ntp::handle(req, kClient, kReceived, snapshot, a.bytes);
+  a.decision = ntp::handle(ntp::Request{req, kClient, 0, kReceived}, snapshot, nullptr, a.bytes);
   return a;
 }
 
@@ -68,15 +69,15 @@ TEST_CASE("a client request gets a server reply built from the snapshot") {
   CHECK(h.root_delay == 0x10);
   CHECK(h.root_dispersion == 0x20);
   CHECK(h.reference_id == 0x4750'5300);
-  CHECK(h.reference_time == ntp::to_ntp(test_snapshot().reference_time));
+  CHECK(h.reference_time == ntp::to_ntp(test_snapshot().timescales[0].reference_time));
   CHECK(h.origin_time == kClientTransmit);
-  CHECK(h.receive_time == ntp::to_ntp(kReceived));
+  CHECK(h.receive_time == ntp::to_ntp(kReceivedUtc));
 }
 
-TEST_CASE("the leap indicator comes from the snapshot") {
+TEST_CASE("an unsynchronized reference says so in every reply") {
   auto snapshot = test_snapshot();
-  snapshot.leap = ntp::LeapIndicator::insert;
-  CHECK(answer(request(4, Mode::client), snapshot).header().leap == ntp::LeapIndicator::insert);
+  snapshot.unsynchronized = true;
+  CHECK(answer(request(4, Mode::client), snapshot).header().leap == ntp::LeapIndicator::unsynchronized);
 }
 
 TEST_CASE("versions 1 to 4 are answered in their own version") {
@@ -154,9 +155,9 @@ TEST_CASE("stamp_transmit writes only the transmit timestamp") {
   Answer a = answer(request(4, Mode::client));
   const auto before = a.header();
   const auto transmit = kReceived + leapdb::Nanoseconds{25'000};
-  ntp::stamp_transmit(a.bytes, transmit);
+  ntp::stamp_transmit(a.bytes, transmit, test_snapshot().timescales[0]);
   auto after = a.header();
-  CHECK(after.transmit_time == ntp::to_ntp(transmit));
+  CHECK(after.transmit_time == ntp::to_ntp(kReceivedUtc + leapdb::Nanoseconds{25'000}));
   after.transmit_time = before.transmit_time;
   CHECK(after == before);
 }

@@ -1,0 +1,82 @@
+#include "server/app/serving_state.hpp"
+
+namespace app {
+namespace {
+
+ntp::RefidConvention convention(config::RefidConvention refid) {
+  switch (refid) {
+    case config::RefidConvention::ntpd: return ntp::RefidConvention::ntpd;
+    case config::RefidConvention::chrony: return ntp::RefidConvention::chrony;
+    case config::RefidConvention::reference: return ntp::RefidConvention::reference;
+  }
+  return ntp::RefidConvention::reference;
+}
+
+}  // namespace
+
+PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leapdb::LeapTable> table,
+                        leapdb::UtcTime origin) {
+  PlanResult result;
+  ServingPlan plan;
+  if (!table) table = std::make_shared<const leapdb::LeapTable>();
+
+  std::map<std::string, std::uint8_t, std::less<>> index;
+  for (const auto& [name, timescale] : config.timescales) {
+    if (plan.timescales.size() == 255) {
+      result.problems.push_back("more than 255 timescales");
+      return result;
+    }
+    const leapdb::LeapTable own =
+        timescale.rehearsal ? leapdb::with_extra_leap(*table, timescale.rehearsal->leap_at, timescale.rehearsal->sign)
+                            : *table;
+    smear::Smearer::Result made = smear::Smearer::make(own, timescale.profile, timescale.announce);
+    if (!made.smearer) {
+      result.problems.push_back("timescales." + name + ": " + made.error);
+      continue;
+    }
+    index.emplace(name, static_cast<std::uint8_t>(plan.timescales.size()));
+    plan.timescales.push_back(ntp::TimescaleView{name, std::make_shared<const smear::Smearer>(std::move(*made.smearer)),
+                                                 convention(timescale.refid), timescale.rehearsal.has_value(), {}});
+  }
+  if (!result.problems.empty()) return result;
+
+  for (const config::Listener& listener : config.listeners) plan.listener_timescale.push_back(index.at(listener.timescale));
+  for (const config::ClientPin& pin : config.clients) {
+    plan.policy.pins.push_back(ntp::Pin{pin.network, pin.prefix_length, index.at(pin.timescale)});
+  }
+  plan.policy.deny = config.client_policy.mismatch == config::ClientPolicy::Mismatch::deny;
+  plan.policy.sticky = config.client_policy.sticky;
+  plan.policy.mixed_window = config.client_policy.mixed_window;
+
+  plan.clock.table = table;
+  if (config.reference.type == config::Reference::Type::simulated) {
+    plan.clock.kind = ntp::ReferenceClock::Kind::simulated;
+    plan.clock.start = table->to_tai(config.reference.start);
+    plan.clock.origin = origin;
+    plan.clock.rate_numerator = config.reference.rate_numerator;
+    plan.clock.rate_denominator = config.reference.rate_denominator;
+  }
+  result.plan = std::move(plan);
+  return result;
+}
+
+ntp::Snapshot make_snapshot(const ServingPlan& plan, const reference::ReferenceState& reference) {
+  ntp::Snapshot snapshot;
+  snapshot.stratum = reference.stratum;
+  snapshot.precision = reference.precision;
+  snapshot.reference_id = reference.reference_id;
+  snapshot.root_delay = ntp::to_ntp_short(reference.root_delay);
+  snapshot.root_dispersion = ntp::to_ntp_short(reference.root_dispersion);
+  snapshot.clock = plan.clock;
+  // Whole seconds: the reference time says when the reference was read, not to the nanosecond.
+  snapshot.reference_time = std::chrono::floor<std::chrono::seconds>(plan.clock.to_tai(reference.read_at));
+  snapshot.timescales = plan.timescales;
+  for (ntp::TimescaleView& timescale : snapshot.timescales) {
+    timescale.reference_time = timescale.smearer->at(snapshot.reference_time).time;
+  }
+  snapshot.listener_timescale = plan.listener_timescale;
+  snapshot.policy = plan.policy;
+  return snapshot;
+}
+
+}  // namespace app

@@ -1,0 +1,57 @@
+#include "server/ntp/client_history.hpp"
+
+#include <cstring>
+
+namespace ntp {
+namespace {
+
+constexpr std::uint64_t kEmpty = 0;
+
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::uint32_t seconds_of(leapdb::TaiTime t) {
+  // Wraps after 136 years; ages are taken modulo 2^32 as well.
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.time_since_epoch().count() / 1'000'000'000));
+}
+
+// slot = tag (24 bits) | timescale (8 bits) | seconds (32 bits); a zero tag is made 1 so an
+// occupied slot is never mistaken for an empty one.
+std::uint64_t pack(std::uint32_t tag, std::uint8_t timescale, std::uint32_t seconds) {
+  return (std::uint64_t{tag == 0 ? 1u : tag} << 40) | (std::uint64_t{timescale} << 32) | seconds;
+}
+
+}  // namespace
+
+ClientHistory::ClientHistory(std::size_t slots, std::uint64_t seed)
+    : slots_(std::make_unique<std::atomic<std::uint64_t>[]>(slots)), mask_(slots - 1), seed_(seed | 1) {}
+
+std::uint64_t ClientHistory::hash(const ClientAddress& client) const {
+  std::uint64_t high = 0, low = 0;
+  std::memcpy(&high, client.ip.data(), 8);
+  std::memcpy(&low, client.ip.data() + 8, 8);
+  return mix(mix(high ^ seed_) ^ low);
+}
+
+ClientHistory::Seen ClientHistory::last(const ClientAddress& client, leapdb::TaiTime now) const {
+  const std::uint64_t h = hash(client);
+  const std::uint64_t value = slots_[h & mask_].load(std::memory_order_relaxed);
+  const auto tag = static_cast<std::uint32_t>(h >> 40);
+  if (value == kEmpty || (value >> 40) != (tag == 0 ? 1u : tag)) return {};
+  const std::uint32_t age = seconds_of(now) - static_cast<std::uint32_t>(value);
+  return Seen{true, static_cast<std::uint8_t>(value >> 32), std::chrono::seconds{age}};
+}
+
+void ClientHistory::record(const ClientAddress& client, std::uint8_t timescale, leapdb::TaiTime now) {
+  const std::uint64_t h = hash(client);
+  std::atomic<std::uint64_t>& slot = slots_[h & mask_];
+  const std::uint64_t value = pack(static_cast<std::uint32_t>(h >> 40), timescale, seconds_of(now));
+  if (slot.load(std::memory_order_relaxed) != value) slot.store(value, std::memory_order_relaxed);
+}
+
+}  // namespace ntp

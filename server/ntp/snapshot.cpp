@@ -1,0 +1,29 @@
+#include "server/ntp/snapshot.hpp"
+
+namespace ntp {
+
+leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, bool kernel_in_inserted_second) const {
+  if (kind == Kind::simulated) {
+    const leapdb::Int128 elapsed = (reading - origin).count();
+    return start + leapdb::Nanoseconds{static_cast<std::int64_t>(elapsed * rate_numerator / rate_denominator)};
+  }
+  const leapdb::TaiTime tai = table->to_tai(reading);
+  return kernel_in_inserted_second ? tai + std::chrono::seconds{1} : tai;
+}
+
+bool ReferenceClock::near_inserted_second(leapdb::UtcTime reading) const {
+  if (kind != Kind::system) return false;
+  const leapdb::Leap* next = table->next_leap_after(reading);
+  return next != nullptr && next->sign > 0 && next->effective - reading <= std::chrono::seconds{1};
+}
+
+Snapshot true_utc_snapshot() {
+  Snapshot s;
+  auto made = smear::Smearer::make(*s.clock.table, smear::parse_profile("none").profile.value());
+  s.timescales.push_back(TimescaleView{"utc", std::make_shared<const smear::Smearer>(std::move(*made.smearer)),
+                                       RefidConvention::reference, false});
+  s.listener_timescale.push_back(0);
+  return s;
+}
+
+}  // namespace ntp
