@@ -27,8 +27,9 @@ TEST_CASE("the embedded default is valid and matches what the README promises") 
   REQUIRE(c.listeners.size() == 2);
   CHECK(c.listeners[0].address.to_string() == "0.0.0.0:123");
   CHECK(c.listeners[1].address.to_string() == "[::]:123");
-  CHECK(c.listeners[0].timescale == "utc");
-  CHECK(c.timescales.contains("utc"));
+  CHECK(c.listeners[0].timescale == "google");
+  CHECK(c.timescales.at("google").profile.name == "google");
+  CHECK(c.timescales.at("google").profile.shape == smear::Shape::linear);
   CHECK(c.workers == 0);
   CHECK(c.reference.refid == "LOCL");
   CHECK(c.source == "<embedded default>");
