@@ -80,14 +80,6 @@ std::optional<ClientPin> parse_network(std::string_view text) {
   return pin;
 }
 
-bool contains(const ClientPin& pin, const std::array<std::uint8_t, 16>& address) {
-  const unsigned whole = pin.prefix_length / 8, rest = pin.prefix_length % 8;
-  if (!std::equal(pin.network.begin(), pin.network.begin() + whole, address.begin())) return false;
-  if (rest == 0) return true;
-  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
-  return (pin.network[whole] & mask) == (address[whole] & mask);
-}
-
 std::string Problem::to_string() const {
   std::string text = where.file;
   if (where.line > 0) text += ":" + std::to_string(where.line) + ":" + std::to_string(where.column);

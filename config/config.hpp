@@ -87,7 +87,6 @@ struct ClientPin {
 
 // "10.0.0.0/8", "2001:db8::/32", or a single address.
 std::optional<ClientPin> parse_network(std::string_view text);
-bool contains(const ClientPin& pin, const std::array<std::uint8_t, 16>& address);
 
 struct ClientPolicy {
   enum class Mismatch : std::uint8_t { deny, drop };

@@ -45,11 +45,9 @@ int LeapTable::tai_utc_at(TaiTime t) const {
 
 TaiTime LeapTable::to_tai(UtcTime t) const {
   // Instants inside a deleted second do not exist in UTC: treat them as the next midnight.
-  for (const Leap& leap : leaps) {
-    if (leap.sign < 0 && t >= leap.effective - std::chrono::seconds{1} && t < leap.effective) {
-      t = leap.effective;
-      break;
-    }
+  if (const Leap* next = next_leap_after(t); next != nullptr && next->sign < 0 &&
+                                             t >= next->effective - std::chrono::seconds{1}) {
+    t = next->effective;
   }
   return TaiTime{t.time_since_epoch()} + std::chrono::seconds{tai_utc_at(t)};
 }

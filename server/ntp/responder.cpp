@@ -25,17 +25,9 @@ bool is_client_request(const Header& request) {
   return request.mode == Mode::client || (request.mode == Mode::unspecified && request.version == 1);
 }
 
-bool in_network(const Pin& pin, const ClientAddress& client) {
-  const unsigned whole = pin.prefix_length / 8, rest = pin.prefix_length % 8;
-  if (!std::equal(pin.network.begin(), pin.network.begin() + whole, client.ip.begin())) return false;
-  if (rest == 0) return true;
-  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
-  return (pin.network[whole] & mask) == (client.ip[whole] & mask);
-}
-
 const Pin* pin_of(const Policy& policy, const ClientAddress& client) {
   for (const Pin& pin : policy.pins) {
-    if (in_network(pin, client)) return &pin;
+    if (in_network(pin, client.ip)) return &pin;
   }
   return nullptr;
 }

@@ -1,5 +1,7 @@
 #include "server/ntp/snapshot.hpp"
 
+#include <algorithm>
+
 namespace ntp {
 
 leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, bool kernel_in_inserted_second) const {
@@ -15,6 +17,14 @@ bool ReferenceClock::near_inserted_second(leapdb::UtcTime reading) const {
   if (kind != Kind::system) return false;
   const leapdb::Leap* next = table->next_leap_after(reading);
   return next != nullptr && next->sign > 0 && next->effective - reading <= std::chrono::seconds{1};
+}
+
+bool in_network(const Pin& pin, const std::array<std::uint8_t, 16>& address) {
+  const unsigned whole = pin.prefix_length / 8, rest = pin.prefix_length % 8;
+  if (!std::equal(pin.network.begin(), pin.network.begin() + whole, address.begin())) return false;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
+  return (pin.network[whole] & mask) == (address[whole] & mask);
 }
 
 Snapshot true_utc_snapshot() {

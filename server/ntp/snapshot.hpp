@@ -45,10 +45,12 @@ struct TimescaleView {
 };
 
 struct Pin {
-  std::array<std::uint8_t, 16> network{};
-  unsigned prefix_length = 0;
+  std::array<std::uint8_t, 16> network{};  // IPv4 as ::ffff:a.b.c.d
+  unsigned prefix_length = 0;               // over the 128 bits
   std::uint8_t timescale = 0;
 };
+
+bool in_network(const Pin& pin, const std::array<std::uint8_t, 16>& address);
 
 struct Policy {
   std::vector<Pin> pins;                // first match wins

@@ -159,3 +159,15 @@ TEST_CASE("the client history is bounded and forgets on collision, never grows")
   CHECK(remembered <= 1024);
   CHECK(remembered > 900);
 }
+
+TEST_CASE("network matching") {
+  const ntp::Pin slash16{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 0, 0}, 112, 0};  // 10.1.0.0/16
+  CHECK(ntp::in_network(slash16, v4(10, 1, 200, 3).ip));
+  CHECK_FALSE(ntp::in_network(slash16, v4(10, 2, 0, 1).ip));
+  const ntp::Pin v6{{0x20, 0x01, 0x0d, 0xb8, 0x80}, 33, 0};  // 2001:db8:8000::/33
+  CHECK(ntp::in_network(v6, {0x20, 0x01, 0x0d, 0xb8, 0x80, 1}));
+  CHECK_FALSE(ntp::in_network(v6, {0x20, 0x01, 0x0d, 0xb8, 0x7f}));
+  const ntp::Pin all_v4{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96, 0};  // 0.0.0.0/0
+  CHECK(ntp::in_network(all_v4, v4(192, 0, 2, 1).ip));
+  CHECK_FALSE(ntp::in_network(all_v4, {0x20, 0x01}));  // IPv4 only
+}
