@@ -1,7 +1,6 @@
 #include "leapdb/parse.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <tuple>
 
 #include "leapdb/lines.hpp"
@@ -18,13 +17,7 @@ std::string Problem::to_string() const {
 
 namespace {
 
-std::string date_text(const Leap& leap) {
-  const std::chrono::year_month_day day{leap.day()};
-  char text[16];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(day.year()), static_cast<unsigned>(day.month()),
-                static_cast<unsigned>(day.day()));
-  return text;
-}
+std::string date_text(const Leap& leap) { return format_date(leap.day()); }
 
 std::string describe(const Leap& leap) {
   return date_text(leap) + " (" + (leap.sign > 0 ? "+1" : "-1") + ", TAI-UTC " + std::to_string(leap.tai_utc) + ")";

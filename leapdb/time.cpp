@@ -21,6 +21,14 @@ std::string format_rfc3339(UtcTime t) {
   return text.data();
 }
 
+std::string format_date(std::chrono::sys_days day) {
+  const std::chrono::year_month_day date{day};
+  std::array<char, 16> text{};
+  std::snprintf(text.data(), text.size(), "%04d-%02u-%02u", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+  return text.data();
+}
+
 namespace {
 
 class Cursor {

@@ -35,6 +35,9 @@ constexpr std::int64_t unix_nanoseconds(UtcTime t) { return t.time_since_epoch()
 // "2016-12-31T23:59:59.123456789Z": always nine fractional digits, always Z.
 std::string format_rfc3339(UtcTime t);
 
+// "2016-12-31".
+std::string format_date(std::chrono::sys_days day);
+
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)", 't'/'z'/' ' variants as RFC 3339
 // allows; seconds = 60 is refused because a POSIX UTC instant cannot name a leap second.
 std::optional<UtcTime> parse_rfc3339(std::string_view text);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <numbers>
 
 namespace smear {
@@ -22,11 +21,7 @@ std::int64_t rounded_quotient(Int128 numerator, Int128 denominator) {
 }
 
 std::string day_text(const Window& w) {
-  const std::chrono::year_month_day day{std::chrono::floor<std::chrono::days>(w.leap) - std::chrono::days{1}};
-  char text[16];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(day.year()), static_cast<unsigned>(day.month()),
-                static_cast<unsigned>(day.day()));
-  return text;
+  return leapdb::format_date(std::chrono::floor<std::chrono::days>(w.leap) - std::chrono::days{1});
 }
 
 // Quadratic timing fitted to a window of `length`: each ramp at most half of it.

@@ -1,19 +1,9 @@
 #include "server/app/leap_watcher.hpp"
 
-#include <cstdio>
-
 #include "server/app/log.hpp"
 
 namespace app {
 namespace {
-
-std::string day_text(std::chrono::sys_days day) {
-  const std::chrono::year_month_day date{day};
-  char text[16];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()));
-  return text;
-}
 
 std::string optional_time(const std::optional<leapdb::UtcTime>& t) {
   return t ? leapdb::format_rfc3339(*t) : "unknown";
@@ -93,8 +83,8 @@ bool LeapWatcher::load(std::string_view reason, leapdb::UtcTime now, const Accep
        {"files", std::to_string(settings_.files.size())},
        {"leaps", std::to_string(table_->leaps.size())},
        {"tai_utc", std::to_string(table_->tai_utc_at(now))},
-       {"last_leap", table_->leaps.empty() ? "none" : day_text(table_->leaps.back().day())},
-       {"next_leap", next ? day_text(next->day()) + (next->sign > 0 ? " +1" : " -1") : "none"},
+       {"last_leap", table_->leaps.empty() ? "none" : leapdb::format_date(table_->leaps.back().day())},
+       {"next_leap", next ? leapdb::format_date(next->day()) + (next->sign > 0 ? " +1" : " -1") : "none"},
        {"expires", optional_time(table_->expires)},
        {"last_update", optional_time(table_->last_update)},
        {"hash", std::string{leapdb::to_string(table_->hash)}}});

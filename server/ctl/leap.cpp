@@ -10,14 +10,6 @@
 namespace ctl {
 namespace {
 
-std::string date_text(std::chrono::sys_days day) {
-  const std::chrono::year_month_day date{day};
-  char text[16];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()));
-  return text;
-}
-
 nlohmann::ordered_json optional_time(const std::optional<leapdb::UtcTime>& t) {
   return t ? nlohmann::ordered_json(leapdb::format_rfc3339(*t)) : nlohmann::ordered_json(nullptr);
 }
@@ -25,7 +17,7 @@ nlohmann::ordered_json optional_time(const std::optional<leapdb::UtcTime>& t) {
 nlohmann::ordered_json table_json(const leapdb::LeapTable& table) {
   nlohmann::ordered_json leaps = nlohmann::ordered_json::array();
   for (const leapdb::Leap& leap : table.leaps) {
-    leaps.push_back({{"date", date_text(leap.day())}, {"tai_utc", leap.tai_utc}, {"sign", leap.sign}});
+    leaps.push_back({{"date", leapdb::format_date(leap.day())}, {"tai_utc", leap.tai_utc}, {"sign", leap.sign}});
   }
   nlohmann::ordered_json out;
   out["leaps"] = std::move(leaps);
@@ -47,7 +39,7 @@ void print_table(const leapdb::LeapTable& table, const LeapOptions& options) {
             << "leaps        " << table.leaps.size() << "\n"
             << "  date        TAI-UTC  sign\n";
   for (const leapdb::Leap& leap : table.leaps) {
-    std::printf("  %s  %-7d  %c\n", date_text(leap.day()).c_str(), leap.tai_utc, leap.sign > 0 ? '+' : '-');
+    std::printf("  %s  %-7d  %c\n", leapdb::format_date(leap.day()).c_str(), leap.tai_utc, leap.sign > 0 ? '+' : '-');
     std::fflush(stdout);
   }
 }

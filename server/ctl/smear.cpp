@@ -198,11 +198,7 @@ int run_plot(const Options& o) {
   // The leap to centre on: the given day, or the last one in the file.
   const leapdb::Leap& leap = table->leaps.back();
   Plot plot;
-  char day[16];
-  const std::chrono::year_month_day date{leap.day()};
-  std::snprintf(day, sizeof day, "%04d-%02u-%02u", static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()));
-  plot.title = std::string{"Smeared time minus true UTC around the leap second of "} + day +
+  plot.title = "Smeared time minus true UTC around the leap second of " + leapdb::format_date(leap.day()) +
                (leap.sign > 0 ? " (inserted)" : " (deleted)");
   plot.x_label = "hours from the leap (true UTC midnight)";
   plot.y_label = "offset (seconds)";
