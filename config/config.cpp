@@ -517,10 +517,25 @@ void read_leapdb(Reader& in, const YAML::Node& node, Config& config) {
   }
 }
 
-// Sections that later features fill in; for now they may be present but must be empty.
-void read_reserved(Reader& in, const YAML::Node& node, const std::string& key) {
-  const bool empty = node.IsNull() || ((node.IsMap() || node.IsSequence()) && node.size() == 0);
-  if (!empty) in.fail(node, key, "no settings are supported here yet; leave it out or empty");
+void read_metrics(Reader& in, const YAML::Node& node, Config& config) {
+  if (node.IsNull()) return;
+  if (!in.is_map(node, "metrics")) return;
+  in.only_keys(node, "metrics", {"listen"});
+  const YAML::Node listen = node["listen"];
+  if (!listen.IsDefined()) return;
+  const auto text = in.string(listen, "metrics.listen");
+  if (!text) return;
+  config.metrics.location = in.at(listen);
+  if (*text == "off") {
+    config.metrics.listen.reset();
+    return;
+  }
+  const auto address = parse_socket_address(*text);
+  if (!address || address->port == 0) {
+    in.fail(listen, "metrics.listen", "'" + *text + "' is not a numeric address with a port, e.g. \"127.0.0.1:9466\", or off");
+    return;
+  }
+  config.metrics.listen = *address;
 }
 
 void validate(Reader& in, const Config& config) {
@@ -573,9 +588,7 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   if (const YAML::Node node = root["leapdb"]; node.IsDefined()) read_leapdb(in, node, config);
   if (const YAML::Node node = root["clients"]; node.IsDefined()) read_clients(in, node, config);
   if (const YAML::Node node = root["client_policy"]; node.IsDefined()) read_client_policy(in, node, config);
-  for (const char* reserved : {"metrics"}) {
-    if (const YAML::Node node = root[reserved]; node.IsDefined()) read_reserved(in, node, reserved);
-  }
+  if (const YAML::Node node = root["metrics"]; node.IsDefined()) read_metrics(in, node, config);
   validate(in, config);
 
   // In file order, so an operator can work down the file.

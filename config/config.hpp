@@ -102,6 +102,13 @@ struct LeapDb {
   unsigned expiry_warning_days = 28;
 };
 
+// The HTTP endpoint for /metrics, /healthz, /readyz and /status. On by default, on loopback,
+// on a port that clashes with neither chrony_exporter (9123) nor ntpd-rs (9975).
+struct Metrics {
+  std::optional<SocketAddress> listen = SocketAddress{SocketAddress::Family::ipv4, {127, 0, 0, 1}, 9466};
+  SourceLocation location;  // of listen, for errors found when binding
+};
+
 struct Config {
   std::string source;  // file name, or "<embedded default>"
   std::vector<Listener> listeners;
@@ -110,6 +117,7 @@ struct Config {
   LeapDb leapdb;
   std::vector<ClientPin> clients;
   ClientPolicy client_policy;
+  Metrics metrics;
   unsigned workers = 0;  // worker threads per listener; 0: one per core
 };
 

@@ -6,6 +6,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <map>
 #include <memory>
 #include <random>
 #include <thread>
@@ -19,6 +20,9 @@
 #include "server/io/rcu.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/io/worker.hpp"
+#include "server/metrics/http.hpp"
+#include "server/metrics/status.hpp"
+#include "server/ntp/client.hpp"
 #include "server/reference/system.hpp"
 
 namespace app {
@@ -168,6 +172,121 @@ class Control {
 
   void publish() { state_.publish(std::make_unique<const ntp::Snapshot>(snapshot())); }
 
+  // Built on demand from the snapshot the workers serve, the leap data and the counters.
+  metrics::Status status() const {
+    using std::chrono::duration;
+    auto seconds_of = [](leapdb::UtcTime t) { return duration<double>(t.time_since_epoch()).count(); };
+    const ntp::Snapshot& snap = state_.current();
+    const leapdb::UtcTime reading = io::realtime_now();
+    const leapdb::TaiTime tai = snap.clock.to_tai(reading);
+    const leapdb::LeapTable& table = *snap.clock.table;
+    const leapdb::UtcTime now = table.to_utc(tai);
+    const bool simulated = config_.reference.type == config::Reference::Type::simulated;
+
+    metrics::Status s;
+    s.version = SMEARD_VERSION;
+    s.now = seconds_of(now);
+    s.reference_type = simulated ? "simulated" : "system";
+    s.reference_offset_seconds = duration<double>(now - reading).count();
+    s.reference_error_bound_seconds = duration<double>(ntp::from_ntp_short(snap.root_dispersion)).count();
+    s.reference_stratum = 0;
+    // On the reference's own timeline, like `now` (they differ for a simulated reference).
+    s.reference_last_update = seconds_of(table.to_utc(snap.clock.to_tai(last_reference_read_)));
+    s.reference_reachable = true;
+    s.reference_synchronized = simulated || status_.synchronized;
+    s.served_stratum = snap.stratum;
+    s.refid = ntp::format_reference_id(snap.stratum, snap.reference_id);
+    s.root_delay_seconds = duration<double>(ntp::from_ntp_short(snap.root_delay)).count();
+    s.root_dispersion_seconds = s.reference_error_bound_seconds;
+
+    s.leap_table_loaded = leaps_->loaded();
+    s.leap_table_valid = s.leap_table_loaded && !table.expired_at(now);
+    s.leap_table_source = table.source;
+    s.leap_table_hash = std::string{leapdb::to_string(table.hash)};
+    s.leap_table_leaps = static_cast<int>(table.leaps.size());
+    if (table.expires) s.leap_table_expiry = seconds_of(*table.expires);
+    if (table.last_update) s.leap_table_last_update = seconds_of(*table.last_update);
+    s.tai_offset = table.tai_utc_at(tai);
+    if (const leapdb::Leap* next = table.next_leap_after(now)) {
+      s.next_leap = seconds_of(next->effective);
+      s.next_leap_sign = next->sign;
+    }
+
+    for (const ntp::TimescaleView& view : snap.timescales) {
+      const smear::Served served = view.smearer->at(tai);
+      metrics::TimescaleStatus t;
+      t.name = view.name;
+      t.profile = view.smearer->profile().name;
+      t.rehearsal = view.rehearsal;
+      t.active = served.active;
+      t.offset_seconds = duration<double>(served.offset).count();
+      t.progress = served.progress;
+      t.frequency_ratio = served.frequency_ppm * 1e-6;
+      t.leap_indicator = served.leap_indicator;
+      for (const smear::Window& w : view.smearer->windows()) {
+        if (w.ends <= tai) continue;
+        t.smear_start = seconds_of(table.to_utc(w.begins));
+        t.smear_end = seconds_of(table.to_utc(w.ends));
+        break;
+      }
+      s.timescales.push_back(std::move(t));
+    }
+
+    s.healthy = !workers_.empty();
+    for (std::size_t listener = 0; listener < config_.listeners.size(); ++listener) {
+      metrics::Traffic traffic;
+      traffic.listener = config_.listeners[listener].address.to_string();
+      traffic.timescale = config_.listeners[listener].timescale;
+      std::array<std::uint64_t, ntp::kDropReasonCount> drops{};
+      for (const auto& worker : workers_) {
+        if (worker->listener() != listener) continue;
+        s.healthy = s.healthy && worker->running();
+        const io::WorkerCounters& c = worker->counters();
+        for (std::size_t v = 0; v < 8; ++v) {
+          traffic.requests_by_version[v] += c.requests_by_version[v].load();
+          traffic.responses_by_version[v] += c.replies_by_version[v].load();
+        }
+        for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += c.drops[i].load();
+        traffic.kod_deny += c.kod_deny.load();
+        traffic.pin_violations += c.pin_violations.load();
+        traffic.sticky_violations += c.sticky_violations.load();
+        traffic.mixed_clients += c.mixed_clients.load();
+        traffic.send_errors += c.send_errors.load();
+        for (std::size_t b = 0; b < traffic.processing_buckets.size(); ++b) {
+          traffic.processing_buckets[b] += c.processing_buckets[b].load();
+        }
+        traffic.processing_sum_seconds += static_cast<double>(c.processing_sum_ns.load()) / 1e9;
+      }
+      for (std::size_t i = 0; i < drops.size(); ++i) {
+        traffic.drops.emplace_back(std::string{ntp::to_string(static_cast<ntp::DropReason>(i))}, drops[i]);
+      }
+      s.traffic.push_back(std::move(traffic));
+    }
+
+    if (!config_.leapdb.files.empty() && !s.leap_table_loaded) s.not_ready.push_back("no leap table loaded");
+    if (s.leap_table_loaded && !s.leap_table_valid) {
+      s.not_ready.push_back("the leap table expired on " + leapdb::format_rfc3339(*table.expires));
+    }
+    if (!s.healthy) s.not_ready.push_back("a worker thread has stopped");
+    return s;
+  }
+
+  metrics::HttpResponse serve_http(std::string_view path) const {
+    if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics::to_prometheus(status())};
+    if (path == "/status") return {200, "application/json", metrics::to_json(status())};
+    if (path == "/healthz") {
+      const bool healthy = status().healthy;
+      return {healthy ? 200 : 503, "text/plain; charset=utf-8", healthy ? "ok\n" : "a worker thread has stopped\n"};
+    }
+    if (path == "/readyz") {
+      const metrics::Status s = status();
+      std::string body = s.not_ready.empty() ? "ready\n" : "";
+      for (const std::string& reason : s.not_ready) body += "not ready: " + reason + "\n";
+      return {s.not_ready.empty() ? 200 : 503, "text/plain; charset=utf-8", body};
+    }
+    return {404, "text/plain; charset=utf-8", "not found: try /metrics, /status, /healthz or /readyz\n"};
+  }
+
  private:
   // Accepting a leap table means being able to serve every timescale with it.
   LeapWatcher::Acceptor acceptor(const config::Config& config, ServingPlan& plan) {
@@ -199,8 +318,27 @@ class Control {
     const reference::KernelClockStatus status = reference::read_kernel_clock_status();
     if (status.synchronized != status_.synchronized) log_clock_status(config_, status);
     status_ = status;
+    last_reference_read_ = io::realtime_now();
     publish();
     report_mixed_clients();
+    report_transitions();
+  }
+
+  // Smears starting and ending, and leaps taking effect, each logged once with the offset.
+  void report_transitions() {
+    const metrics::Status s = status();
+    for (const metrics::TimescaleStatus& t : s.timescales) {
+      const auto [previous, inserted] = smearing_.try_emplace(t.name, t.active);
+      if (inserted || previous->second == t.active) continue;
+      previous->second = t.active;
+      log(Level::info, t.active ? "smear_started" : "smear_finished",
+          {{"timescale", t.name}, {"profile", t.profile}, {"offset_s", std::to_string(t.offset_seconds)},
+           {"progress", std::to_string(t.progress)}});
+    }
+    if (tai_offset_ && *tai_offset_ != s.tai_offset) {
+      log(Level::info, "leap", {{"tai_utc", std::to_string(s.tai_offset)}, {"previous", std::to_string(*tai_offset_)}});
+    }
+    tai_offset_ = s.tai_offset;
   }
 
   // At most a few lines a second, whatever the traffic; the rest is counted.
@@ -249,8 +387,11 @@ class Control {
   std::int8_t precision_;
   leapdb::UtcTime origin_;
   reference::KernelClockStatus status_;
+  leapdb::UtcTime last_reference_read_ = io::realtime_now();
   std::unique_ptr<LeapWatcher> leaps_;
   ServingPlan plan_;
+  std::map<std::string, bool, std::less<>> smearing_;
+  std::optional<int> tai_offset_;
 };
 
 void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
@@ -337,6 +478,19 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
          {"timescale", listener.timescale},
          {"workers", std::to_string(workers_per_listener)},
          {"config", config.source}});
+  }
+
+  metrics::HttpServer http{io, [&control](std::string_view path) { return control.serve_http(path); }};
+  if (config.metrics.listen) {
+    if (const std::string error = http.listen(*config.metrics.listen); !error.empty()) {
+      const config::Problem problem{config.metrics.location, "metrics.listen",
+                                    "cannot listen on " + config.metrics.listen->to_string() + ": " + error};
+      log(Level::error, "metrics_failed", {{"problem", problem.to_string()}});
+      for (const auto& worker : workers) worker->request_stop();
+      return 1;
+    }
+    log(Level::info, "metrics_listening",
+        {{"address", config.metrics.listen->to_string()}, {"paths", "/metrics /status /healthz /readyz"}});
   }
 
   control.start();

@@ -35,6 +35,7 @@ class LeapWatcher {
   // An empty table (no leaps known) when no leap files are configured.
   std::shared_ptr<const leapdb::LeapTable> table() const { return table_; }
   const config::LeapDb& settings() const { return settings_; }
+  bool loaded() const { return loaded_; }
 
  private:
   std::vector<std::optional<io::FileSignature>> signatures() const;

@@ -9,6 +9,7 @@
 #include "server/ctl/leap.hpp"
 #include "server/ctl/query.hpp"
 #include "server/ctl/smear.hpp"
+#include "server/ctl/status.hpp"
 #include "server/io/clock.hpp"
 
 namespace {
@@ -37,6 +38,11 @@ commands:
   plot --profile NAME [--profile NAME...] (--leap YYYY-MM-DD [--sign -] | --leap-file FILE)
        --out FILE.svg
       draw the offset curves around the leap, with axes and a legend
+
+  status [--url http://HOST:PORT] [--json]
+      show what a running smeard is doing: reference, leap table, each
+      timescale's smear, traffic (default URL http://127.0.0.1:9466; exit 3
+      when it is not ready)
 
   Profiles: google (aws), google-2016, ntpd, ntpsec, chrony (meta), none, or custom:
   linear:window=SECONDS[,anchor=center|end|start], cosine:..., or
@@ -120,6 +126,20 @@ int main(int argc, char** argv) {
   if (command == "query") return query_command(args);
   if (command == "leap") return leap_command(args);
   if (command == "smear") return ctl::smear_command(args);
+  if (command == "status") {
+    std::string url = "http://127.0.0.1:9466";
+    bool json = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "--json") {
+        json = true;
+      } else if (args[i] == "--url" && i + 1 < args.size()) {
+        url = std::string{args[++i]};
+      } else {
+        return usage_error("unexpected argument '" + std::string{args[i]} + "'");
+      }
+    }
+    return ctl::run_status(url, json);
+  }
   if (command == "unsmear") return ctl::unsmear_command(args);
   if (command == "plot") return ctl::plot_command(args);
   if (command == "--help" || command == "-h" || command == "help") {

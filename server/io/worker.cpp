@@ -50,6 +50,8 @@ struct Worker::Buffers {
   std::array<mmsghdr, kBatch> receive_headers;
   // Send side: replies, with the destination address of the request as their source.
   std::array<std::array<std::byte, ntp::kMaxReplyLength>, kBatch> replies;
+  std::array<leapdb::UtcTime, kBatch> reply_received;  // kernel receive time, for the histogram
+  std::array<std::uint8_t, kBatch> reply_version;
   std::array<iovec, kBatch> send_iov;
   std::array<std::array<std::byte, kControlLength>, kBatch> send_control;
   std::array<mmsghdr, kBatch> send_headers;
@@ -73,6 +75,7 @@ void Worker::request_stop() {
 }
 
 void Worker::run() {
+  running_.store(true);
   Buffers& b = *buffers_;
   for (unsigned i = 0; i < kBatch; ++i) {
     b.receive_iov[i] = iovec{b.packets[i].data(), kReceiveBufferLength};
@@ -100,6 +103,7 @@ void Worker::run() {
     used = static_cast<unsigned>(received);
     answer_batch(used);
   }
+  running_.store(false);
 }
 
 void Worker::answer_batch(unsigned received) {
@@ -139,6 +143,8 @@ void Worker::answer_batch(unsigned received) {
 
     const ntp::Request request{std::span<const std::byte>{b.packets[i].data(), b.receive_headers[i].msg_len},
                                client_address_of(b.sources[i]), listener_, to_tai(received_at)};
+    const auto version = request.bytes.empty() ? 0u : (std::to_integer<unsigned>(request.bytes[0]) >> 3) & 7u;
+    bump(counters_.requests_by_version[version]);
     const ntp::Decision decision = ntp::handle(request, *snapshot, &history_, b.replies[replies]);
     if (decision.pin_violation) bump(counters_.pin_violations);
     if (decision.sticky_violation) bump(counters_.sticky_violations);
@@ -151,6 +157,8 @@ void Worker::answer_batch(unsigned received) {
       continue;
     }
     if (decision.kiss_of_death) bump(counters_.kod_deny);
+    b.reply_received[replies] = received_at;
+    b.reply_version[replies] = static_cast<std::uint8_t>(version);
 
     b.send_iov[replies] = iovec{b.replies[replies].data(), decision.reply_length};
     msghdr& out = b.send_headers[replies].msg_hdr;
@@ -181,7 +189,8 @@ void Worker::answer_batch(unsigned received) {
   }
 
   // The transmit timestamp is read last, once for the batch, right before it leaves.
-  const leapdb::TaiTime transmit = to_tai(realtime_now());
+  const leapdb::UtcTime transmit_reading = realtime_now();
+  const leapdb::TaiTime transmit = to_tai(transmit_reading);
   const ntp::TimescaleView& view = snapshot->timescales[timescale];
   for (unsigned j = 0; j < replies; ++j) ntp::stamp_transmit(b.replies[j], transmit, view);
   unsigned sent = 0;
@@ -199,6 +208,14 @@ void Worker::answer_batch(unsigned received) {
   }
   bump(counters_.replies, replies - failed);
   if (failed != 0) bump(counters_.send_errors, failed);
+  for (unsigned j = 0; j < replies; ++j) {
+    bump(counters_.replies_by_version[b.reply_version[j]]);
+    const std::int64_t processing = std::max<std::int64_t>(0, (transmit_reading - b.reply_received[j]).count());
+    std::size_t bucket = 0;
+    while (bucket < kProcessingBucketsNs.size() && processing > kProcessingBucketsNs[bucket]) ++bucket;
+    bump(counters_.processing_buckets[bucket]);
+    bump(counters_.processing_sum_ns, static_cast<std::uint64_t>(processing));
+  }
 }
 
 }  // namespace io

@@ -18,9 +18,18 @@ namespace io {
 
 // Written only by the owning worker (relaxed load + store, no read-modify-write), read by
 // the control thread when it reports.
+// Upper bounds of the processing-time histogram (kernel receive to transmit timestamp), in
+// nanoseconds; one more bucket counts everything above.
+inline constexpr std::array<std::int64_t, 13> kProcessingBucketsNs{
+    1'000, 2'000, 5'000, 10'000, 20'000, 50'000, 100'000, 200'000, 500'000, 1'000'000, 2'000'000, 5'000'000, 10'000'000};
+
 struct alignas(64) WorkerCounters {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> replies{0};
+  std::array<std::atomic<std::uint64_t>, 8> requests_by_version{};  // NTP version field, 0..7
+  std::array<std::atomic<std::uint64_t>, 8> replies_by_version{};
+  std::array<std::atomic<std::uint64_t>, kProcessingBucketsNs.size() + 1> processing_buckets{};
+  std::atomic<std::uint64_t> processing_sum_ns{0};
   std::atomic<std::uint64_t> send_errors{0};
   std::atomic<std::uint64_t> receive_errors{0};
   std::array<std::atomic<std::uint64_t>, ntp::kDropReasonCount> drops{};
@@ -52,6 +61,8 @@ class Worker {
   void request_stop();
 
   const WorkerCounters& counters() const { return counters_; }
+  std::uint8_t listener() const { return listener_; }
+  bool running() const { return running_.load(std::memory_order_relaxed); }
   MixedClientRing& mixed_clients() { return mixed_; }
 
  private:
@@ -65,6 +76,7 @@ class Worker {
   ntp::ClientHistory& history_;
   MixedClientRing mixed_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> running_{false};
   WorkerCounters counters_;
   Buffers* buffers_;  // large and fixed: allocated once, never on the packet path
 };

@@ -70,7 +70,7 @@ def config_text(addresses, refid="GPS", workers=2):
         lines += [f'  - address: "{address}"', "    timescale: utc"]
     lines += ["timescales:", "  utc:", "    smear: none",
               "reference:", "  type: system", f"  refid: {refid}",
-              f"workers: {workers}", ""]
+              f"workers: {workers}", "metrics: {listen: off}", ""]
     return "\n".join(lines)
 
 

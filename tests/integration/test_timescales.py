@@ -95,6 +95,7 @@ def config(listeners, timescales, reference=None, leap_files=(), extra=""):
         lines.append(f"  {name}: {body}")
     lines += (reference or ["reference: {type: system, refid: GPS}"])
     lines.append("workers: 1")
+    lines.append("metrics: {listen: off}")
     if leap_files:
         lines += ["leapdb:", "  files:"] + [f"    - {f}" for f in leap_files]
     return "\n".join(lines) + "\n" + extra

@@ -37,6 +37,15 @@ TEST_CASE("the embedded default is valid and matches what the README promises") 
         std::vector<std::string>{"/usr/share/zoneinfo/leap-seconds.list", "/usr/share/zoneinfo/leapseconds"});
   CHECK_FALSE(c.leapdb.allow_unhashed);
   CHECK(c.leapdb.expiry_warning_days == 28);
+  REQUIRE(c.metrics.listen.has_value());
+  CHECK(c.metrics.listen->to_string() == "127.0.0.1:9466");
+}
+
+TEST_CASE("metrics endpoint: on by default on loopback, movable, or off") {
+  const std::string base = "listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales;
+  CHECK(parse(base).config->metrics.listen->to_string() == "127.0.0.1:9466");
+  CHECK(parse(base + "metrics: {listen: \"[::1]:9999\"}\n").config->metrics.listen->to_string() == "[::1]:9999");
+  CHECK_FALSE(parse(base + "metrics: {listen: off}\n").config->metrics.listen.has_value());
 }
 
 TEST_CASE("a full configuration") {
@@ -102,7 +111,7 @@ TEST_CASE("errors name file, line, column and key") {
             .starts_with("smeard.yaml:6:12: timescales.utc.smear: unknown profile 'gogle'"));
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
                      "metrics: {listen: x}\n") ==
-        "smeard.yaml:7:10: metrics: no settings are supported here yet; leave it out or empty");
+        "smeard.yaml:7:19: metrics.listen: 'x' is not a numeric address with a port, e.g. \"127.0.0.1:9466\", or off");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
                      "leapdb: {files: [/x, /x]}\n") == "smeard.yaml:7:22: leapdb.files[1]: '/x' is listed twice");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +

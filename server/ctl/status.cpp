@@ -1,0 +1,132 @@
+#include "server/ctl/status.hpp"
+
+#include <asio/ip/tcp.hpp>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "leapdb/time.hpp"
+
+namespace ctl {
+namespace {
+
+struct Url {
+  std::string host;
+  std::string port;
+};
+
+std::optional<Url> parse_url(std::string_view url) {
+  if (!url.starts_with("http://")) return std::nullopt;
+  url.remove_prefix(7);
+  url = url.substr(0, url.find('/'));
+  const std::size_t colon = url.rfind(':');
+  if (colon == std::string_view::npos || url.ends_with(']')) return Url{std::string{url}, "80"};
+  std::string host{url.substr(0, colon)};
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return Url{host, std::string{url.substr(colon + 1)}};
+}
+
+// GET /status over plain HTTP/1.1; the body, or an error message in `error`.
+std::string fetch(const Url& url, std::string& error) {
+  asio::ip::tcp::iostream stream;
+  stream.expires_after(std::chrono::seconds{5});
+  stream.connect(url.host, url.port);
+  if (!stream) {
+    error = "cannot connect to " + url.host + ":" + url.port + ": " + stream.error().message();
+    return {};
+  }
+  stream << "GET /status HTTP/1.1\r\nHost: " << url.host << "\r\nConnection: close\r\n\r\n" << std::flush;
+  std::string status_line;
+  std::getline(stream, status_line);
+  if (status_line.find(" 200 ") == std::string::npos) {
+    error = "unexpected answer: " + status_line;
+    return {};
+  }
+  std::string line;
+  while (std::getline(stream, line) && line != "\r") {
+  }
+  std::ostringstream body;
+  body << stream.rdbuf();
+  return body.str();
+}
+
+std::string time_text(const nlohmann::json& seconds) {
+  if (seconds.is_null()) return "none";
+  const auto ns = static_cast<std::int64_t>(std::llround(seconds.get<double>() * 1e9));
+  return leapdb::format_rfc3339(leapdb::utc_from_unix_nanoseconds(ns));
+}
+
+std::string in_days(const nlohmann::json& when, double now) {
+  if (when.is_null()) return "";
+  char text[48];
+  std::snprintf(text, sizeof text, " (in %.1f days)", (when.get<double>() - now) / 86400);
+  return text;
+}
+
+}  // namespace
+
+int run_status(const std::string& url_text, bool json) {
+  const auto url = parse_url(url_text);
+  if (!url) {
+    std::cerr << "smearctl: --url takes http://HOST:PORT, e.g. http://127.0.0.1:9466\n";
+    return 2;
+  }
+  std::string error;
+  const std::string body = fetch(*url, error);
+  if (!error.empty()) {
+    std::cerr << "smearctl: " << error << "\n";
+    return 1;
+  }
+  const nlohmann::json s = nlohmann::json::parse(body, nullptr, false);
+  if (s.is_discarded()) {
+    std::cerr << "smearctl: the status is not JSON\n";
+    return 1;
+  }
+  const bool ready = s.value("ready", false);
+  if (json) {
+    std::cout << s.dump(2) << "\n";
+    return ready ? 0 : 3;
+  }
+  const double now = s.value("now", 0.0);
+  const auto& ref = s["reference"];
+  const auto& served = s["served"];
+  const auto& leap = s["leap_table"];
+  std::printf("Version         : %s\n", s.value("version", "").c_str());
+  std::printf("Ready           : %s\n", ready ? "yes" : "NO");
+  for (const auto& reason : s["not_ready"]) std::printf("  not ready     : %s\n", reason.get<std::string>().c_str());
+  std::printf("Reference       : %s, %s, offset %+.9f s, error bound %.9f s\n", ref.value("type", "").c_str(),
+              ref.value("synchronized", false) ? "synchronized" : "UNSYNCHRONIZED", ref.value("offset_s", 0.0),
+              ref.value("error_bound_s", 0.0));
+  std::printf("Stratum / refid : %d / %s\n", served.value("stratum", 0), served.value("refid", "").c_str());
+  std::printf("Time (UTC)      : %s\n", time_text(s["now"]).c_str());
+  std::printf("TAI-UTC         : %d s\n", leap.value("tai_offset", 0));
+  std::printf("Next leap       : %s%s%s\n", time_text(leap["next_leap"]).c_str(),
+              leap["next_leap"].is_null() ? "" : (leap.value("next_leap_sign", 0) > 0 ? " (+1 s)" : " (-1 s)"),
+              in_days(leap["next_leap"], now).c_str());
+  std::printf("Leap table      : %s, %d leaps, hash %s, expires %s%s%s\n", leap.value("source", "").c_str(),
+              leap.value("leaps", 0), leap.value("hash", "").c_str(), time_text(leap["expires"]).c_str(),
+              in_days(leap["expires"], now).c_str(), leap.value("valid", false) ? "" : " [NOT VALID]");
+  std::printf("\n%-14s %-22s %-6s %-14s %-9s %-14s %-3s\n", "Timescale", "Profile", "Smear", "Offset (s)", "Progress",
+              "Freq (ppm)", "LI");
+  for (const auto& t : s["timescales"]) {
+    std::printf("%-14s %-22s %-6s %+-14.9f %-9.6f %+-14.6f %-3d%s\n", t.value("name", "").c_str(),
+                t.value("profile", "").c_str(), t.value("active", false) ? "on" : "off", t.value("offset_s", 0.0),
+                t.value("progress", 0.0), t.value("frequency_ppm", 0.0), t.value("leap", 0),
+                t.value("rehearsal", false) ? "  REHEARSAL" : "");
+  }
+  std::printf("\n%-24s %-14s %-12s %-12s %-9s %-8s %-6s\n", "Listener", "Timescale", "Requests", "Responses", "Dropped",
+              "KoD", "Mixed");
+  for (const auto& t : s["traffic"]) {
+    std::printf("%-24s %-14s %-12llu %-12llu %-9llu %-8llu %-6llu\n", t.value("listener", "").c_str(),
+                t.value("timescale", "").c_str(), static_cast<unsigned long long>(t.value("requests", 0ULL)),
+                static_cast<unsigned long long>(t.value("responses", 0ULL)),
+                static_cast<unsigned long long>(t.value("dropped", 0ULL)),
+                static_cast<unsigned long long>(t.value("kod_deny", 0ULL)),
+                static_cast<unsigned long long>(t.value("mixed_clients", 0ULL)));
+  }
+  return ready ? 0 : 3;
+}
+
+}  // namespace ctl

@@ -1,0 +1,199 @@
+#include "server/metrics/status.hpp"
+
+#include <nlohmann/json.hpp>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+namespace metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+class Families {
+ public:
+  void gauge(const std::string& name, const std::string& help, double value, Labels labels = {}) {
+    ClientMetric metric;
+    metric.label = std::move(labels);
+    metric.gauge.value = value;
+    family(name, help, MetricType::Gauge).metric.push_back(std::move(metric));
+  }
+  void counter(const std::string& name, const std::string& help, double value, Labels labels) {
+    ClientMetric metric;
+    metric.label = std::move(labels);
+    metric.counter.value = value;
+    family(name, help, MetricType::Counter).metric.push_back(std::move(metric));
+  }
+  void histogram(const std::string& name, const std::string& help, const Traffic& t, Labels labels) {
+    ClientMetric metric;
+    metric.label = std::move(labels);
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < t.processing_buckets.size(); ++i) {
+      cumulative += t.processing_buckets[i];
+      const double bound = i < kProcessingBounds.size() ? kProcessingBounds[i] : std::numeric_limits<double>::infinity();
+      metric.histogram.bucket.push_back({cumulative, bound});
+    }
+    metric.histogram.sample_count = cumulative;
+    metric.histogram.sample_sum = t.processing_sum_seconds;
+    family(name, help, MetricType::Histogram).metric.push_back(std::move(metric));
+  }
+  const std::vector<MetricFamily>& all() const { return families_; }
+
+ private:
+  MetricFamily& family(const std::string& name, const std::string& help, MetricType type) {
+    for (MetricFamily& f : families_) {
+      if (f.name == name) return f;
+    }
+    families_.push_back(MetricFamily{name, help, type, {}});
+    return families_.back();
+  }
+  std::vector<MetricFamily> families_;
+};
+
+nlohmann::ordered_json optional(const std::optional<double>& value) {
+  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+}
+
+}  // namespace
+
+std::string to_prometheus(const Status& s) {
+  Families f;
+  f.gauge("smeard_build_info", "smeard's version, as a label", 1, {{"version", s.version}});
+  f.gauge("smeard_up", "1 while smeard runs", 1);
+  f.gauge("smeard_healthy", "1 when every worker thread is running", s.healthy ? 1 : 0);
+  f.gauge("smeard_ready", "1 when listeners are bound, the leap table is valid and unexpired and the reference usable",
+          s.not_ready.empty() ? 1 : 0);
+  for (const TimescaleStatus& t : s.timescales) {
+    const Labels l{{"timescale", t.name}};
+    f.gauge("smeard_timescale_info", "Each timescale's smear profile", 1,
+            {{"timescale", t.name}, {"profile", t.profile}, {"rehearsal", t.rehearsal ? "true" : "false"}});
+    f.gauge("smeard_smear_active", "1 while a smear is in progress", t.active ? 1 : 0, l);
+    f.gauge("smeard_smear_offset_seconds", "Served time minus true UTC", t.offset_seconds, l);
+    f.gauge("smeard_smear_progress_ratio", "Progress through the current or next smear, 0 to 1", t.progress, l);
+    f.gauge("smeard_smear_frequency_offset_ratio", "Served clock rate minus 1", t.frequency_ratio, l);
+    f.gauge("smeard_leap_indicator", "The leap indicator sent on this timescale", t.leap_indicator, l);
+    if (t.smear_start) {
+      f.gauge("smeard_smear_start_timestamp_seconds", "When the nearest smear not yet over begins", *t.smear_start, l);
+    }
+    if (t.smear_end) f.gauge("smeard_smear_end_timestamp_seconds", "When that smear ends", *t.smear_end, l);
+  }
+  if (s.next_leap) {
+    f.gauge("smeard_next_leap_timestamp_seconds", "The next leap: the midnight after the changed second", *s.next_leap);
+    f.gauge("smeard_next_leap_sign", "+1 for an inserted second, -1 for a deleted one", s.next_leap_sign);
+  }
+  f.gauge("smeard_tai_offset_seconds", "TAI minus UTC", s.tai_offset);
+  f.gauge("smeard_leap_table_valid", "1 when a leap table is loaded and not expired", s.leap_table_valid ? 1 : 0);
+  if (s.leap_table_loaded) {
+    f.gauge("smeard_leap_table_info", "The leap table in force", 1,
+            {{"source", s.leap_table_source}, {"hash", s.leap_table_hash}});
+    f.gauge("smeard_leap_table_leaps", "Leaps in the table", s.leap_table_leaps);
+  }
+  if (s.leap_table_expiry) f.gauge("smeard_leap_table_expiry_timestamp_seconds", "When the leap table expires", *s.leap_table_expiry);
+  if (s.leap_table_last_update) {
+    f.gauge("smeard_leap_table_last_update_timestamp_seconds", "When the leap table was last updated", *s.leap_table_last_update);
+  }
+  const Labels reference{{"type", s.reference_type}};
+  f.gauge("smeard_reference_offset_seconds", "The reference minus the system clock", s.reference_offset_seconds, reference);
+  f.gauge("smeard_reference_error_bound_seconds", "The reference's maximum error", s.reference_error_bound_seconds, reference);
+  f.gauge("smeard_reference_stratum", "The reference's own stratum (0: a primary source)", s.reference_stratum, reference);
+  f.gauge("smeard_reference_last_update_timestamp_seconds", "When the reference was last read", s.reference_last_update,
+          reference);
+  f.gauge("smeard_reference_reachable", "1 when the reference can be read", s.reference_reachable ? 1 : 0, reference);
+  f.gauge("smeard_reference_synchronized", "1 when the reference says it is synchronized",
+          s.reference_synchronized ? 1 : 0, reference);
+  f.gauge("smeard_served_stratum", "The stratum sent to clients", s.served_stratum);
+  f.gauge("smeard_root_delay_seconds", "The root delay sent to clients", s.root_delay_seconds);
+  f.gauge("smeard_root_dispersion_seconds", "The root dispersion sent to clients", s.root_dispersion_seconds);
+  for (const Traffic& t : s.traffic) {
+    const Labels base{{"listener", t.listener}, {"timescale", t.timescale}};
+    auto with = [&base](const std::string& name, const std::string& value) {
+      Labels l = base;
+      l.push_back({name, value});
+      return l;
+    };
+    for (std::size_t v = 0; v < 8; ++v) {
+      if (t.requests_by_version[v] == 0 && (v < 1 || v > 4)) continue;
+      f.counter("smeard_requests_total", "Requests received, by NTP version field", static_cast<double>(t.requests_by_version[v]),
+                with("version", std::to_string(v)));
+      f.counter("smeard_responses_total", "Replies sent, by NTP version", static_cast<double>(t.responses_by_version[v]),
+                with("version", std::to_string(v)));
+    }
+    for (const auto& [reason, count] : t.drops) {
+      f.counter("smeard_drops_total", "Requests not answered, by reason", static_cast<double>(count), with("reason", reason));
+    }
+    f.counter("smeard_kod_sent_total", "Kiss-o'-death replies, by code", static_cast<double>(t.kod_deny), with("code", "DENY"));
+    f.counter("smeard_pinning_violations_total", "Clients asking a timescale their pin or stickiness forbids",
+              static_cast<double>(t.pin_violations), with("kind", "pin"));
+    f.counter("smeard_pinning_violations_total", "Clients asking a timescale their pin or stickiness forbids",
+              static_cast<double>(t.sticky_violations), with("kind", "sticky"));
+    f.counter("smeard_mixed_clients_total", "Requests from clients seen on another timescale within the mixed window",
+              static_cast<double>(t.mixed_clients), base);
+    f.counter("smeard_send_errors_total", "Replies the kernel refused to send", static_cast<double>(t.send_errors), base);
+    f.histogram("smeard_processing_seconds", "Kernel receive timestamp to transmit timestamp", t, base);
+  }
+  return prometheus::TextSerializer{}.Serialize(f.all());
+}
+
+std::string to_json(const Status& s) {
+  nlohmann::ordered_json json;
+  json["version"] = s.version;
+  json["now"] = s.now;
+  json["ready"] = s.not_ready.empty();
+  json["not_ready"] = s.not_ready;
+  json["healthy"] = s.healthy;
+  json["reference"] = {{"type", s.reference_type},
+                       {"offset_s", s.reference_offset_seconds},
+                       {"error_bound_s", s.reference_error_bound_seconds},
+                       {"stratum", s.reference_stratum},
+                       {"last_update", s.reference_last_update},
+                       {"reachable", s.reference_reachable},
+                       {"synchronized", s.reference_synchronized}};
+  json["served"] = {{"stratum", s.served_stratum},
+                    {"refid", s.refid},
+                    {"root_delay_s", s.root_delay_seconds},
+                    {"root_dispersion_s", s.root_dispersion_seconds}};
+  json["leap_table"] = {{"loaded", s.leap_table_loaded},
+                        {"valid", s.leap_table_valid},
+                        {"source", s.leap_table_source},
+                        {"hash", s.leap_table_hash},
+                        {"leaps", s.leap_table_leaps},
+                        {"expires", optional(s.leap_table_expiry)},
+                        {"last_update", optional(s.leap_table_last_update)},
+                        {"tai_offset", s.tai_offset},
+                        {"next_leap", optional(s.next_leap)},
+                        {"next_leap_sign", s.next_leap_sign}};
+  json["timescales"] = nlohmann::ordered_json::array();
+  for (const TimescaleStatus& t : s.timescales) {
+    json["timescales"].push_back({{"name", t.name},
+                                  {"profile", t.profile},
+                                  {"rehearsal", t.rehearsal},
+                                  {"active", t.active},
+                                  {"offset_s", t.offset_seconds},
+                                  {"progress", t.progress},
+                                  {"frequency_ppm", t.frequency_ratio * 1e6},
+                                  {"leap", t.leap_indicator},
+                                  {"smear_start", optional(t.smear_start)},
+                                  {"smear_end", optional(t.smear_end)}});
+  }
+  json["traffic"] = nlohmann::ordered_json::array();
+  for (const Traffic& t : s.traffic) {
+    std::uint64_t requests = 0, responses = 0, dropped = 0;
+    for (const auto n : t.requests_by_version) requests += n;
+    for (const auto n : t.responses_by_version) responses += n;
+    for (const auto& [reason, n] : t.drops) dropped += n;
+    json["traffic"].push_back({{"listener", t.listener},
+                               {"timescale", t.timescale},
+                               {"requests", requests},
+                               {"responses", responses},
+                               {"dropped", dropped},
+                               {"kod_deny", t.kod_deny},
+                               {"pin_violations", t.pin_violations},
+                               {"sticky_violations", t.sticky_violations},
+                               {"mixed_clients", t.mixed_clients}});
+  }
+  return json.dump(2) + "\n";
+}
+
+}  // namespace metrics

@@ -1,0 +1,82 @@
+#pragma once
+// What smeard is doing, as one value: the control thread builds it on every scrape from the
+// same state the workers serve, and it renders both as Prometheus metrics and as the JSON
+// behind `smearctl status`, so the two can never disagree.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace metrics {
+
+struct TimescaleStatus {
+  std::string name;
+  std::string profile;
+  bool rehearsal = false;
+  bool active = false;
+  double offset_seconds = 0;     // served minus true UTC
+  double progress = 0;
+  double frequency_ratio = 0;    // served rate minus 1
+  int leap_indicator = 0;
+  std::optional<double> smear_start;  // Unix seconds of the nearest smear window not yet over
+  std::optional<double> smear_end;
+};
+
+// Upper bounds of the processing-time histogram, in seconds.
+inline constexpr std::array<double, 13> kProcessingBounds{1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4,
+                                                          2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2};
+
+struct Traffic {
+  std::string listener;
+  std::string timescale;
+  std::array<std::uint64_t, 8> requests_by_version{};
+  std::array<std::uint64_t, 8> responses_by_version{};
+  std::vector<std::pair<std::string, std::uint64_t>> drops;  // reason -> count
+  std::uint64_t kod_deny = 0;
+  std::uint64_t pin_violations = 0;
+  std::uint64_t sticky_violations = 0;
+  std::uint64_t mixed_clients = 0;
+  std::uint64_t send_errors = 0;
+  std::array<std::uint64_t, kProcessingBounds.size() + 1> processing_buckets{};  // not cumulative
+  double processing_sum_seconds = 0;
+};
+
+struct Status {
+  std::string version;
+  double now = 0;  // Unix seconds (true UTC as the reference sees it)
+  // The reference.
+  std::string reference_type;       // system | simulated
+  double reference_offset_seconds = 0;  // reference minus the system clock
+  double reference_error_bound_seconds = 0;
+  int reference_stratum = 0;
+  double reference_last_update = 0;
+  bool reference_reachable = false;
+  bool reference_synchronized = false;
+  // What clients are told.
+  int served_stratum = 1;
+  std::string refid;
+  double root_delay_seconds = 0;
+  double root_dispersion_seconds = 0;
+  // Leap data.
+  bool leap_table_loaded = false;
+  bool leap_table_valid = false;  // loaded and not expired
+  std::string leap_table_source;
+  std::string leap_table_hash;
+  int leap_table_leaps = 0;
+  std::optional<double> leap_table_expiry;
+  std::optional<double> leap_table_last_update;
+  int tai_offset = 0;
+  std::optional<double> next_leap;  // Unix seconds of the midnight after the changed second
+  int next_leap_sign = 0;
+  std::vector<TimescaleStatus> timescales;
+  std::vector<Traffic> traffic;
+  bool healthy = false;
+  std::vector<std::string> not_ready;  // empty: ready
+};
+
+std::string to_prometheus(const Status& status);
+std::string to_json(const Status& status);
+
+}  // namespace metrics
