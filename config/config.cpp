@@ -573,7 +573,8 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
     return result;
   }
   in.only_keys(root, "",
-               {"listeners", "timescales", "reference", "workers", "leapdb", "clients", "client_policy", "metrics"});
+               {"listeners", "timescales", "reference", "workers", "leapdb", "clients", "client_policy", "metrics",
+                "log_format"});
 
   Config config;
   config.source = std::string{file_name};
@@ -589,6 +590,14 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   if (const YAML::Node node = root["clients"]; node.IsDefined()) read_clients(in, node, config);
   if (const YAML::Node node = root["client_policy"]; node.IsDefined()) read_client_policy(in, node, config);
   if (const YAML::Node node = root["metrics"]; node.IsDefined()) read_metrics(in, node, config);
+  if (const YAML::Node node = root["log_format"]; node.IsDefined()) {
+    const auto format = in.string(node, "log_format");
+    if (format == "json" || format == "keyvalue") {
+      config.log_json = *format == "json";
+    } else if (format) {
+      in.fail(node, "log_format", "'" + *format + "' is not keyvalue or json");
+    }
+  }
   validate(in, config);
 
   // In file order, so an operator can work down the file.

@@ -118,6 +118,7 @@ struct Config {
   std::vector<ClientPin> clients;
   ClientPolicy client_policy;
   Metrics metrics;
+  bool log_json = false;  // log_format: json (one JSON object a line) or keyvalue (the default)
   unsigned workers = 0;  // worker threads per listener; 0: one per core
 };
 

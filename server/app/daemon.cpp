@@ -430,6 +430,7 @@ void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
 }  // namespace
 
 int run_daemon(const config::Config& config, const std::optional<std::string>& config_path) {
+  log_as_json(config.log_json);
   asio::io_context io;
   // Installed before any thread starts, so a SIGTERM during start-up still stops us cleanly.
   asio::signal_set stop_signals{io, SIGINT, SIGTERM};

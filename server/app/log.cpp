@@ -1,7 +1,9 @@
 #include "server/app/log.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "server/io/clock.hpp"
 
@@ -31,9 +33,32 @@ void append_value(std::string& line, std::string_view value) {
   line += '"';
 }
 
+std::atomic<bool> json_lines{false};
+
+std::string json_line(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  nlohmann::ordered_json line;
+  line["time"] = leapdb::format_rfc3339(io::realtime_now());
+  line["level"] = level_name(level);
+  line["event"] = event;
+  for (const Field& field : fields) line[std::string{field.key}] = field.value;
+  return line.dump() + "\n";
+}
+
+// Both formats write whole lines under one lock, so lines from two threads never interleave.
+std::mutex serialize;
+
 }  // namespace
 
+void log_as_json(bool json) { json_lines.store(json); }
+
 void log(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  if (json_lines.load(std::memory_order_relaxed)) {
+    const std::string line = json_line(level, event, fields);
+    const std::lock_guard lock{serialize};
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+    return;
+  }
   std::string line = "time=" + leapdb::format_rfc3339(io::realtime_now());
   line += " level=";
   line += level_name(level);
@@ -46,7 +71,6 @@ void log(Level level, std::string_view event, std::initializer_list<Field> field
     append_value(line, field.value);
   }
   line += '\n';
-  static std::mutex serialize;
   const std::lock_guard lock{serialize};
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);

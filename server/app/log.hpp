@@ -17,4 +17,7 @@ struct Field {
 
 void log(Level level, std::string_view event, std::initializer_list<Field> fields = {});
 
+// One JSON object a line instead of key=value; set before any thread logs.
+void log_as_json(bool json);
+
 }  // namespace app

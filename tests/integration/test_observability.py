@@ -205,6 +205,36 @@ class Observability(unittest.TestCase):
             self.assertIn("Ready           : NO", result.stdout)
             server.stop()
 
+    def test_json_logs_and_smear_transitions(self):
+        ntp_port = harness.free_udp_port()
+        text = "\n".join([
+            "listeners:", f'  - {{address: "127.0.0.1:{ntp_port}", timescale: google}}',
+            "timescales: {google: {smear: google}}",
+            # Two seconds before the google smear of the 2016 leap begins (noon UTC).
+            "reference: {type: simulated, start: \"2016-12-31T11:59:58Z\", rate: 1}",
+            f"leapdb: {{files: [{FIXTURES / 'leap-seconds.list'}]}}",
+            "workers: 1", "metrics: {listen: off}", "log_format: json", ""])
+        with tempfile.TemporaryDirectory() as directory:
+            config = harness.write_file(directory, "smeard.yaml", text)
+            process = subprocess.Popen([harness.binary(harness.SMEARD), "--config", config], stderr=subprocess.PIPE,
+                                       text=True, preexec_fn=harness._die_with_parent)
+            events = []
+            deadline = time.monotonic() + 10
+            try:
+                for line in process.stderr:
+                    events.append(json.loads(line))  # every line is one JSON object
+                    if events[-1]["event"] == "smear_started" or time.monotonic() > deadline:
+                        break
+            finally:
+                process.terminate()
+                process.wait(10)
+                process.stderr.close()
+        started = [e for e in events if e["event"] == "smear_started"]
+        self.assertEqual(len(started), 1, events)
+        self.assertEqual(started[0]["timescale"], "google")
+        self.assertLess(abs(float(started[0]["offset_s"])), 0.0001)  # a smear begins at zero
+        self.assertTrue(all({"time", "level", "event"} <= set(e) for e in events))
+
     def test_promtool_checks_and_unit_tests_the_rules(self):
         promtool = harness.tool("promtool", "prometheus")
         check = harness.run([promtool, "check", "rules", str(DEPLOY / "prometheus/rules.yaml")])

@@ -46,6 +46,9 @@ TEST_CASE("metrics endpoint: on by default on loopback, movable, or off") {
   CHECK(parse(base).config->metrics.listen->to_string() == "127.0.0.1:9466");
   CHECK(parse(base + "metrics: {listen: \"[::1]:9999\"}\n").config->metrics.listen->to_string() == "[::1]:9999");
   CHECK_FALSE(parse(base + "metrics: {listen: off}\n").config->metrics.listen.has_value());
+  CHECK(parse(base + "log_format: json\n").config->log_json);
+  CHECK_FALSE(parse(base).config->log_json);
+  CHECK(only_problem(base + "log_format: xml\n") == "smeard.yaml:7:13: log_format: 'xml' is not keyvalue or json");
 }
 
 TEST_CASE("a full configuration") {
@@ -84,7 +87,7 @@ TEST_CASE("errors name file, line, column and key") {
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
                      "colour: blue\n") ==
         "smeard.yaml:7:1: colour: unknown key (expected one of: listeners, timescales, reference, workers, leapdb, "
-        "clients, client_policy, metrics)");
+        "clients, client_policy, metrics, log_format)");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n    port: 5\n" + kTimescales) ==
         "smeard.yaml:4:5: listeners[0].port: unknown key (expected one of: address, timescale)");
   CHECK(only_problem("listeners: 5\n" + kTimescales) == "smeard.yaml:1:12: listeners: expected a list, found a scalar");
