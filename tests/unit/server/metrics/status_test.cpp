@@ -1,0 +1,85 @@
+#include "server/metrics/status.hpp"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+metrics::Status example() {
+  metrics::Status s;
+  s.version = "9.9.9";
+  s.reference_type = "system";
+  s.leap_table_loaded = true;
+  s.leap_table_valid = true;
+  s.leap_table_source = "/usr/share/zoneinfo/leap-seconds.list";
+  s.leap_table_hash = "ok";
+  s.leap_table_expiry = 1782604800;
+  s.next_leap = 1483228800;
+  s.next_leap_sign = 1;
+  s.tai_offset = 36;
+  metrics::TimescaleStatus google;
+  google.name = "google";
+  google.profile = "google";
+  google.active = true;
+  google.offset_seconds = -0.25;
+  google.smear_start = 1483185600;
+  s.timescales.push_back(google);
+  metrics::Traffic traffic;
+  traffic.listener = "0.0.0.0:123";
+  traffic.timescale = "google";
+  traffic.requests_by_version[4] = 10;
+  traffic.responses_by_version[4] = 9;
+  traffic.drops = {{"bad_version", 1}};
+  traffic.kod_deny = 2;
+  traffic.processing_buckets[0] = 5;
+  traffic.processing_buckets[3] = 4;
+  traffic.processing_sum_seconds = 4e-5;
+  s.traffic.push_back(traffic);
+  s.healthy = true;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("Prometheus text: names, labels, types, a cumulative histogram") {
+  const std::string text = metrics::to_prometheus(example());
+  for (const char* line :
+       {"smeard_build_info{version=\"9.9.9\"} 1", "smeard_ready 1", "smeard_smear_offset_seconds{timescale=\"google\"} -0.25",
+        "smeard_smear_start_timestamp_seconds{timescale=\"google\"} 1483185600", "smeard_next_leap_sign 1",
+        "smeard_tai_offset_seconds 36",
+        "smeard_leap_table_info{source=\"/usr/share/zoneinfo/leap-seconds.list\",hash=\"ok\"} 1",
+        "smeard_requests_total{listener=\"0.0.0.0:123\",timescale=\"google\",version=\"4\"} 10",
+        "smeard_drops_total{listener=\"0.0.0.0:123\",timescale=\"google\",reason=\"bad_version\"} 1",
+        "smeard_kod_sent_total{listener=\"0.0.0.0:123\",timescale=\"google\",code=\"DENY\"} 2",
+        "smeard_processing_seconds_bucket{listener=\"0.0.0.0:123\",timescale=\"google\",le=\"1e-05\"} 9",
+        "smeard_processing_seconds_bucket{listener=\"0.0.0.0:123\",timescale=\"google\",le=\"+Inf\"} 9",
+        "smeard_processing_seconds_count{listener=\"0.0.0.0:123\",timescale=\"google\"} 9",
+        "# TYPE smeard_requests_total counter", "# TYPE smeard_processing_seconds histogram",
+        "# TYPE smeard_smear_offset_seconds gauge"}) {
+    CAPTURE(line);
+    CHECK(text.find(std::string{line} + "\n") != std::string::npos);
+  }
+  // Absent values are absent series, not zeros that would look like 1970.
+  CHECK(text.find("smeard_leap_table_last_update_timestamp_seconds") == std::string::npos);
+}
+
+TEST_CASE("readiness follows the reasons") {
+  auto s = example();
+  CHECK(metrics::to_prometheus(s).find("smeard_ready 1\n") != std::string::npos);
+  s.not_ready.push_back("the leap table expired");
+  CHECK(metrics::to_prometheus(s).find("smeard_ready 0\n") != std::string::npos);
+  const auto json = nlohmann::json::parse(metrics::to_json(s));
+  CHECK_FALSE(json["ready"].get<bool>());
+  CHECK(json["not_ready"][0] == "the leap table expired");
+}
+
+TEST_CASE("the status JSON smearctl reads") {
+  const auto json = nlohmann::json::parse(metrics::to_json(example()));
+  CHECK(json["version"] == "9.9.9");
+  CHECK(json["timescales"][0]["offset_s"] == -0.25);
+  CHECK(json["timescales"][0]["smear_end"].is_null());
+  CHECK(json["leap_table"]["next_leap"] == 1483228800.0);
+  CHECK(json["traffic"][0]["requests"] == 10);
+  CHECK(json["traffic"][0]["dropped"] == 1);
+}
