@@ -154,9 +154,9 @@ class Control {
         return;
       }
     } else {
-      leaps_->reload(reason, io::realtime_now(), [](std::shared_ptr<const leapdb::LeapTable>) {
-        return std::vector<std::string>{};
-      });
+      // Reread the files: a new table is taken only if the new configuration can serve it.
+      // Either way the plan is then built from the table in force, so plan and table agree.
+      leaps_->reload(reason, io::realtime_now(), accept);
       if (const auto refusals = accept(leaps_->table()); !refusals.empty()) {
         refuse(reason, refusals);
         return;
