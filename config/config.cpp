@@ -180,6 +180,7 @@ std::string path_index(std::string_view path, std::size_t index) {
 void read_listeners(Reader& in, const YAML::Node& node, Config& config) {
   if (!in.is_list(node, "listeners")) return;
   if (node.size() == 0) in.fail(node, "listeners", "at least one listener is needed");
+  if (node.size() > 255) in.fail(node, "listeners", "at most 255 listeners");
   std::size_t index = 0;
   for (const auto& item : node) {
     const std::string path = path_index("listeners", index++);
@@ -204,7 +205,11 @@ void read_listeners(Reader& in, const YAML::Node& node, Config& config) {
     const YAML::Node timescale = in.required(item, "timescale", path + ".timescale");
     if (timescale.IsDefined()) {
       listener.timescale_location = in.at(timescale);
-      if (const auto name = in.string(timescale, path + ".timescale")) listener.timescale = *name;
+      if (const auto name = in.string(timescale, path + ".timescale"); name && name->empty()) {
+        in.fail(timescale, path + ".timescale", "a timescale name is needed");
+      } else if (name) {
+        listener.timescale = *name;
+      }
     }
     config.listeners.push_back(std::move(listener));
   }
@@ -419,7 +424,7 @@ void read_clients(Reader& in, const YAML::Node& node, Config& config) {
     in.only_keys(item, path, {"networks", "timescale"});
     const YAML::Node timescale = in.required(item, "timescale", path + ".timescale");
     const auto name = timescale.IsDefined() ? in.string(timescale, path + ".timescale") : std::nullopt;
-    if (name && !config.timescales.contains(*name)) {
+    if (name && (name->empty() || !config.timescales.contains(*name))) {
       in.fail(timescale, path + ".timescale", "no timescale named '" + *name + "' under timescales");
     }
     const YAML::Node networks = in.required(item, "networks", path + ".networks");
@@ -541,7 +546,8 @@ void read_metrics(Reader& in, const YAML::Node& node, Config& config) {
 void validate(Reader& in, const Config& config) {
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     const Listener& listener = config.listeners[i];
-    if (!listener.timescale.empty() && !config.timescales.contains(listener.timescale)) {
+    if (listener.timescale_location.line > 0 && !listener.timescale.empty() &&
+        !config.timescales.contains(listener.timescale)) {
       in.fail(listener.timescale_location, listener.key + ".timescale",
               "no timescale named '" + listener.timescale + "' under timescales");
     }

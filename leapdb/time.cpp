@@ -107,7 +107,8 @@ std::optional<UtcTime> parse_rfc3339(std::string_view text) {
   if (!in.at_end()) return std::nullopt;
   const year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
                             std::chrono::day{static_cast<unsigned>(day)}};
-  if (!date.ok() || hour > 23 || minute > 59 || second > 59) return std::nullopt;
+  // Nanoseconds in 64 bits end in 2262; leap data means nothing before 1900.
+  if (!date.ok() || year < 1900 || year >= 2200 || hour > 23 || minute > 59 || second > 59) return std::nullopt;
   return UtcTime{sys_days{date}} + hours{hour} + minutes{minute - offset_minutes} + seconds{second} +
          Nanoseconds{nanos};
 }

@@ -39,7 +39,8 @@ std::string format_rfc3339(UtcTime t);
 std::string format_date(std::chrono::sys_days day);
 
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)", 't'/'z'/' ' variants as RFC 3339
-// allows; seconds = 60 is refused because a POSIX UTC instant cannot name a leap second.
+// allows, for years 1900 to 2199; seconds = 60 is refused because a POSIX UTC instant cannot
+// name a leap second.
 std::optional<UtcTime> parse_rfc3339(std::string_view text);
 
 }  // namespace leapdb

@@ -167,6 +167,11 @@ ProfileResult parse_profile(std::string_view spec) {
       return {std::nullopt, "profile '" + std::string{spec} + "': wander and max_frequency give a " +
                                 std::to_string(std::llround(seconds_long)) + " s smear; it must last 60 s to 30 days"};
     }
+    // The exact curve squares the elapsed nanoseconds: ramps past 400000 s would overflow it.
+    if (p.ramp > std::chrono::seconds{400'000}) {
+      return {std::nullopt, "profile '" + std::string{spec} +
+                                "': each quadratic ramp would last over 400000 s; use a larger wander"};
+    }
     return {std::move(p), {}};
   }
   if (!window) return {std::nullopt, "profile '" + std::string{spec} + "': needs window=SECONDS"};

@@ -88,13 +88,14 @@ void log_serving(const config::Config& config) {
 class Control {
  public:
   Control(config::Config config, std::optional<std::string> config_path, asio::io_context& io,
-          io::RcuCell<ntp::Snapshot>& state, std::vector<std::unique_ptr<io::Worker>>& workers, std::int8_t precision,
-          leapdb::UtcTime origin)
+          io::RcuCell<ntp::Snapshot>& state, std::vector<std::unique_ptr<io::Worker>>& workers,
+          ntp::ClientHistory& history, std::int8_t precision, leapdb::UtcTime origin)
       : config_(std::move(config)),
         config_path_(std::move(config_path)),
         timer_(io),
         state_(state),
         workers_(workers),
+        history_(history),
         precision_(precision),
         origin_(origin),
         leaps_(std::make_unique<LeapWatcher>(config_.leapdb)) {
@@ -142,6 +143,9 @@ class Control {
     if (candidate.client_policy.table_size != config_.client_policy.table_size) {
       log(Level::warning, "reload_partial", {{"detail", "client_policy.table_size takes effect at the next restart"}});
     }
+    if (candidate.metrics.listen != config_.metrics.listen) {
+      log(Level::warning, "reload_partial", {{"detail", "metrics.listen takes effect at the next restart"}});
+    }
     // Leap files: the same watcher rereads them; new settings get a new watcher.
     ServingPlan plan;
     const LeapWatcher::Acceptor accept = acceptor(candidate, plan);
@@ -163,6 +167,13 @@ class Control {
       }
     }
     if (leaps) leaps_ = std::move(leaps);
+    // Client history records timescales by index; when the set of timescales changes, an index
+    // may name another timescale, so sticky and mixed-client memory starts afresh.
+    if (timescale_names(plan) != timescale_names(plan_)) {
+      history_.clear();
+      log(Level::warning, "client_history_cleared", {{"reason", "the set of timescales changed"}});
+    }
+    log_as_json(candidate.log_json);
     config_ = std::move(candidate);
     plan_ = std::move(plan);
     log(Level::info, "config_reloaded", {{"reason", std::string{reason}}, {"config", *config_path_}});
@@ -297,6 +308,12 @@ class Control {
     };
   }
 
+  static std::vector<std::string> timescale_names(const ServingPlan& plan) {
+    std::vector<std::string> names;
+    for (const ntp::TimescaleView& view : plan.timescales) names.push_back(view.name);
+    return names;
+  }
+
   void refuse(std::string_view reason, const std::vector<std::string>& problems) {
     for (const std::string& problem : problems) log(Level::error, "config_rejected", {{"problem", problem}});
     log(Level::error, "config_reload_failed",
@@ -384,6 +401,7 @@ class Control {
   asio::steady_timer timer_;
   io::RcuCell<ntp::Snapshot>& state_;
   std::vector<std::unique_ptr<io::Worker>>& workers_;
+  ntp::ClientHistory& history_;
   std::int8_t precision_;
   leapdb::UtcTime origin_;
   reference::KernelClockStatus status_;
@@ -441,12 +459,11 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   std::vector<std::unique_ptr<io::Worker>> workers;
   io::RcuCell<ntp::Snapshot> state{config.listeners.size() * workers_per_listener,
                                    std::make_unique<const ntp::Snapshot>(ntp::true_utc_snapshot())};
-  Control control{config, config_path, io, state, workers, precision, io::realtime_now()};
-  if (!control.prepare()) return 1;
-  state.publish(std::make_unique<const ntp::Snapshot>(control.snapshot()));
-
   std::random_device entropy;
   ntp::ClientHistory history{config.client_policy.table_size, (std::uint64_t{entropy()} << 32) | entropy()};
+  Control control{config, config_path, io, state, workers, history, precision, io::realtime_now()};
+  if (!control.prepare()) return 1;
+  state.publish(std::make_unique<const ntp::Snapshot>(control.snapshot()));
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     if (const std::string busy = io::check_address_free(config.listeners[i].address); !busy.empty()) {
       log_listener_failure(config, i, busy);

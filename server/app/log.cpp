@@ -41,7 +41,8 @@ std::string json_line(Level level, std::string_view event, std::initializer_list
   line["level"] = level_name(level);
   line["event"] = event;
   for (const Field& field : fields) line[std::string{field.key}] = field.value;
-  return line.dump() + "\n";
+  // A value from a damaged file may not be UTF-8: replace such bytes rather than throw.
+  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 // Both formats write whole lines under one lock, so lines from two threads never interleave.

@@ -40,9 +40,22 @@ PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leap
   }
   if (!result.problems.empty()) return result;
 
-  for (const config::Listener& listener : config.listeners) plan.listener_timescale.push_back(index.at(listener.timescale));
+  // The configuration was validated; a name missing here is a bug, reported rather than thrown.
+  for (const config::Listener& listener : config.listeners) {
+    const auto found = index.find(listener.timescale);
+    if (found == index.end()) {
+      result.problems.push_back(listener.key + ".timescale: no timescale named '" + listener.timescale + "'");
+      return result;
+    }
+    plan.listener_timescale.push_back(found->second);
+  }
   for (const config::ClientPin& pin : config.clients) {
-    plan.policy.pins.push_back(ntp::Pin{pin.network, pin.prefix_length, index.at(pin.timescale)});
+    const auto found = index.find(pin.timescale);
+    if (found == index.end()) {
+      result.problems.push_back("clients: no timescale named '" + pin.timescale + "'");
+      return result;
+    }
+    plan.policy.pins.push_back(ntp::Pin{pin.network, pin.prefix_length, found->second});
   }
   plan.policy.deny = config.client_policy.mismatch == config::ClientPolicy::Mismatch::deny;
   plan.policy.sticky = config.client_policy.sticky;

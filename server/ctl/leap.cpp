@@ -77,7 +77,9 @@ int run_leap_show(const LeapOptions& options) {
     first = false;
   }
   // One file gives one object; several give a list of them, in argument order.
-  if (options.json && !all.empty()) std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
+  if (options.json && !all.empty()) {
+    std::cout << (all.size() == 1 ? all[0] : all).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
   for (const std::string& error : errors) std::cerr << "smearctl: " << error << "\n";
   return errors.empty() ? 0 : 1;
 }

@@ -10,6 +10,8 @@ namespace metrics {
 namespace {
 
 constexpr std::size_t kMaxRequestBytes = 8192;
+// Scrapers and probes need a handful; more is a misbehaving client, refused at accept.
+constexpr int kMaxSessions = 32;
 
 std::string_view reason(int status) {
   switch (status) {
@@ -17,6 +19,7 @@ std::string_view reason(int status) {
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
   }
   return "Error";
@@ -24,15 +27,25 @@ std::string_view reason(int status) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::ip::tcp::socket socket, const Handler& handler)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), handler_(handler), buffer_(kMaxRequestBytes) {}
+  Session(asio::ip::tcp::socket socket, const Handler& handler, std::shared_ptr<int> sessions)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        handler_(handler),
+        buffer_(kMaxRequestBytes),
+        sessions_(std::move(sessions)) {
+    ++*sessions_;
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session() { --*sessions_; }
 
   void start() {
     auto self = shared_from_this();
     // A client that does not finish its request in time is disconnected.
     timer_.expires_after(std::chrono::seconds{5});
     timer_.async_wait([self](const std::error_code& error) {
-      if (!error) self->socket_.close();
+      std::error_code ignored;
+      if (!error) self->socket_.close(ignored);
     });
     asio::async_read_until(socket_, buffer_, "\r\n\r\n", [self](const std::error_code& error, std::size_t length) {
       if (error) return self->respond({400, "text/plain; charset=utf-8", "bad request\n"});
@@ -41,7 +54,11 @@ class Session : public std::enable_shared_from_this<Session> {
       const auto line = parse_request_line(head);
       if (!line) return self->respond({400, "text/plain; charset=utf-8", "bad request\n"});
       if (line->method != "GET") return self->respond({405, "text/plain; charset=utf-8", "GET only\n"});
-      self->respond(self->handler_(line->path));
+      try {
+        self->respond(self->handler_(line->path));
+      } catch (const std::exception& failure) {
+        self->respond({500, "text/plain; charset=utf-8", std::string{"internal error: "} + failure.what() + "\n"});
+      }
     });
   }
 
@@ -62,6 +79,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const Handler& handler_;
   asio::streambuf buffer_;
   std::string reply_;
+  std::shared_ptr<int> sessions_;
 };
 
 }  // namespace
@@ -88,7 +106,8 @@ std::string render(const HttpResponse& response) {
   return out + response.body;
 }
 
-HttpServer::HttpServer(asio::io_context& io, Handler handler) : io_(io), acceptor_(io), handler_(std::move(handler)) {}
+HttpServer::HttpServer(asio::io_context& io, Handler handler)
+    : io_(io), acceptor_(io), handler_(std::move(handler)), retry_(io) {}
 
 std::string HttpServer::listen(const config::SocketAddress& address) {
   asio::ip::address ip;
@@ -115,7 +134,15 @@ std::string HttpServer::listen(const config::SocketAddress& address) {
 void HttpServer::accept() {
   acceptor_.async_accept([this](const std::error_code& error, asio::ip::tcp::socket socket) {
     if (error == asio::error::operation_aborted) return;
-    if (!error) std::make_shared<Session>(std::move(socket), handler_)->start();
+    if (error) {
+      // Out of file descriptors, say: wait a little instead of spinning on the error.
+      retry_.expires_after(std::chrono::milliseconds{100});
+      retry_.async_wait([this](const std::error_code& cancelled) {
+        if (!cancelled) accept();
+      });
+      return;
+    }
+    if (*sessions_ < kMaxSessions) std::make_shared<Session>(std::move(socket), handler_, sessions_)->start();
     accept();
   });
 }

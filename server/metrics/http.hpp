@@ -11,6 +11,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "config/config.hpp"
 
@@ -45,6 +46,8 @@ class HttpServer {
   asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
   Handler handler_;
+  asio::steady_timer retry_;
+  std::shared_ptr<int> sessions_ = std::make_shared<int>(0);  // open connections
 };
 
 }  // namespace metrics

@@ -193,7 +193,8 @@ std::string to_json(const Status& s) {
                                {"sticky_violations", t.sticky_violations},
                                {"mixed_clients", t.mixed_clients}});
   }
-  return json.dump(2) + "\n";
+  // Replace, not throw on, bytes that are not UTF-8 (a path or name from a damaged file).
+  return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace metrics

@@ -1,5 +1,6 @@
 #include "server/ntp/client_history.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ntp {
@@ -43,8 +44,14 @@ ClientHistory::Seen ClientHistory::last(const ClientAddress& client, leapdb::Tai
   const std::uint64_t value = slots_[h & mask_].load(std::memory_order_relaxed);
   const auto tag = static_cast<std::uint32_t>(h >> 40);
   if (value == kEmpty || (value >> 40) != (tag == 0 ? 1u : tag)) return {};
-  const std::uint32_t age = seconds_of(now) - static_cast<std::uint32_t>(value);
-  return Seen{true, static_cast<std::uint8_t>(value >> 32), std::chrono::seconds{age}};
+  // Signed: a clock stepped back, or two workers recording out of order, gives a small
+  // negative difference, which is "just now", not 136 years.
+  const auto age = static_cast<std::int32_t>(seconds_of(now) - static_cast<std::uint32_t>(value));
+  return Seen{true, static_cast<std::uint8_t>(value >> 32), std::chrono::seconds{std::max(age, 0)}};
+}
+
+void ClientHistory::clear() {
+  for (std::uint64_t i = 0; i <= mask_; ++i) slots_[i].store(kEmpty, std::memory_order_relaxed);
 }
 
 void ClientHistory::record(const ClientAddress& client, std::uint8_t timescale, leapdb::TaiTime now) {

@@ -27,6 +27,8 @@ class ClientHistory {
   };
   Seen last(const ClientAddress& client, leapdb::TaiTime now) const;
   void record(const ClientAddress& client, std::uint8_t timescale, leapdb::TaiTime now);
+  // Forgets every client: needed when timescale indices change meaning (a reload).
+  void clear();
 
   std::size_t size_bytes() const { return (mask_ + 1) * sizeof(std::uint64_t); }
 

@@ -7,7 +7,11 @@ namespace ntp {
 leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, bool kernel_in_inserted_second) const {
   if (kind == Kind::simulated) {
     const leapdb::Int128 elapsed = (reading - origin).count();
-    return start + leapdb::Nanoseconds{static_cast<std::int64_t>(elapsed * rate_numerator / rate_denominator)};
+    // Saturate rather than wrap: a fast simulation run for days would pass 2262.
+    constexpr leapdb::Int128 kLimit = leapdb::Int128{1} << 61;
+    const leapdb::Int128 advanced = std::clamp<leapdb::Int128>(elapsed * rate_numerator / rate_denominator, -kLimit, kLimit);
+    const leapdb::Int128 sum = std::clamp<leapdb::Int128>(start.time_since_epoch().count() + advanced, -kLimit, kLimit);
+    return leapdb::TaiTime{leapdb::Nanoseconds{static_cast<std::int64_t>(sum)}};
   }
   const leapdb::TaiTime tai = table->to_tai(reading);
   return kernel_in_inserted_second ? tai + std::chrono::seconds{1} : tai;

@@ -207,6 +207,11 @@ TEST_CASE("timescales: presets, custom profiles, refid conventions, announce, re
         "smeard.yaml:5:43: timescales.utc.rehearsal.leap_at: 'soon' is not an RFC 3339 time, e.g. 2026-11-23T15:00:00Z");
 }
 
+TEST_CASE("an empty timescale name is refused, not crashed on later") {
+  CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: \"\"\n" + kTimescales) ==
+        "smeard.yaml:3:16: listeners[0].timescale: a timescale name is needed");
+}
+
 TEST_CASE("client pins and policy") {
   const auto result = parse(kListener + kTimescales + R"(clients:
   - networks: ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]

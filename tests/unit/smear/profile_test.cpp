@@ -52,4 +52,8 @@ TEST_CASE("bad profiles say why") {
         "profile 'cosine:window=600,wander=1': unknown setting 'wander' for cosine");
   CHECK(smear::parse_profile("quadratic:anchor=end").error == "profile 'quadratic:anchor=end': quadratic needs wander=PPM_PER_S");
   CHECK(smear::parse_profile("quadratic:wander=0.0000001").error.find("it must last 60 s to 30 days") != std::string::npos);
+  // Ramps past 400000 s would overflow the exact 128-bit curve: refused.
+  CHECK(smear::parse_profile("quadratic:wander=0.000001").error ==
+        "profile 'quadratic:wander=0.000001': each quadratic ramp would last over 400000 s; use a larger wander");
+  CHECK(smear::parse_profile("quadratic:wander=0.00001").profile.has_value());
 }

@@ -74,6 +74,14 @@ TEST_CASE("readiness follows the reasons") {
   CHECK(json["not_ready"][0] == "the leap table expired");
 }
 
+TEST_CASE("bytes that are not UTF-8 are replaced, never thrown on") {
+  auto s = example();
+  s.leap_table_source = "/srv/leap\xff.list";
+  std::string text;
+  CHECK_NOTHROW(text = metrics::to_json(s));
+  CHECK(nlohmann::json::parse(text)["leap_table"]["source"] == "/srv/leap\xEF\xBF\xBD.list");
+}
+
 TEST_CASE("the status JSON smearctl reads") {
   const auto json = nlohmann::json::parse(metrics::to_json(example()));
   CHECK(json["version"] == "9.9.9");

@@ -139,6 +139,19 @@ TEST_CASE("the mixed-client detector and sticky mode") {
   CHECK_FALSE(ask(sticky, 0, client, t + minutes{6}, &sticky_history).decision.sticky_violation);
 }
 
+TEST_CASE("a clock stepped back, or workers out of order, read as just now; clear() forgets") {
+  ntp::ClientHistory history{1024, 3};
+  const auto client = v4(192, 0, 2, 20);
+  const leapdb::TaiTime t{seconds{1'700'000'000}};
+  history.record(client, 1, t);
+  const auto earlier = history.last(client, t - seconds{5});
+  CHECK(earlier.known);
+  CHECK(earlier.age.count() == 0);
+  CHECK(history.last(client, t + seconds{7}).age == seconds{7});
+  history.clear();
+  CHECK_FALSE(history.last(client, t).known);
+}
+
 TEST_CASE("the client history is bounded and forgets on collision, never grows") {
   ntp::ClientHistory history{1024, 99};
   CHECK(history.size_bytes() == 8192);
