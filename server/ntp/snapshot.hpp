@@ -74,7 +74,8 @@ struct Snapshot {
   Policy policy;
 };
 
-// The smallest snapshot that serves true UTC on one listener: for tests and the fuzzer.
+// The smallest snapshot that serves true UTC on one listener: what smeard holds before its
+// first real snapshot is built, and what tests and the fuzzer start from.
 Snapshot true_utc_snapshot();
 
 }  // namespace ntp
