@@ -44,12 +44,16 @@ int LeapTable::tai_utc_at(TaiTime t) const {
 }
 
 TaiTime LeapTable::to_tai(UtcTime t) const {
+  // One search serves both questions: the next leap, and (from the one before it) the offset.
+  const auto next = std::upper_bound(leaps.begin(), leaps.end(), t,
+                                     [](UtcTime value, const Leap& leap) { return value < leap.effective; });
+  int offset = next == leaps.begin() ? initial_tai_utc : std::prev(next)->tai_utc;
   // Instants inside a deleted second do not exist in UTC: treat them as the next midnight.
-  if (const Leap* next = next_leap_after(t); next != nullptr && next->sign < 0 &&
-                                             t >= next->effective - std::chrono::seconds{1}) {
+  if (next != leaps.end() && next->sign < 0 && t >= next->effective - std::chrono::seconds{1}) {
     t = next->effective;
+    offset = next->tai_utc;
   }
-  return TaiTime{t.time_since_epoch()} + std::chrono::seconds{tai_utc_at(t)};
+  return TaiTime{t.time_since_epoch()} + std::chrono::seconds{offset};
 }
 
 UtcTime LeapTable::to_utc(TaiTime t) const {
