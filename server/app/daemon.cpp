@@ -28,6 +28,8 @@
 namespace app {
 namespace {
 
+double seconds_of(leapdb::UtcTime t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+
 unsigned worker_count(const config::Config& config) {
   if (config.workers != 0) return config.workers;
   return std::max(1u, std::thread::hardware_concurrency());
@@ -186,7 +188,6 @@ class Control {
   // Built on demand from the snapshot the workers serve, the leap data and the counters.
   metrics::Status status() const {
     using std::chrono::duration;
-    auto seconds_of = [](leapdb::UtcTime t) { return duration<double>(t.time_since_epoch()).count(); };
     const ntp::Snapshot& snap = state_.current();
     const leapdb::UtcTime reading = io::realtime_now();
     const leapdb::TaiTime tai = snap.clock.to_tai(reading);
@@ -223,25 +224,7 @@ class Control {
       s.next_leap_sign = next->sign;
     }
 
-    for (const ntp::TimescaleView& view : snap.timescales) {
-      const smear::Served served = view.smearer->at(tai);
-      metrics::TimescaleStatus t;
-      t.name = view.name;
-      t.profile = view.smearer->profile().name;
-      t.rehearsal = view.rehearsal;
-      t.active = served.active;
-      t.offset_seconds = duration<double>(served.offset).count();
-      t.progress = served.progress;
-      t.frequency_ratio = served.frequency_ppm * 1e-6;
-      t.leap_indicator = served.leap_indicator;
-      for (const smear::Window& w : view.smearer->windows()) {
-        if (w.ends <= tai) continue;
-        t.smear_start = seconds_of(table.to_utc(w.begins));
-        t.smear_end = seconds_of(table.to_utc(w.ends));
-        break;
-      }
-      s.timescales.push_back(std::move(t));
-    }
+    s.timescales = timescale_statuses(snap, tai);
 
     s.healthy = !workers_.empty();
     for (std::size_t listener = 0; listener < config_.listeners.size(); ++listener) {
@@ -280,6 +263,31 @@ class Control {
     }
     if (!s.healthy) s.not_ready.push_back("a worker thread has stopped");
     return s;
+  }
+
+  // Each timescale's smear state at `tai`, on the reference's UTC.
+  static std::vector<metrics::TimescaleStatus> timescale_statuses(const ntp::Snapshot& snap, leapdb::TaiTime tai) {
+    std::vector<metrics::TimescaleStatus> out;
+    for (const ntp::TimescaleView& view : snap.timescales) {
+      const smear::Served served = view.smearer->at(tai);
+      metrics::TimescaleStatus t;
+      t.name = view.name;
+      t.profile = view.smearer->profile().name;
+      t.rehearsal = view.rehearsal;
+      t.active = served.active;
+      t.offset_seconds = std::chrono::duration<double>(served.offset).count();
+      t.progress = served.progress;
+      t.frequency_ratio = served.frequency_ppm * 1e-6;
+      t.leap_indicator = served.leap_indicator;
+      for (const smear::Window& w : view.smearer->windows()) {
+        if (w.ends <= tai) continue;
+        t.smear_start = seconds_of(snap.clock.table->to_utc(w.begins));
+        t.smear_end = seconds_of(snap.clock.table->to_utc(w.ends));
+        break;
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
   }
 
   metrics::HttpResponse serve_http(std::string_view path) const {
@@ -343,8 +351,10 @@ class Control {
 
   // Smears starting and ending, and leaps taking effect, each logged once with the offset.
   void report_transitions() {
-    const metrics::Status s = status();
-    for (const metrics::TimescaleStatus& t : s.timescales) {
+    const ntp::Snapshot& snap = state_.current();
+    const leapdb::TaiTime tai = snap.clock.to_tai(io::realtime_now());
+    const int tai_offset = snap.clock.table->tai_utc_at(tai);
+    for (const metrics::TimescaleStatus& t : timescale_statuses(snap, tai)) {
       const auto [previous, inserted] = smearing_.try_emplace(t.name, t.active);
       if (inserted || previous->second == t.active) continue;
       previous->second = t.active;
@@ -352,10 +362,10 @@ class Control {
           {{"timescale", t.name}, {"profile", t.profile}, {"offset_s", std::to_string(t.offset_seconds)},
            {"progress", std::to_string(t.progress)}});
     }
-    if (tai_offset_ && *tai_offset_ != s.tai_offset) {
-      log(Level::info, "leap", {{"tai_utc", std::to_string(s.tai_offset)}, {"previous", std::to_string(*tai_offset_)}});
+    if (tai_offset_ && *tai_offset_ != tai_offset) {
+      log(Level::info, "leap", {{"tai_utc", std::to_string(tai_offset)}, {"previous", std::to_string(*tai_offset_)}});
     }
-    tai_offset_ = s.tai_offset;
+    tai_offset_ = tai_offset;
   }
 
   // At most a few lines a second, whatever the traffic; the rest is counted.
