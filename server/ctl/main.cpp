@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "leapdb/time.hpp"
+#include "server/ctl/bench.hpp"
 #include "server/ctl/leap.hpp"
 #include "server/ctl/query.hpp"
 #include "server/ctl/smear.hpp"
@@ -43,6 +44,13 @@ commands:
       show what a running smeard is doing: reference, leap table, each
       timescale's smear, traffic (default URL http://127.0.0.1:9466; exit 3
       when it is not ready)
+  bench HOST:PORT --seconds N [--sockets S] [--window W] [--rate R] [--sources K]
+        [--timeout SECONDS] [--json]
+      load a server from S sockets (default 4), each keeping W requests in flight
+      (default 16), or paced at R requests/s; every reply is checked (server
+      mode, origin timestamp); prints replies/s, loss, and p50/p99 round trip.
+      --sources sends from K distinct loopback addresses 127.1.0.1 upwards (an
+      IPv4 loopback target only); unanswered after --timeout (default 1) is lost
 
   Profiles: google (aws), google-2016, ntpd, ntpsec, chrony (meta), none, or custom:
   linear:window=SECONDS[,anchor=center|end|start], cosine:..., or
@@ -140,6 +148,7 @@ int main(int argc, char** argv) {
     }
     return ctl::run_status(url, json);
   }
+  if (command == "bench") return ctl::bench_command(args);
   if (command == "unsmear") return ctl::unsmear_command(args);
   if (command == "plot") return ctl::plot_command(args);
   if (command == "--help" || command == "-h" || command == "help") {
