@@ -6,6 +6,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <bit>
 #include <map>
 #include <memory>
 #include <random>
@@ -18,6 +19,7 @@
 #include "server/io/clock.hpp"
 #include "server/io/file.hpp"
 #include "server/io/rcu.hpp"
+#include "server/io/steering.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/io/worker.hpp"
 #include "server/metrics/http.hpp"
@@ -91,13 +93,13 @@ class Control {
  public:
   Control(config::Config config, std::optional<std::string> config_path, asio::io_context& io,
           io::RcuCell<ntp::Snapshot>& state, std::vector<std::unique_ptr<io::Worker>>& workers,
-          ntp::ClientHistory& history, std::int8_t precision, leapdb::UtcTime origin)
+          std::vector<std::unique_ptr<ntp::ClientHistory>>& histories, std::int8_t precision, leapdb::UtcTime origin)
       : config_(std::move(config)),
         config_path_(std::move(config_path)),
         timer_(io),
         state_(state),
         workers_(workers),
-        history_(history),
+        histories_(histories),
         precision_(precision),
         origin_(origin),
         leaps_(std::make_unique<LeapWatcher>(config_.leapdb)) {
@@ -172,7 +174,7 @@ class Control {
     // Client history records timescales by index; when the set of timescales changes, an index
     // may name another timescale, so sticky and mixed-client memory starts afresh.
     if (timescale_names(plan) != timescale_names(plan_)) {
-      history_.clear();
+      for (const auto& history : histories_) history->clear();
       log(Level::warning, "client_history_cleared", {{"reason", "the set of timescales changed"}});
     }
     log_as_json(candidate.log_json);
@@ -236,6 +238,7 @@ class Control {
         if (worker->listener() != listener) continue;
         s.healthy = s.healthy && worker->running();
         const io::WorkerCounters& c = worker->counters();
+        traffic.requests_by_worker.push_back(c.requests.load());
         for (std::size_t v = 0; v < 8; ++v) {
           traffic.requests_by_version[v] += c.requests_by_version[v].load();
           traffic.responses_by_version[v] += c.replies_by_version[v].load();
@@ -411,7 +414,7 @@ class Control {
   asio::steady_timer timer_;
   io::RcuCell<ntp::Snapshot>& state_;
   std::vector<std::unique_ptr<io::Worker>>& workers_;
-  ntp::ClientHistory& history_;
+  std::vector<std::unique_ptr<ntp::ClientHistory>>& histories_;
   std::int8_t precision_;
   leapdb::UtcTime origin_;
   reference::KernelClockStatus status_;
@@ -469,11 +472,13 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   std::vector<std::unique_ptr<io::Worker>> workers;
   io::RcuCell<ntp::Snapshot> state{config.listeners.size() * workers_per_listener,
                                    std::make_unique<const ntp::Snapshot>(ntp::true_utc_snapshot())};
-  std::random_device entropy;
-  ntp::ClientHistory history{config.client_policy.table_size, (std::uint64_t{entropy()} << 32) | entropy()};
-  Control control{config, config_path, io, state, workers, history, precision, io::realtime_now()};
+  // Filled once the sockets show whether clients can be steered to workers.
+  std::vector<std::unique_ptr<ntp::ClientHistory>> histories;
+  Control control{config, config_path, io, state, workers, histories, precision, io::realtime_now()};
   if (!control.prepare()) return 1;
   state.publish(std::make_unique<const ntp::Snapshot>(control.snapshot()));
+  std::vector<std::vector<io::BoundSocket>> sockets(config.listeners.size());
+  bool steered = workers_per_listener > 1;
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     if (const std::string busy = io::check_address_free(config.listeners[i].address); !busy.empty()) {
       log_listener_failure(config, i, busy);
@@ -481,13 +486,35 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
     }
     for (unsigned w = 0; w < workers_per_listener; ++w) {
       std::string error;
-      io::BoundSocket socket = io::open_listener_socket(config.listeners[i].address, error);
-      if (!socket.fd) {
+      sockets[i].push_back(io::open_listener_socket(config.listeners[i].address, error));
+      if (!sockets[i].back().fd) {
         log_listener_failure(config, i, error);
         return 1;
       }
-      workers.push_back(std::make_unique<io::Worker>(std::move(socket), static_cast<std::uint8_t>(i), state,
-                                                     workers.size(), history));
+    }
+    if (!steered) continue;
+    if (const std::string error = io::steer_by_client_address(sockets[i].front().fd.get(),
+                                                              config.listeners[i].address.family, workers_per_listener);
+        !error.empty()) {
+      steered = false;
+      log(Level::warning, "client_steering_unavailable",
+          {{"address", config.listeners[i].address.to_string()},
+           {"problem", error},
+           {"effect", "the kernel spreads clients by address and port; workers share one client history"}});
+    }
+  }
+  // Steered, a client always reaches the same worker index on every listener, so each index
+  // owns its share of the table and no two threads write the same memory.
+  const std::size_t partitions = steered ? workers_per_listener : 1;
+  const std::size_t slots = std::max<std::size_t>(std::bit_floor(config.client_policy.table_size / partitions), 64);
+  std::random_device entropy;
+  for (std::size_t p = 0; p < partitions; ++p) {
+    histories.push_back(std::make_unique<ntp::ClientHistory>(slots, (std::uint64_t{entropy()} << 32) | entropy()));
+  }
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    for (unsigned w = 0; w < workers_per_listener; ++w) {
+      workers.push_back(std::make_unique<io::Worker>(std::move(sockets[i][w]), static_cast<std::uint8_t>(i), state,
+                                                     workers.size(), *histories[steered ? w : 0]));
     }
   }
 
@@ -505,6 +532,7 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
         {{"address", listener.address.to_string()},
          {"timescale", listener.timescale},
          {"workers", std::to_string(workers_per_listener)},
+         {"steering", steered ? "client address" : "kernel"},
          {"config", config.source}});
   }
 

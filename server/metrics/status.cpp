@@ -120,6 +120,10 @@ std::string to_prometheus(const Status& s) {
       f.counter("smeard_responses_total", "Replies sent, by NTP version", static_cast<double>(t.responses_by_version[v]),
                 with("version", std::to_string(v)));
     }
+    for (std::size_t w = 0; w < t.requests_by_worker.size(); ++w) {
+      f.counter("smeard_worker_requests_total", "Datagrams received by each worker thread: how steering spreads clients",
+                static_cast<double>(t.requests_by_worker[w]), with("worker", std::to_string(w)));
+    }
     for (const auto& [reason, count] : t.drops) {
       f.counter("smeard_drops_total", "Requests not answered, by reason", static_cast<double>(count), with("reason", reason));
     }
@@ -191,7 +195,8 @@ std::string to_json(const Status& s) {
                                {"kod_deny", t.kod_deny},
                                {"pin_violations", t.pin_violations},
                                {"sticky_violations", t.sticky_violations},
-                               {"mixed_clients", t.mixed_clients}});
+                               {"mixed_clients", t.mixed_clients},
+                               {"requests_by_worker", t.requests_by_worker}});
   }
   // Replace, not throw on, bytes that are not UTF-8 (a path or name from a damaged file).
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -33,6 +33,7 @@ struct Traffic {
   std::string timescale;
   std::array<std::uint64_t, 8> requests_by_version{};
   std::array<std::uint64_t, 8> responses_by_version{};
+  std::vector<std::uint64_t> requests_by_worker;  // datagrams each worker thread received
   std::vector<std::pair<std::string, std::uint64_t>> drops;  // reason -> count
   std::uint64_t kod_deny = 0;
   std::uint64_t pin_violations = 0;
