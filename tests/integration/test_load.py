@@ -1,0 +1,189 @@
+"""Load: `smearctl bench` against the real daemon (and against a server that answers wrongly),
+client steering across worker threads, and memory that stays bounded whatever the number of
+distinct clients."""
+
+import json
+import socket
+import struct
+import threading
+import time
+import unittest
+import urllib.request
+
+import harness
+
+BENCH_KEYS = ["target", "seconds", "sockets", "window", "rate", "sources", "sent", "replies",
+              "replies_per_second", "lost", "loss_ratio", "invalid", "kiss_of_death", "send_errors",
+              "rtt_p50_us", "rtt_p99_us", "rtt_max_us"]
+
+
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smeard_with_metrics(workers, extra=""):
+    """A smeard serving the google smear on one loopback port, with its metrics endpoint on."""
+    port = harness.free_udp_port()
+    metrics = free_tcp_port()
+    text = "\n".join([
+        "listeners:", f'  - address: "127.0.0.1:{port}"', "    timescale: google",
+        "timescales:", "  google:", "    smear: google",
+        "reference:", "  type: system",
+        f"workers: {workers}",
+        f'metrics: {{listen: "127.0.0.1:{metrics}"}}', extra, ""])
+    daemon = harness.Smeard([f"127.0.0.1:{port}"], text=text)
+    daemon.metrics_url = f"http://127.0.0.1:{metrics}"
+    return daemon
+
+
+def status(daemon):
+    with urllib.request.urlopen(daemon.metrics_url + "/status", timeout=5) as response:
+        return json.load(response)
+
+
+def bench(*args, timeout=60):
+    return harness.run([harness.binary(harness.SMEARCTL), "bench", *args], timeout=timeout)
+
+
+def steered_worker(address, workers):
+    """What smeard's reuseport program computes (server/io/steering.cpp), written out again."""
+    word = struct.unpack("!I", socket.inet_aton(address))[0]
+    return (((word * 0x9E3779B1) & 0xFFFFFFFF) >> 16) % workers
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+class Bench(unittest.TestCase):
+    def test_every_request_is_answered_and_counted_by_both_sides(self):
+        with smeard_with_metrics(workers=1) as daemon:
+            result = bench(f"127.0.0.1:{daemon.port}", "--seconds", "1", "--json")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            report = json.loads(result.stdout)
+            self.assertEqual(list(report), BENCH_KEYS)
+            self.assertGreater(report["replies"], 1000)
+            self.assertEqual(report["invalid"], 0)
+            self.assertEqual(report["lost"], 0)
+            self.assertEqual(report["sent"], report["replies"])
+            self.assertLessEqual(report["rtt_p50_us"], report["rtt_p99_us"])
+            self.assertLessEqual(report["rtt_p99_us"], report["rtt_max_us"] + 0.1)
+            served = sum(t["responses"] for t in status(daemon)["traffic"])
+            self.assertEqual(served, report["sent"], "smeard's reply count disagrees with the bench's")
+
+    def test_text_report(self):
+        with smeard_with_metrics(workers=1) as daemon:
+            result = bench(f"127.0.0.1:{daemon.port}", "--seconds", "0.5", "--sockets", "2", "--window", "4")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertRegex(result.stdout, r"2 sockets x 4 in flight")
+            self.assertRegex(result.stdout, r"replies\s+(\d+) of \1 \(\d+ replies/s\)")
+            self.assertRegex(result.stdout, r"round trip\s+p50 [\d.]+ us, p99 [\d.]+ us, max [\d.]+ us")
+
+    def test_paced_load_keeps_its_rate(self):
+        with smeard_with_metrics(workers=1) as daemon:
+            result = bench(f"127.0.0.1:{daemon.port}", "--seconds", "1", "--rate", "2000", "--json")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            report = json.loads(result.stdout)
+            self.assertAlmostEqual(report["sent"], 2000, delta=100)
+            self.assertEqual(report["replies"], report["sent"])
+
+    def test_replies_with_the_wrong_origin_are_refused(self):
+        """A server that answers in server mode but does not echo the request's transmit
+        timestamp: nothing it sends may count as a reply."""
+        server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(0.2)
+        stop = threading.Event()
+
+        def answer_wrongly():
+            while not stop.is_set():
+                try:
+                    data, peer = server.recvfrom(2048)
+                except socket.timeout:
+                    continue
+                reply = bytearray(data[:48])
+                reply[0] = (4 << 3) | 4
+                reply[1] = 1
+                reply[24:32] = bytes(8)  # origin: not what was sent
+                server.sendto(bytes(reply), peer)
+
+        thread = threading.Thread(target=answer_wrongly, daemon=True)
+        thread.start()
+        try:
+            result = bench(f"127.0.0.1:{server.getsockname()[1]}", "--seconds", "0.5", "--timeout", "0.2",
+                           "--json")
+        finally:
+            stop.set()
+            thread.join()
+            server.close()
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        report = json.loads(result.stdout)
+        self.assertEqual(report["replies"], 0)
+        self.assertGreater(report["invalid"], 0)
+        self.assertIn("no valid reply", result.stderr)
+
+    def test_nobody_listening(self):
+        result = bench(f"127.0.0.1:{harness.free_udp_port()}", "--seconds", "0.3", "--timeout", "0.2")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("no valid reply", result.stderr)
+
+    def test_bad_arguments_name_the_option(self):
+        for args, option in [(["127.0.0.1:1"], "--seconds"), (["127.0.0.1:1", "--seconds", "1", "--window", "0"],
+                                                                "--window"),
+                             (["[::1]:1", "--seconds", "1", "--sources", "10"], "--sources")]:
+            result = bench(*args)
+            self.assertEqual(result.returncode, 2, args)
+            self.assertIn(option, result.stderr)
+
+
+class Steering(unittest.TestCase):
+    def test_each_client_address_always_reaches_the_same_worker(self):
+        """Five source ports per address: the kernel's default reuseport hash (address and
+        port) would spread them; steering by address must not."""
+        request = harness.ntp_request()
+        with smeard_with_metrics(workers=2) as daemon:
+            self.assertEqual(daemon.events("listening")[0]["steering"], "client address")
+            used = set()
+            for last in range(1, 31):
+                address = f"127.0.7.{last}"
+                before = status(daemon)["traffic"][0]["requests_by_worker"]
+                for _ in range(5):
+                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                        s.bind((address, 0))
+                        s.settimeout(2)
+                        s.sendto(request, ("127.0.0.1", daemon.port))
+                        s.recv(100)
+                after = status(daemon)["traffic"][0]["requests_by_worker"]
+                delta = [a - b for a, b in zip(after, before)]
+                expected = steered_worker(address, 2)
+                self.assertEqual(delta[expected], 5, f"{address}: worker counts moved by {delta}")
+                used.add(expected)
+            self.assertEqual(used, {0, 1}, "thirty addresses all hashed to one worker")
+
+
+class Memory(unittest.TestCase):
+    def test_a_million_distinct_clients_do_not_grow_memory(self):
+        """Client history is a fixed table (8 bytes per slot, allocated at start): RSS after a
+        million distinct source addresses must stay where it was."""
+        with smeard_with_metrics(workers=2, extra="client_policy: {table_size: 1048576}") as daemon:
+            bench(f"127.0.0.1:{daemon.port}", "--seconds", "0.5")  # warm every code path first
+            before = rss_kib(daemon.pid)
+            result = bench(f"127.0.0.1:{daemon.port}", "--seconds", "6", "--sources", "1000000", "--json")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            report = json.loads(result.stdout)
+            self.assertGreaterEqual(report["sent"], 1_000_000,
+                                    "the machine was too slow to send from a million addresses in 6 s")
+            after = rss_kib(daemon.pid)
+            print(f"\nRSS {before} KiB before, {after} KiB after {report['sent']} requests from "
+                  f"{min(report['sent'], 1_000_000)} distinct addresses")
+            self.assertLess(after - before, 2048, f"RSS grew from {before} KiB to {after} KiB")
+
+
+if __name__ == "__main__":
+    unittest.main()
