@@ -165,6 +165,34 @@ Served Smearer::at(TaiTime t) const {
   return out;
 }
 
+Steady Smearer::steady_around(TaiTime t) const {
+  TaiTime from = TaiTime::min();
+  TaiTime until = TaiTime::max();
+  const auto bound = [&](TaiTime edge) {
+    if (edge <= t) from = std::max(from, edge);
+    if (edge > t) until = std::min(until, edge);
+  };
+  for (const leapdb::Leap& leap : table_.leaps) {
+    const seconds before{leap.tai_utc - leap.sign};
+    const seconds after{leap.tai_utc};
+    // Both midnights in TAI: between them lies the inserted second, or TAI-UTC changes.
+    bound(TaiTime{leap.effective.time_since_epoch() + before} - seconds{1});
+    bound(TaiTime{leap.effective.time_since_epoch() + before});
+    bound(TaiTime{leap.effective.time_since_epoch() + after});
+    // Where true UTC starts announcing it.
+    bound(TaiTime{leap.effective.time_since_epoch() - announce_ + before});
+  }
+  for (const Window& w : windows_) {
+    if (w.begins <= t && t < w.ends) return Steady{};
+    bound(w.begins);
+    bound(w.ends);
+    bound(w.ends + Nanoseconds{1});  // at() reports progress 1 at the very end, 0 just after
+  }
+  Steady steady{from, until, t - TaiTime{served_time(t).time_since_epoch()}, at(t)};
+  steady.values.time = UtcTime{};
+  return steady;
+}
+
 TaiTime Smearer::unsmear(UtcTime served) const {
   if (windows_.empty()) return table_.to_tai(served);
   const auto served_end = [](const Window& w) {

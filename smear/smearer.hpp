@@ -31,6 +31,18 @@ struct Window {
   leapdb::UtcTime leap;  // the leap's effective instant (midnight after the changed second)
 };
 
+// A stretch of TAI on which a timescale is TAI minus a constant: no smear in progress, no
+// leap, the leap indicator unchanged. Workers answer from it without searching any table;
+// outside it (or when it is empty) they ask Smearer::at.
+struct Steady {
+  leapdb::TaiTime from{};   // inclusive
+  leapdb::TaiTime until{};  // exclusive; from == until: empty
+  leapdb::Nanoseconds shift{0};  // TAI minus served time
+  Served values;  // what at() returns in the stretch, but for `time`
+
+  bool contains(leapdb::TaiTime t) const { return from <= t && t < until; }
+};
+
 class Smearer {
  public:
   struct Result;
@@ -40,6 +52,16 @@ class Smearer {
                      leapdb::Nanoseconds announce = std::chrono::hours{24});
 
   Served at(leapdb::TaiTime t) const;
+  // The same answer, from `steady` when it holds t: a hot path's shortcut.
+  Served at(leapdb::TaiTime t, const Steady& steady) const {
+    if (!steady.contains(t)) return at(t);
+    Served out = steady.values;
+    out.time = leapdb::UtcTime{t.time_since_epoch() - steady.shift};
+    return out;
+  }
+  // The longest steady stretch around t, bounded by every instant where a smear begins or ends,
+  // TAI-UTC changes or the leap indicator may change; empty while t is inside a smear.
+  Steady steady_around(leapdb::TaiTime t) const;
   // The TAI instant at which this timescale serves `served` (the first one, to the nanosecond).
   leapdb::TaiTime unsmear(leapdb::UtcTime served) const;
 

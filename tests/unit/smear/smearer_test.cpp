@@ -227,3 +227,63 @@ TEST_CASE("leaps closer than one window are refused") {
                       "smear window (2592000 s): their smears would overlap");
   CHECK(smear::Smearer::make(table, smear::parse_profile("google").profile.value()).smearer.has_value());
 }
+
+namespace {
+
+void check_same(const smear::Served& fast, const smear::Served& slow) {
+  CHECK(fast.time == slow.time);
+  CHECK(fast.offset == slow.offset);
+  CHECK(fast.active == slow.active);
+  CHECK(fast.progress == slow.progress);
+  CHECK(fast.frequency_ppm == slow.frequency_ppm);
+  CHECK(fast.leap_indicator == slow.leap_indicator);
+}
+
+}  // namespace
+
+TEST_CASE("a steady stretch answers exactly as at() does, up to both of its edges") {
+  std::mt19937_64 random{7};
+  std::vector<std::string> specs = kAllPresets;
+  specs.push_back("none");
+  specs.push_back("linear:window=7200,anchor=start");
+  for (const auto* table : {&real_table(), &negative_table()}) {
+    for (const std::string& spec : specs) {
+      CAPTURE(spec);
+      const smear::Smearer s = smearer(spec, *table);
+      for (const leapdb::Leap& leap : table->leaps) {
+        const TaiTime midnight = table->to_tai(leap.effective);
+        // Anchors every 17 minutes from two days before to two days after, plus the edges
+        // of the leap second itself to the nanosecond.
+        std::vector<TaiTime> anchors;
+        for (minutes d = -hours{48}; d <= hours{48}; d += minutes{17}) anchors.push_back(midnight + d);
+        for (const auto d : {-2'000'000'001LL, -1'000'000'001LL, -1'000'000'000LL, -1LL, 0LL, 1LL, 999'999'999LL}) {
+          anchors.push_back(midnight + Nanoseconds{d});
+        }
+        for (const TaiTime anchor : anchors) {
+          const smear::Steady steady = s.steady_around(anchor);
+          if (steady.from == steady.until) {
+            CHECK(s.at(anchor).active);  // only a smear in progress has no steady stretch
+            continue;
+          }
+          REQUIRE(steady.contains(anchor));
+          // Clip unbounded stretches to a century so probes stay representable.
+          const TaiTime from = std::max(steady.from, anchor - hours{24 * 365 * 50});
+          const TaiTime until = std::min(steady.until, anchor + hours{24 * 365 * 50});
+          std::vector<TaiTime> probes{from, from + Nanoseconds{1}, anchor, until - Nanoseconds{1}};
+          std::uniform_int_distribution<std::int64_t> inside{0, (until - from).count() - 1};
+          for (int i = 0; i < 8; ++i) probes.push_back(from + Nanoseconds{inside(random)});
+          for (const TaiTime p : probes) check_same(s.at(p, steady), s.at(p));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("between leaps the steady stretch lasts until the next smear begins") {
+  const smear::Smearer s = smearer("google");
+  const TaiTime now = s.table().to_tai(utc(2026, 11, 23, 7));
+  const smear::Steady steady = s.steady_around(now);
+  CHECK(steady.from == s.windows().back().ends + Nanoseconds{1});
+  CHECK(steady.until == TaiTime::max());
+  CHECK(steady.shift == seconds{37});
+}
