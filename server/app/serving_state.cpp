@@ -36,7 +36,7 @@ PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leap
     }
     index.emplace(name, static_cast<std::uint8_t>(plan.timescales.size()));
     plan.timescales.push_back(ntp::TimescaleView{name, std::make_shared<const smear::Smearer>(std::move(*made.smearer)),
-                                                 convention(timescale.refid), timescale.rehearsal.has_value(), {}});
+                                                 convention(timescale.refid), timescale.rehearsal.has_value(), {}, {}});
   }
   if (!result.problems.empty()) return result;
 
@@ -81,11 +81,14 @@ ntp::Snapshot make_snapshot(const ServingPlan& plan, const reference::ReferenceS
   snapshot.root_delay = ntp::to_ntp_short(reference.root_delay);
   snapshot.root_dispersion = ntp::to_ntp_short(reference.root_dispersion);
   snapshot.clock = plan.clock;
+  snapshot.clock.steady = snapshot.clock.steady_around(reference.read_at);
+  const leapdb::TaiTime now = snapshot.clock.to_tai(reference.read_at);
   // Whole seconds: the reference time says when the reference was read, not to the nanosecond.
   snapshot.reference_time = std::chrono::floor<std::chrono::seconds>(plan.clock.to_tai(reference.read_at));
   snapshot.timescales = plan.timescales;
   for (ntp::TimescaleView& timescale : snapshot.timescales) {
     timescale.reference_time = timescale.smearer->at(snapshot.reference_time).time;
+    timescale.steady = timescale.smearer->steady_around(now);
   }
   snapshot.listener_timescale = plan.listener_timescale;
   snapshot.policy = plan.policy;

@@ -87,7 +87,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory*
   // not move a stuck client.
   if (!refused && history != nullptr) history->record(request.client, timescale_index, request.received);
 
-  const smear::Served served = timescale.smearer->at(request.received);
+  const smear::Served served = timescale.smearer->at(request.received, timescale.steady);
   Header out;
   out.version = in.version;
   out.mode = Mode::server;
@@ -129,7 +129,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory*
 
 void stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::TaiTime transmit,
                     const TimescaleView& timescale) {
-  encode_timestamp(to_ntp(timescale.smearer->at(transmit).time), reply.subspan<kTransmitTimeOffset, 8>());
+  encode_timestamp(to_ntp(timescale.smearer->at(transmit, timescale.steady).time), reply.subspan<kTransmitTimeOffset, 8>());
 }
 
 }  // namespace ntp

@@ -23,6 +23,22 @@ bool ReferenceClock::near_inserted_second(leapdb::UtcTime reading) const {
   return next != nullptr && next->sign > 0 && next->effective - reading <= std::chrono::seconds{1};
 }
 
+ReferenceClock::Steady ReferenceClock::steady_around(leapdb::UtcTime reading) const {
+  if (kind != Kind::system || near_inserted_second(reading)) return {};
+  Steady span{leapdb::UtcTime::min(), leapdb::UtcTime::max(), table->to_tai(reading) - leapdb::TaiTime{reading.time_since_epoch()}};
+  for (const leapdb::Leap& leap : table->leaps) {
+    // The last second before each leap: deleted (every reading in it maps to the next
+    // midnight, no shift), or followed by the kernel's repeated one.
+    const leapdb::UtcTime last_second = leap.effective - std::chrono::seconds{1};
+    if (leap.sign < 0 && last_second <= reading && reading < leap.effective) return {};
+    for (const leapdb::UtcTime edge : {last_second, leap.effective}) {
+      if (edge <= reading) span.from = std::max(span.from, edge);
+      if (edge > reading) span.until = std::min(span.until, edge);
+    }
+  }
+  return span;
+}
+
 bool in_network(const Pin& pin, const std::array<std::uint8_t, 16>& address) {
   const unsigned whole = pin.prefix_length / 8, rest = pin.prefix_length % 8;
   if (!std::equal(pin.network.begin(), pin.network.begin() + whole, address.begin())) return false;
@@ -35,7 +51,7 @@ Snapshot true_utc_snapshot() {
   Snapshot s;
   auto made = smear::Smearer::make(*s.clock.table, smear::parse_profile("none").profile.value());
   s.timescales.push_back(TimescaleView{"utc", std::make_shared<const smear::Smearer>(std::move(*made.smearer)),
-                                       RefidConvention::reference, false});
+                                       RefidConvention::reference, false, {}, {}});
   s.listener_timescale.push_back(0);
   return s;
 }

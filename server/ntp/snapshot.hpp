@@ -28,6 +28,18 @@ struct ReferenceClock {
   std::int64_t rate_numerator = 1;
   std::int64_t rate_denominator = 1;
 
+  // Readings on which TAI is the reading plus a constant and no inserted second is near: the
+  // workers' shortcut around "now", set by the control thread in every snapshot (empty for a
+  // simulated reference, whose mapping needs no search anyway).
+  struct Steady {
+    leapdb::UtcTime from{};   // inclusive
+    leapdb::UtcTime until{};  // exclusive; from == until: empty
+    leapdb::Nanoseconds tai_minus_utc{0};
+    bool contains(leapdb::UtcTime reading) const { return from <= reading && reading < until; }
+  };
+  Steady steady;
+  Steady steady_around(leapdb::UtcTime reading) const;
+
   // `kernel_in_inserted_second`: the kernel says it is repeating 23:59:59 (adjtimex TIME_OOP),
   // so the reading is the second occurrence. Only asked when near_inserted_second() is true.
   leapdb::TaiTime to_tai(leapdb::UtcTime reading, bool kernel_in_inserted_second = false) const;
@@ -42,6 +54,7 @@ struct TimescaleView {
   RefidConvention refid = RefidConvention::ntpd;
   bool rehearsal = false;
   leapdb::UtcTime reference_time{};  // the snapshot's reference_time on this timescale
+  smear::Steady steady;  // around the snapshot's time: the shortcut past smearer->at()
 };
 
 struct Pin {

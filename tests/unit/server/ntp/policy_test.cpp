@@ -28,8 +28,8 @@ ntp::Snapshot two_timescales(bool deny = true, leapdb::Nanoseconds sticky = {}) 
   ntp::Snapshot s;
   s.reference_id = 0x4750'5300;
   s.clock.table = table;
-  s.timescales.push_back({"google", smearer(*table, "google"), ntp::RefidConvention::ntpd, false, {}});
-  s.timescales.push_back({"utc", smearer(*table, "none"), ntp::RefidConvention::reference, false, {}});
+  s.timescales.push_back({"google", smearer(*table, "google"), ntp::RefidConvention::ntpd, false, {}, {}});
+  s.timescales.push_back({"utc", smearer(*table, "none"), ntp::RefidConvention::reference, false, {}, {}});
   s.listener_timescale = {0, 1};
   s.policy.pins.push_back(ntp::Pin{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0}, 104, 1});
   s.policy.deny = deny;
@@ -183,4 +183,34 @@ TEST_CASE("network matching") {
   const ntp::Pin all_v4{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96, 0};  // 0.0.0.0/0
   CHECK(ntp::in_network(all_v4, v4(192, 0, 2, 1).ip));
   CHECK_FALSE(ntp::in_network(all_v4, {0x20, 0x01}));  // IPv4 only
+}
+
+TEST_CASE("the steady shortcuts in a snapshot give byte-identical replies") {
+  const ntp::Snapshot plain = two_timescales();
+  const leapdb::UtcTime leap = utc(2017, 1, 1);
+  for (minutes offset = -hours{40}; offset <= hours{40}; offset += minutes{23}) {
+    // The control thread computes the shortcuts at `anchor`; requests arrive up to a minute
+    // later, some past where the shortcut ends.
+    const leapdb::UtcTime anchor = leap + offset;
+    ntp::Snapshot fast = plain;
+    fast.clock.steady = fast.clock.steady_around(anchor);
+    for (ntp::TimescaleView& view : fast.timescales) view.steady = view.smearer->steady_around(fast.clock.to_tai(anchor));
+    for (const seconds later : {seconds{0}, seconds{1}, seconds{59}}) {
+      const leapdb::UtcTime when = anchor + later;
+      const leapdb::TaiTime tai = fast.clock.steady.contains(when)
+                                      ? leapdb::TaiTime{when.time_since_epoch() + fast.clock.steady.tai_minus_utc}
+                                      : fast.clock.to_tai(when);
+      REQUIRE(tai == plain.clock.to_tai(when));
+      for (std::uint8_t listener : {std::uint8_t{0}, std::uint8_t{1}}) {
+        const auto request = ntp::build_client_request(ntp::Timestamp{1, 2});
+        std::array<std::byte, ntp::kMaxReplyLength> with{}, without{};
+        ntp::handle(ntp::Request{request, v4(192, 0, 2, 1), listener, tai}, fast, nullptr, with);
+        ntp::handle(ntp::Request{request, v4(192, 0, 2, 1), listener, tai}, plain, nullptr, without);
+        ntp::stamp_transmit(with, tai + milliseconds{3}, fast.timescales[listener]);
+        ntp::stamp_transmit(without, tai + milliseconds{3}, plain.timescales[listener]);
+        CAPTURE(leapdb::format_rfc3339(when));
+        CHECK(with == without);
+      }
+    }
+  }
 }

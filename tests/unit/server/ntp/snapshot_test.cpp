@@ -1,0 +1,62 @@
+#include "server/ntp/snapshot.hpp"
+
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "leapdb/parse.hpp"
+#include "tests/unit/leapdb/files.hpp"
+
+using namespace std::chrono;
+using leapdb::Nanoseconds;
+using leapdb::UtcTime;
+
+namespace {
+
+ntp::ReferenceClock clock_with(const char* fixture) {
+  ntp::ReferenceClock clock;
+  clock.table = std::make_shared<const leapdb::LeapTable>(leapdb::parse(test_files::fixture(fixture), fixture).table);
+  REQUIRE_FALSE(clock.table->leaps.empty());
+  return clock;
+}
+
+}  // namespace
+
+TEST_CASE("the clock's steady span maps readings exactly as to_tai does, and never near an inserted second") {
+  std::mt19937_64 random{11};
+  for (const char* fixture : {"leap-seconds.list", "negative-leap.list"}) {
+    CAPTURE(fixture);
+    const ntp::ReferenceClock clock = clock_with(fixture);
+    for (const leapdb::Leap& leap : clock.table->leaps) {
+      for (std::int64_t d = -3'000'000'001; d <= 2'000'000'001; d += 250'000'000) {
+        for (const std::int64_t nudge : {-1LL, 0LL, 1LL}) {
+          const UtcTime anchor = leap.effective + Nanoseconds{d + nudge};
+          const ntp::ReferenceClock::Steady steady = clock.steady_around(anchor);
+          if (steady.from == steady.until) {
+            CHECK((clock.near_inserted_second(anchor) || clock.to_tai(anchor) == clock.to_tai(anchor + Nanoseconds{1})));
+            continue;
+          }
+          REQUIRE(steady.contains(anchor));
+          const UtcTime from = std::max(steady.from, anchor - hours{24 * 365 * 50});
+          const UtcTime until = std::min(steady.until, anchor + hours{24 * 365 * 50});
+          std::uniform_int_distribution<std::int64_t> inside{0, (until - from).count() - 1};
+          for (const UtcTime p : {from, anchor, until - Nanoseconds{1}, from + Nanoseconds{inside(random)}}) {
+            CHECK_FALSE(clock.near_inserted_second(p));
+            CHECK(clock.to_tai(p) == leapdb::TaiTime{p.time_since_epoch() + steady.tai_minus_utc});
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the clock's steady span: far from leaps it is long; a simulated clock has none") {
+  ntp::ReferenceClock clock = clock_with("leap-seconds.list");
+  const UtcTime now = leapdb::utc_from_unix_nanoseconds(1'795'000'000'000'000'000);
+  const auto steady = clock.steady_around(now);
+  CHECK(steady.from == clock.table->leaps.back().effective);
+  CHECK(steady.until == UtcTime::max());
+  CHECK(steady.tai_minus_utc == seconds{37});
+  clock.kind = ntp::ReferenceClock::Kind::simulated;
+  CHECK(clock.steady_around(now).from == clock.steady_around(now).until);
+}
