@@ -10,10 +10,17 @@
 namespace io {
 namespace {
 
-// Fibonacci hashing: the multiply spreads neighbouring addresses (a /24 of clients) evenly,
-// the shift keeps its best-mixed bits.
+// x ^= x >> 16; x *= golden ratio; x ^= x >> 16: every output bit depends on every address
+// bit (a multiply alone leaves low bits blind to high ones), and neighbouring addresses (a /24
+// of clients) spread evenly. Classic BPF can say it in a handful of instructions.
 constexpr std::uint32_t kMultiplier = 0x9E37'79B1u;
 constexpr std::uint32_t kShift = 16;
+
+constexpr std::uint32_t mix(std::uint32_t x) {
+  x ^= x >> kShift;
+  x *= kMultiplier;
+  return x ^ (x >> kShift);
+}
 
 std::uint32_t word_at(std::span<const std::uint8_t> bytes, std::size_t offset) {
   return (std::uint32_t{bytes[offset]} << 24) | (std::uint32_t{bytes[offset + 1]} << 16) |
@@ -33,7 +40,7 @@ sock_filter statement(std::uint16_t code, std::uint32_t k) { return sock_filter{
 unsigned steered_worker(std::span<const std::uint8_t> address, unsigned workers) {
   std::uint32_t folded = 0;
   for (std::size_t offset = 0; offset + 4 <= address.size(); offset += 4) folded ^= word_at(address, offset);
-  return ((folded * kMultiplier) >> kShift) % workers;
+  return mix(folded) % workers;
 }
 
 std::string steer_by_client_address(int any_member, config::SocketAddress::Family family, unsigned workers) {
@@ -49,8 +56,13 @@ std::string steer_by_client_address(int any_member, config::SocketAddress::Famil
       program.push_back(statement(BPF_ALU | BPF_XOR | BPF_X, 0));
     }
   }
-  program.push_back(statement(BPF_ALU | BPF_MUL | BPF_K, kMultiplier));
-  program.push_back(statement(BPF_ALU | BPF_RSH | BPF_K, kShift));
+  // mix(), with X holding the value before each shift.
+  for (const bool multiply : {true, false}) {
+    program.push_back(statement(BPF_MISC | BPF_TAX, 0));
+    program.push_back(statement(BPF_ALU | BPF_RSH | BPF_K, kShift));
+    program.push_back(statement(BPF_ALU | BPF_XOR | BPF_X, 0));
+    if (multiply) program.push_back(statement(BPF_ALU | BPF_MUL | BPF_K, kMultiplier));
+  }
   program.push_back(statement(BPF_ALU | BPF_MOD | BPF_K, workers));
   program.push_back(statement(BPF_RET | BPF_A, 0));
   const sock_fprog fprog{static_cast<unsigned short>(program.size()), program.data()};

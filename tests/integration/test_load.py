@@ -2,15 +2,20 @@
 client steering across worker threads, and memory that stays bounded whatever the number of
 distinct clients."""
 
+import ipaddress
 import json
+import os
 import socket
 import struct
+import sys
 import threading
 import time
 import unittest
 import urllib.request
 
 import harness
+
+INSIDE = os.environ.get("SMEARD_ITEST_NETNS") == "1"
 
 BENCH_KEYS = ["target", "seconds", "sockets", "window", "rate", "sources", "sent", "replies",
               "replies_per_second", "lost", "loss_ratio", "invalid", "kiss_of_death", "send_errors",
@@ -48,9 +53,38 @@ def bench(*args, timeout=60):
 
 
 def steered_worker(address, workers):
-    """What smeard's reuseport program computes (server/io/steering.cpp), written out again."""
-    word = struct.unpack("!I", socket.inet_aton(address))[0]
-    return (((word * 0x9E3779B1) & 0xFFFFFFFF) >> 16) % workers
+    """What smeard's reuseport program computes (server/io/steering.cpp), written out again:
+    the address's 32-bit words folded by XOR, then x ^= x >> 16, x *= 0x9E3779B1,
+    x ^= x >> 16 (32-bit), modulo the workers."""
+    packed = ipaddress.ip_address(address).packed
+    x = 0
+    for i in range(0, len(packed), 4):
+        x ^= struct.unpack("!I", packed[i:i + 4])[0]
+    x ^= x >> 16
+    x = (x * 0x9E3779B1) & 0xFFFFFFFF
+    x ^= x >> 16
+    return x % workers
+
+
+def check_steering(test, daemon, family, server, addresses):
+    """Five requests from each address, each from a new socket (a new port): every one must
+    reach the worker the hash names, and the addresses must use both workers."""
+    request = harness.ntp_request()
+    used = set()
+    for address in addresses:
+        before = status(daemon)["traffic"][0]["requests_by_worker"]
+        for _ in range(5):
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.bind((address, 0))
+                s.settimeout(2)
+                s.sendto(request, (server, daemon.port))
+                s.recv(100)
+        after = status(daemon)["traffic"][0]["requests_by_worker"]
+        delta = [a - b for a, b in zip(after, before)]
+        expected = steered_worker(address, 2)
+        test.assertEqual(delta[expected], 5, f"{address}: worker counts moved by {delta}")
+        used.add(expected)
+    test.assertEqual(used, {0, 1}, f"{len(addresses)} addresses all hashed to one worker")
 
 
 def rss_kib(pid):
@@ -146,25 +180,43 @@ class Steering(unittest.TestCase):
     def test_each_client_address_always_reaches_the_same_worker(self):
         """Five source ports per address: the kernel's default reuseport hash (address and
         port) would spread them; steering by address must not."""
-        request = harness.ntp_request()
         with smeard_with_metrics(workers=2) as daemon:
             self.assertEqual(daemon.events("listening")[0]["steering"], "client address")
-            used = set()
-            for last in range(1, 31):
-                address = f"127.0.7.{last}"
-                before = status(daemon)["traffic"][0]["requests_by_worker"]
-                for _ in range(5):
-                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                        s.bind((address, 0))
-                        s.settimeout(2)
-                        s.sendto(request, ("127.0.0.1", daemon.port))
-                        s.recv(100)
-                after = status(daemon)["traffic"][0]["requests_by_worker"]
-                delta = [a - b for a, b in zip(after, before)]
-                expected = steered_worker(address, 2)
-                self.assertEqual(delta[expected], 5, f"{address}: worker counts moved by {delta}")
-                used.add(expected)
-            self.assertEqual(used, {0, 1}, "thirty addresses all hashed to one worker")
+            check_steering(self, daemon, socket.AF_INET, "127.0.0.1", [f"127.0.7.{n}" for n in range(1, 31)])
+
+    def test_ipv6_in_a_private_network_namespace(self):
+        """IPv6 clients need addresses of their own: the test adds them to lo in a namespace."""
+        unshare = harness.tool("unshare", "util-linux")
+        isolate = [unshare, "--net"] if os.geteuid() == 0 else [unshare, "--user", "--map-root-user", "--net"]
+        env = dict(os.environ, SMEARD_ITEST_NETNS="1", SMEARD=harness.binary(harness.SMEARD))
+        result = harness.run(isolate + ["--", sys.executable, os.path.abspath(__file__), "-v"],
+                             timeout=60, env=env, cwd=os.path.dirname(os.path.abspath(__file__)))
+        output = result.stdout + result.stderr
+        self.assertEqual(result.returncode, 0, f"inside the namespace:\n{output}")
+        self.assertRegex(output, r"Ran 1 test.*\n+OK", output)
+
+
+class SteeringIpv6InPrivateNetwork(unittest.TestCase):
+    """Runs only inside the namespace."""
+
+    def test_ipv6_clients_are_steered_by_the_whole_address(self):
+        ip = harness.tool("ip", "iproute2")
+        setup = [[ip, "link", "set", "lo", "up"]] + [
+            [ip, "-6", "addr", "add", f"fd00::7:{n:x}/128", "dev", "lo", "nodad"] for n in range(1, 31)]
+        for argv in setup:
+            done = harness.run(argv)
+            self.assertEqual(done.returncode, 0, f"{' '.join(argv)}: {done.stderr}")
+        port = harness.free_udp_port()
+        metrics = free_tcp_port()
+        text = "\n".join([
+            "listeners:", f'  - address: "[::1]:{port}"', "    timescale: google",
+            "timescales:", "  google:", "    smear: google", "reference:", "  type: system", "workers: 2",
+            f'metrics: {{listen: "127.0.0.1:{metrics}"}}', ""])
+        daemon = harness.Smeard([f"[::1]:{port}"], text=text)
+        daemon.metrics_url = f"http://127.0.0.1:{metrics}"
+        with daemon:
+            self.assertEqual(daemon.events("listening")[0]["steering"], "client address")
+            check_steering(self, daemon, socket.AF_INET6, "::1", [f"fd00::7:{n:x}" for n in range(1, 31)])
 
 
 class Memory(unittest.TestCase):
@@ -183,6 +235,12 @@ class Memory(unittest.TestCase):
             print(f"\nRSS {before} KiB before, {after} KiB after {report['sent']} requests from "
                   f"{min(report['sent'], 1_000_000)} distinct addresses")
             self.assertLess(after - before, 2048, f"RSS grew from {before} KiB to {after} KiB")
+
+
+def load_tests(loader, tests, pattern):
+    if INSIDE:
+        return loader.loadTestsFromTestCase(SteeringIpv6InPrivateNetwork)
+    return unittest.TestSuite(loader.loadTestsFromTestCase(case) for case in (Bench, Steering, Memory))
 
 
 if __name__ == "__main__":
