@@ -504,7 +504,8 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
     }
   }
   // Steered, a client always reaches the same worker index on every listener, so each index
-  // owns its share of the table and no two threads write the same memory.
+  // owns its share of the table: workers at different indices never write the same memory
+  // (those at one index, one per listener, share it, as a client using two listeners must).
   const std::size_t partitions = steered ? workers_per_listener : 1;
   const std::size_t slots = std::max<std::size_t>(std::bit_floor(config.client_policy.table_size / partitions), 64);
   std::random_device entropy;
@@ -532,7 +533,7 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
         {{"address", listener.address.to_string()},
          {"timescale", listener.timescale},
          {"workers", std::to_string(workers_per_listener)},
-         {"steering", steered ? "client address" : "kernel"},
+         {"steering", workers_per_listener == 1 ? "one worker" : steered ? "client address" : "kernel"},
          {"config", config.source}});
   }
 

@@ -442,6 +442,11 @@ int bench_command(const std::vector<std::string_view>& args) {
     std::cerr << "smearctl bench: no valid reply from " << target->to_string() << "\n";
     return 1;
   }
+  if (t.invalid > 0) {
+    std::cerr << "smearctl bench: " << t.invalid << " invalid replies from " << target->to_string()
+              << " (wrong mode or origin, duplicates, kiss-o'-death)\n";
+    return 1;
+  }
   return 0;
 }
 

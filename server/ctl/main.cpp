@@ -50,7 +50,8 @@ commands:
       (default 16), or paced at R requests/s; every reply is checked (server
       mode, origin timestamp); prints replies/s, loss, and p50/p99 round trip.
       --sources sends from K distinct loopback addresses 127.1.0.1 upwards (an
-      IPv4 loopback target only); unanswered after --timeout (default 1) is lost
+      IPv4 loopback target only); unanswered after --timeout (default 1) is lost.
+      Exit status 1 when no valid reply came, or any reply was invalid
 
   Profiles: google (aws), google-2016, ntpd, ntpsec, chrony (meta), none, or custom:
   linear:window=SECONDS[,anchor=center|end|start], cosine:..., or

@@ -127,15 +127,37 @@ class Bench(unittest.TestCase):
             self.assertAlmostEqual(report["sent"], 2000, delta=100)
             self.assertEqual(report["replies"], report["sent"])
 
+    def test_a_duplicated_reply_fails_the_run(self):
+        """A server that answers every request correctly, twice: the second copy matches no
+        request in flight, so it is invalid, and the run fails though every request was answered."""
+        result = self.run_against(duplicate=True, origin_ok=True)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        report = json.loads(result.stdout)
+        self.assertGreater(report["replies"], 0)
+        self.assertGreater(report["invalid"], 0)
+        self.assertEqual(report["lost"], 0)
+        self.assertIn("invalid replies", result.stderr)
+
     def test_replies_with_the_wrong_origin_are_refused(self):
         """A server that answers in server mode but does not echo the request's transmit
         timestamp: nothing it sends may count as a reply."""
+        result = self.run_against(duplicate=False, origin_ok=False)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        report = json.loads(result.stdout)
+        self.assertEqual(report["replies"], 0)
+        self.assertGreater(report["invalid"], 0)
+        self.assertIn("no valid reply", result.stderr)
+
+    @staticmethod
+    def run_against(duplicate, origin_ok):
+        """smearctl bench against a Python server that answers in server mode, echoing the
+        request's transmit timestamp as origin (or zeros), once (or twice)."""
         server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         server.bind(("127.0.0.1", 0))
         server.settimeout(0.2)
         stop = threading.Event()
 
-        def answer_wrongly():
+        def answer():
             while not stop.is_set():
                 try:
                     data, peer = server.recvfrom(2048)
@@ -144,23 +166,18 @@ class Bench(unittest.TestCase):
                 reply = bytearray(data[:48])
                 reply[0] = (4 << 3) | 4
                 reply[1] = 1
-                reply[24:32] = bytes(8)  # origin: not what was sent
-                server.sendto(bytes(reply), peer)
+                reply[24:32] = data[40:48] if origin_ok else bytes(8)
+                for _ in range(2 if duplicate else 1):
+                    server.sendto(bytes(reply), peer)
 
-        thread = threading.Thread(target=answer_wrongly, daemon=True)
+        thread = threading.Thread(target=answer, daemon=True)
         thread.start()
         try:
-            result = bench(f"127.0.0.1:{server.getsockname()[1]}", "--seconds", "0.5", "--timeout", "0.2",
-                           "--json")
+            return bench(f"127.0.0.1:{server.getsockname()[1]}", "--seconds", "0.5", "--timeout", "0.2", "--json")
         finally:
             stop.set()
             thread.join()
             server.close()
-        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
-        report = json.loads(result.stdout)
-        self.assertEqual(report["replies"], 0)
-        self.assertGreater(report["invalid"], 0)
-        self.assertIn("no valid reply", result.stderr)
 
     def test_nobody_listening(self):
         result = bench(f"127.0.0.1:{harness.free_udp_port()}", "--seconds", "0.3", "--timeout", "0.2")
