@@ -21,29 +21,34 @@ std::uint32_t seconds_of(leapdb::TaiTime t) {
   return static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.time_since_epoch().count() / 1'000'000'000));
 }
 
-// slot = tag (24 bits) | timescale (8 bits) | seconds (32 bits); a zero tag is made 1 so an
-// occupied slot is never mistaken for an empty one.
+// slot = tag (24 bits, never 0) | timescale (8 bits) | seconds (32 bits)
 std::uint64_t pack(std::uint32_t tag, std::uint8_t timescale, std::uint32_t seconds) {
-  return (std::uint64_t{tag == 0 ? 1u : tag} << 40) | (std::uint64_t{timescale} << 32) | seconds;
+  return (std::uint64_t{tag} << 40) | (std::uint64_t{timescale} << 32) | seconds;
 }
 
 }  // namespace
 
 ClientHistory::ClientHistory(std::size_t slots, std::uint64_t seed)
-    : slots_(std::make_unique<std::atomic<std::uint64_t>[]>(slots)), mask_(slots - 1), seed_(seed | 1) {}
+    : slots_(std::make_unique<std::atomic<std::uint64_t>[]>(slots)), mask_(slots - 1), seed_(seed | 1), mixed_seed_(mix(seed_)) {}
 
 std::uint64_t ClientHistory::hash(const ClientAddress& client) const {
   std::uint64_t high = 0, low = 0;
   std::memcpy(&high, client.ip.data(), 8);
   std::memcpy(&low, client.ip.data() + 8, 8);
-  return mix(mix(high ^ seed_) ^ low);
+  // IPv4 clients (::ffff:a.b.c.d) all share the high half: its mix is computed once.
+  return mix((high == 0 ? mixed_seed_ : mix(high ^ seed_)) ^ low);
 }
 
-ClientHistory::Seen ClientHistory::last(const ClientAddress& client, leapdb::TaiTime now) const {
+ClientHistory::Place ClientHistory::place(const ClientAddress& client) const {
   const std::uint64_t h = hash(client);
-  const std::uint64_t value = slots_[h & mask_].load(std::memory_order_relaxed);
   const auto tag = static_cast<std::uint32_t>(h >> 40);
-  if (value == kEmpty || (value >> 40) != (tag == 0 ? 1u : tag)) return {};
+  // A zero tag is made 1, so an occupied slot is never mistaken for an empty one.
+  return Place{&slots_[h & mask_], tag == 0 ? 1u : tag};
+}
+
+ClientHistory::Seen ClientHistory::last(Place place, leapdb::TaiTime now) const {
+  const std::uint64_t value = place.slot->load(std::memory_order_relaxed);
+  if (value == kEmpty || (value >> 40) != place.tag) return {};
   // Signed: a clock stepped back, or two workers recording out of order, gives a small
   // negative difference, which is "just now", not 136 years.
   const auto age = static_cast<std::int32_t>(seconds_of(now) - static_cast<std::uint32_t>(value));
@@ -54,11 +59,9 @@ void ClientHistory::clear() {
   for (std::uint64_t i = 0; i <= mask_; ++i) slots_[i].store(kEmpty, std::memory_order_relaxed);
 }
 
-void ClientHistory::record(const ClientAddress& client, std::uint8_t timescale, leapdb::TaiTime now) {
-  const std::uint64_t h = hash(client);
-  std::atomic<std::uint64_t>& slot = slots_[h & mask_];
-  const std::uint64_t value = pack(static_cast<std::uint32_t>(h >> 40), timescale, seconds_of(now));
-  if (slot.load(std::memory_order_relaxed) != value) slot.store(value, std::memory_order_relaxed);
+void ClientHistory::record(Place place, std::uint8_t timescale, leapdb::TaiTime now) {
+  const std::uint64_t value = pack(place.tag, timescale, seconds_of(now));
+  if (place.slot->load(std::memory_order_relaxed) != value) place.slot->store(value, std::memory_order_relaxed);
 }
 
 }  // namespace ntp

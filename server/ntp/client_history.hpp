@@ -25,8 +25,19 @@ class ClientHistory {
     std::uint8_t timescale = 0;
     leapdb::Nanoseconds age{0};  // since the client was last recorded
   };
-  Seen last(const ClientAddress& client, leapdb::TaiTime now) const;
-  void record(const ClientAddress& client, std::uint8_t timescale, leapdb::TaiTime now);
+  // Where a client's record lives: found once per request, then read and written there.
+  struct Place {
+    std::atomic<std::uint64_t>* slot;
+    std::uint32_t tag;
+  };
+  Place place(const ClientAddress& client) const;
+  Seen last(Place place, leapdb::TaiTime now) const;
+  void record(Place place, std::uint8_t timescale, leapdb::TaiTime now);
+
+  Seen last(const ClientAddress& client, leapdb::TaiTime now) const { return last(place(client), now); }
+  void record(const ClientAddress& client, std::uint8_t timescale, leapdb::TaiTime now) {
+    record(place(client), timescale, now);
+  }
   // Forgets every client: needed when timescale indices change meaning (a reload).
   void clear();
 
@@ -38,6 +49,7 @@ class ClientHistory {
   std::unique_ptr<std::atomic<std::uint64_t>[]> slots_;
   std::uint64_t mask_;
   std::uint64_t seed_;
+  std::uint64_t mixed_seed_;
 };
 
 }  // namespace ntp

@@ -71,8 +71,9 @@ Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory*
   Decision decision;
   const Pin* pin = pin_of(policy, request.client);
   decision.pin_violation = pin != nullptr && pin->timescale != timescale_index;
+  const ClientHistory::Place place = history != nullptr ? history->place(request.client) : ClientHistory::Place{};
   if (history != nullptr) {
-    const ClientHistory::Seen seen = history->last(request.client, request.received);
+    const ClientHistory::Seen seen = history->last(place, request.received);
     const bool elsewhere = seen.known && seen.timescale != timescale_index;
     decision.mixed = elsewhere && seen.age <= policy.mixed_window;
     decision.other_timescale = seen.timescale;
@@ -85,7 +86,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory*
   }
   // The client's timescale is remembered only when it is served: a refused request must
   // not move a stuck client.
-  if (!refused && history != nullptr) history->record(request.client, timescale_index, request.received);
+  if (!refused && history != nullptr) history->record(place, timescale_index, request.received);
 
   const smear::Served served = timescale.smearer->at(request.received, timescale.steady);
   Header out;
