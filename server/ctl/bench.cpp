@@ -126,9 +126,13 @@ class Bench {
       if (!sending && in_flight() == 0) break;
       if (!sending && now >= end_ns + timeout_ns) break;
       bool progressed = false;
-      for (std::size_t f = 0; f < flows_.size(); ++f) {
-        progressed |= receive(flows_[f], now < end_ns);
-        if (sending) progressed |= send(flows_[f], now);
+      // A paced run sends what is due from the first flow with room: start with another
+      // flow each time round, so every socket carries its share.
+      first_flow_ = first_flow_ + 1 < flows_.size() ? first_flow_ + 1 : 0;
+      for (std::size_t i = 0; i < flows_.size(); ++i) {
+        Flow& flow = flows_[(first_flow_ + i) % flows_.size()];
+        progressed |= receive(flow, now < end_ns);
+        if (sending) progressed |= send(flow, now);
       }
       if (now >= next_expiry_check) {
         expire(now - timeout_ns);
@@ -297,6 +301,7 @@ class Bench {
   LatencyHistogram rtt_;
   std::int64_t start_ns_ = 0;
   std::uint32_t next_source_ = 0;
+  std::size_t first_flow_ = 0;
   std::array<std::array<std::byte, ntp::kHeaderLength>, kBatch> requests_{};
   std::array<std::array<std::byte, 2048>, kBatch> replies_{};
   std::array<std::array<std::byte, 128>, kBatch> control_{};

@@ -111,6 +111,18 @@ class Bench(unittest.TestCase):
             served = sum(t["responses"] for t in status(daemon)["traffic"])
             self.assertEqual(served, report["sent"], "smeard's reply count disagrees with the bench's")
 
+    def test_ipv6_paced(self):
+        port = harness.free_udp_port()
+        text = harness.config_text([f"[::1]:{port}"], workers=1)
+        with harness.Smeard([f"[::1]:{port}"], text=text):
+            result = bench(f"[::1]:{port}", "--seconds", "1", "--rate", "1000", "--sockets", "4", "--window", "1",
+                           "--json")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            report = json.loads(result.stdout)
+            self.assertEqual(report["target"], f"[::1]:{port}")
+            self.assertAlmostEqual(report["replies"], 1000, delta=60)
+            self.assertEqual(report["invalid"], 0)
+
     def test_text_report(self):
         with smeard_with_metrics(workers=1) as daemon:
             result = bench(f"127.0.0.1:{daemon.port}", "--seconds", "0.5", "--sockets", "2", "--window", "4")
