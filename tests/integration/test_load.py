@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import struct
-import sys
 import threading
 import time
 import unittest
@@ -215,11 +214,7 @@ class Steering(unittest.TestCase):
 
     def test_ipv6_in_a_private_network_namespace(self):
         """IPv6 clients need addresses of their own: the test adds them to lo in a namespace."""
-        unshare = harness.tool("unshare", "util-linux")
-        isolate = [unshare, "--net"] if os.geteuid() == 0 else [unshare, "--user", "--map-root-user", "--net"]
-        env = dict(os.environ, SMEARD_ITEST_NETNS="1", SMEARD=harness.binary(harness.SMEARD))
-        result = harness.run(isolate + ["--", sys.executable, os.path.abspath(__file__), "-v"],
-                             timeout=60, env=env, cwd=os.path.dirname(os.path.abspath(__file__)))
+        result = harness.run_in_private_network(__file__)
         output = result.stdout + result.stderr
         self.assertEqual(result.returncode, 0, f"inside the namespace:\n{output}")
         self.assertRegex(output, r"Ran 1 test.*\n+OK", output)

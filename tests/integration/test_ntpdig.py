@@ -5,7 +5,6 @@ touching the host's port 123. The outer test re-runs this file inside the namesp
 
 import json
 import os
-import sys
 import unittest
 
 import harness
@@ -56,12 +55,7 @@ class NtpdigInPrivateNetwork(unittest.TestCase):
 class Ntpdig(unittest.TestCase):
     def test_ntpdig_in_a_private_network_namespace(self):
         harness.tool("ntpdig", "ntpsec-ntpdig")
-        unshare = harness.tool("unshare", "util-linux")
-        # As root a new network namespace is enough; otherwise map ourselves to root in a user one.
-        isolate = [unshare, "--net"] if os.geteuid() == 0 else [unshare, "--user", "--map-root-user", "--net"]
-        env = dict(os.environ, SMEARD_ITEST_NETNS="1", SMEARD=harness.binary(harness.SMEARD))
-        result = harness.run(isolate + ["--", sys.executable, os.path.abspath(__file__), "-v"],
-                             timeout=60, env=env, cwd=os.path.dirname(os.path.abspath(__file__)))
+        result = harness.run_in_private_network(__file__)
         output = result.stdout + result.stderr
         self.assertEqual(result.returncode, 0, f"inside the namespace:\n{output}")
         self.assertIn("test_ipv4_and_ipv6", output)
