@@ -14,11 +14,11 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "server/ctl/target.hpp"
 #include "server/io/clock.hpp"
@@ -62,20 +62,24 @@ namespace {
 
 constexpr unsigned kBatch = 64;
 constexpr std::uint32_t kMaxSources = 254u * 256u * 200u;
+constexpr std::size_t kMaxExpired = 1 << 20;
 
 std::int64_t nanoseconds_now() { return io::realtime_now().time_since_epoch().count(); }
 
 struct Slot {
   ntp::Timestamp cookie;
-  std::int64_t sent_ns = 0;
+  std::int64_t sent_ns = 0;  // paced: when it was due, so a late send counts against the round trip
   bool busy = false;
 };
+
+std::uint64_t key_of(ntp::Timestamp cookie) { return (std::uint64_t{cookie.seconds} << 32) | cookie.fraction; }
 
 // One socket with its own window of requests in flight.
 struct Flow {
   io::UniqueFd fd;
   std::vector<Slot> slots;
   std::vector<std::uint16_t> idle;  // slots free to send on
+  std::unordered_set<std::uint64_t> expired;  // requests given up on: a reply to one is late
   std::uint32_t sequence = 0;
 };
 
@@ -85,6 +89,7 @@ struct Totals {
   std::uint64_t replies_in_time = 0;  // before the run's end, for the rate
   std::uint64_t lost = 0;
   std::uint64_t invalid = 0;
+  std::uint64_t late = 0;  // replies to requests already counted lost
   std::uint64_t kiss_of_death = 0;
   std::uint64_t send_errors = 0;
 };
@@ -140,7 +145,11 @@ class Bench {
       }
       // Never spin: a busy loop here starves the softirq work that delivers loopback packets
       // on this core, and the round trips measured would be the scheduler's, not the server's.
-      if (!progressed) wait_for_replies(sending ? next_send_ns() - now : 1'000'000);
+      // Wait for a reply, or until the pace lets the next request go if a slot is free for it.
+      if (!progressed) {
+        const bool room = in_flight() < options_.sockets * std::size_t{options_.window};
+        wait_for_replies(sending && room && options_.rate > 0 && !send_failed_ ? next_send_ns() - now : 1'000'000);
+      }
     }
     for (Flow& flow : flows_) {
       for (Slot& slot : flow.slots) {
@@ -199,6 +208,7 @@ class Bench {
     }
     const std::int64_t sent_ns = nanoseconds_now();
     const int n = ::sendmmsg(flow.fd.get(), headers_.data(), static_cast<unsigned>(count), 0);
+    send_failed_ = n <= 0;
     if (n <= 0) {
       ++totals_.send_errors;
       return false;
@@ -206,7 +216,10 @@ class Bench {
     for (int i = 0; i < n; ++i) {
       const std::uint16_t slot = flow.idle.back();
       flow.idle.pop_back();
-      flow.slots[slot].sent_ns = sent_ns;
+      // Paced, a request sent late (the generator was descheduled, or the window was full)
+      // is timed from when it was due: otherwise the stall would vanish from the round trips.
+      flow.slots[slot].sent_ns =
+          options_.rate > 0 ? std::min(sent_ns, due_ns(totals_.sent + static_cast<std::uint64_t>(i))) : sent_ns;
       flow.slots[slot].busy = true;
     }
     totals_.sent += static_cast<std::uint64_t>(n);
@@ -244,11 +257,19 @@ class Bench {
       }
       const ntp::Header header = ntp::decode_header(bytes.first<ntp::kHeaderLength>());
       const std::uint16_t slot_index = cookie_slot(header.origin_time);
-      if (slot_index >= flow.slots.size() || !flow.slots[slot_index].busy) {
-        ++totals_.invalid;  // a duplicate, or a reply to a request already counted lost
+      if (slot_index >= flow.slots.size()) {
+        ++totals_.invalid;
         continue;
       }
       Slot& slot = flow.slots[slot_index];
+      if (flow.expired.erase(key_of(header.origin_time)) != 0) {
+        ++totals_.late;  // counted lost already; still a proper reply
+        continue;
+      }
+      if (!slot.busy) {
+        ++totals_.invalid;  // a duplicate, or a stray
+        continue;
+      }
       const ntp::ReplyCheck check = ntp::check_reply(bytes, slot.cookie);
       if (check.problem == ntp::ReplyProblem::kiss_of_death) ++totals_.kiss_of_death;
       if (check.problem != ntp::ReplyProblem::none) {
@@ -271,6 +292,9 @@ class Bench {
         Slot& slot = flow.slots[i];
         if (slot.busy && slot.sent_ns < sent_before) {
           slot.busy = false;
+          // Bounded: a server that never answers must not grow this without end.
+          if (flow.expired.size() >= kMaxExpired) flow.expired.clear();
+          flow.expired.insert(key_of(slot.cookie));
           flow.idle.push_back(static_cast<std::uint16_t>(i));
           ++totals_.lost;
         }
@@ -278,11 +302,11 @@ class Bench {
     }
   }
 
-  // When the pace allows the next request; closed loops send as soon as a reply frees a slot.
-  std::int64_t next_send_ns() const {
-    if (options_.rate == 0) return start_ns_ + std::numeric_limits<std::int32_t>::max();
-    return start_ns_ + static_cast<std::int64_t>(static_cast<double>(totals_.sent) * 1e9 / options_.rate);
+  // When the n-th request (from 0) is due at the configured pace.
+  std::int64_t due_ns(std::uint64_t n) const {
+    return start_ns_ + static_cast<std::int64_t>(static_cast<double>(n) * 1e9 / options_.rate);
   }
+  std::int64_t next_send_ns() const { return due_ns(totals_.sent); }
 
   void wait_for_replies(std::int64_t at_most_ns) {
     fds_.clear();
@@ -301,6 +325,7 @@ class Bench {
   LatencyHistogram rtt_;
   std::int64_t start_ns_ = 0;
   std::uint32_t next_source_ = 0;
+  bool send_failed_ = false;
   std::size_t first_flow_ = 0;
   std::array<std::array<std::byte, ntp::kHeaderLength>, kBatch> requests_{};
   std::array<std::array<std::byte, 2048>, kBatch> replies_{};
@@ -397,7 +422,7 @@ int bench_command(const std::vector<std::string_view>& args) {
 
   // Paced requests leave within microseconds of their time, not the default 50 us slack.
   ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-  // Large (a 4 MB histogram): on the heap.
+  // Large (an 8 MB histogram): on the heap.
   auto bench = std::make_unique<Bench>(options, server, server_length);
   if (const std::string error = bench->open(); !error.empty()) {
     std::cerr << "smearctl bench: " << error << "\n";
@@ -422,6 +447,7 @@ int bench_command(const std::vector<std::string_view>& args) {
     json["lost"] = t.lost;
     json["loss_ratio"] = loss;
     json["invalid"] = t.invalid;
+    json["late"] = t.late;
     json["kiss_of_death"] = t.kiss_of_death;
     json["send_errors"] = t.send_errors;
     json["rtt_p50_us"] = microseconds(rtt.quantile(0.5));
@@ -436,8 +462,10 @@ int bench_command(const std::vector<std::string_view>& args) {
               << (options.rate > 0 ? ", paced at " + std::to_string(static_cast<long>(options.rate)) + "/s" : "")
               << (options.sources > 0 ? ", " + std::to_string(options.sources) + " source addresses" : "") << "\n"
               << "replies       " << t.replies << " of " << t.sent << " (" << line << ")\n";
-    std::snprintf(line, sizeof line, "%" PRIu64 " (%.4f%%), invalid %" PRIu64 " (kiss-o'-death %" PRIu64 ")", t.lost,
-                  loss * 100, t.invalid, t.kiss_of_death);
+    std::snprintf(line, sizeof line,
+                  "%" PRIu64 " (%.4f%%, %" PRIu64 " of them answered late), invalid %" PRIu64 " (kiss-o'-death %" PRIu64
+                  ")",
+                  t.lost, loss * 100, t.late, t.invalid, t.kiss_of_death);
     std::cout << "lost          " << line << "\n";
     std::snprintf(line, sizeof line, "p50 %.1f us, p99 %.1f us, max %.1f us", microseconds(rtt.quantile(0.5)),
                   microseconds(rtt.quantile(0.99)), microseconds(rtt.max()));

@@ -18,7 +18,7 @@ class LatencyHistogram {
   static constexpr std::int64_t kBucketNs = 100;
   static constexpr std::size_t kBuckets = 1'000'000;
 
-  LatencyHistogram() : counts_(kBuckets + 1, 0) {}
+  LatencyHistogram() : counts_(kBuckets + 1, 0) {}  // 8 MB
   void record(std::int64_t nanoseconds);
   std::uint64_t count() const { return total_; }
   // The upper edge of the bucket holding the q-quantile (0 < q <= 1), in nanoseconds; 0 when
@@ -27,7 +27,7 @@ class LatencyHistogram {
   std::int64_t max() const { return max_; }
 
  private:
-  std::vector<std::uint32_t> counts_;
+  std::vector<std::uint64_t> counts_;
   std::uint64_t total_ = 0;
   std::int64_t max_ = 0;
 };

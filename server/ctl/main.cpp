@@ -47,8 +47,9 @@ commands:
   bench HOST:PORT --seconds N [--sockets S] [--window W] [--rate R] [--sources K]
         [--timeout SECONDS] [--json]
       load a server from S sockets (default 4), each keeping W requests in flight
-      (default 16), or paced at R requests/s; every reply is checked (server
-      mode, origin timestamp); prints replies/s, loss, and p50/p99 round trip.
+      (default 16), or paced at R requests/s (each timed from when it was due);
+      every reply is checked (server mode, origin timestamp); prints replies/s,
+      loss (and late replies), and p50/p99 round trip.
       --sources sends from K distinct loopback addresses 127.1.0.1 upwards (an
       IPv4 loopback target only); unanswered after --timeout (default 1) is lost.
       Exit status 1 when no valid reply came, or any reply was invalid

@@ -17,7 +17,7 @@ import harness
 INSIDE = os.environ.get("SMEARD_ITEST_NETNS") == "1"
 
 BENCH_KEYS = ["target", "seconds", "sockets", "window", "rate", "sources", "sent", "replies",
-              "replies_per_second", "lost", "loss_ratio", "invalid", "kiss_of_death", "send_errors",
+              "replies_per_second", "lost", "loss_ratio", "invalid", "late", "kiss_of_death", "send_errors",
               "rtt_p50_us", "rtt_p99_us", "rtt_max_us"]
 
 
@@ -159,10 +159,21 @@ class Bench(unittest.TestCase):
         self.assertGreater(report["invalid"], 0)
         self.assertIn("no valid reply", result.stderr)
 
+    def test_a_slow_server_is_late_not_wrong(self):
+        """Every reply comes 0.3 s after its request, past the 0.1 s timeout: all are lost, and
+        each reply that arrives is late, not invalid."""
+        result = self.run_against(duplicate=False, origin_ok=True, delay=0.3)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)  # no reply in time
+        report = json.loads(result.stdout)
+        self.assertEqual(report["replies"], 0)
+        self.assertEqual(report["invalid"], 0)
+        self.assertGreater(report["late"], 0)
+        self.assertEqual(report["lost"], report["sent"])
+
     @staticmethod
-    def run_against(duplicate, origin_ok):
+    def run_against(duplicate, origin_ok, delay=0.0):
         """smearctl bench against a Python server that answers in server mode, echoing the
-        request's transmit timestamp as origin (or zeros), once (or twice)."""
+        request's transmit timestamp as origin (or zeros), once (or twice), after `delay`."""
         server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         server.bind(("127.0.0.1", 0))
         server.settimeout(0.2)
@@ -178,13 +189,15 @@ class Bench(unittest.TestCase):
                 reply[0] = (4 << 3) | 4
                 reply[1] = 1
                 reply[24:32] = data[40:48] if origin_ok else bytes(8)
+                time.sleep(delay)
                 for _ in range(2 if duplicate else 1):
                     server.sendto(bytes(reply), peer)
 
         thread = threading.Thread(target=answer, daemon=True)
         thread.start()
         try:
-            return bench(f"127.0.0.1:{server.getsockname()[1]}", "--seconds", "0.5", "--timeout", "0.2", "--json")
+            return bench(f"127.0.0.1:{server.getsockname()[1]}", "--seconds", "0.5",
+                         "--timeout", "0.1" if delay else "0.2", "--sockets", "1", "--window", "1", "--json")
         finally:
             stop.set()
             thread.join()
@@ -248,13 +261,18 @@ class Memory(unittest.TestCase):
         """Client history is a fixed table (8 bytes per slot, allocated at start): RSS after a
         million distinct source addresses must stay where it was."""
         with smeard_with_metrics(workers=2, extra="client_policy: {table_size: 1048576}") as daemon:
-            bench(f"127.0.0.1:{daemon.port}", "--seconds", "0.5")  # warm every code path first
+            # Warm every code path, and learn how fast this machine goes: long enough for a
+            # million requests, with room to spare, at most 40 s.
+            warm = bench(f"127.0.0.1:{daemon.port}", "--seconds", "0.5", "--sources", "1000", "--json")
+            self.assertEqual(warm.returncode, 0, warm.stderr)
+            seconds = min(40.0, max(2.0, 1.5e6 / max(json.loads(warm.stdout)["replies_per_second"], 1)))
             before = rss_kib(daemon.pid)
-            result = bench(f"127.0.0.1:{daemon.port}", "--seconds", "6", "--sources", "1000000", "--json")
+            result = bench(f"127.0.0.1:{daemon.port}", "--seconds", f"{seconds:.1f}", "--sources", "1000000",
+                           "--json", timeout=90)
             self.assertEqual(result.returncode, 0, result.stderr)
             report = json.loads(result.stdout)
             self.assertGreaterEqual(report["sent"], 1_000_000,
-                                    "the machine was too slow to send from a million addresses in 6 s")
+                                    f"the machine was too slow to send from a million addresses in {seconds:.1f} s")
             after = rss_kib(daemon.pid)
             print(f"\nRSS {before} KiB before, {after} KiB after {report['sent']} requests from "
                   f"{min(report['sent'], 1_000_000)} distinct addresses")
