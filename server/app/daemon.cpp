@@ -6,7 +6,6 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
-#include <bit>
 #include <map>
 #include <memory>
 #include <random>
@@ -478,6 +477,7 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   if (!control.prepare()) return 1;
   state.publish(std::make_unique<const ntp::Snapshot>(control.snapshot()));
   std::vector<std::vector<io::BoundSocket>> sockets(config.listeners.size());
+  std::vector<std::string> steering(config.listeners.size(), workers_per_listener == 1 ? "one worker" : "client address");
   bool steered = workers_per_listener > 1;
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     if (const std::string busy = io::check_address_free(config.listeners[i].address); !busy.empty()) {
@@ -492,11 +492,12 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
         return 1;
       }
     }
-    if (!steered) continue;
+    if (workers_per_listener == 1) continue;
     if (const std::string error = io::steer_by_client_address(sockets[i].front().fd.get(),
                                                               config.listeners[i].address.family, workers_per_listener);
         !error.empty()) {
       steered = false;
+      steering[i] = "kernel";
       log(Level::warning, "client_steering_unavailable",
           {{"address", config.listeners[i].address.to_string()},
            {"problem", error},
@@ -507,7 +508,7 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   // owns its share of the table: workers at different indices never write the same memory
   // (those at one index, one per listener, share it, as a client using two listeners must).
   const std::size_t partitions = steered ? workers_per_listener : 1;
-  const std::size_t slots = std::max<std::size_t>(std::bit_floor(config.client_policy.table_size / partitions), 64);
+  const std::size_t slots = std::max<std::size_t>(config.client_policy.table_size / partitions, 1);
   std::random_device entropy;
   for (std::size_t p = 0; p < partitions; ++p) {
     histories.push_back(std::make_unique<ntp::ClientHistory>(slots, (std::uint64_t{entropy()} << 32) | entropy()));
@@ -528,12 +529,13 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   for (const auto& worker : workers) threads.emplace_back([&worker] { worker->run(); });
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 
-  for (const config::Listener& listener : config.listeners) {
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    const config::Listener& listener = config.listeners[i];
     log(Level::info, "listening",
         {{"address", listener.address.to_string()},
          {"timescale", listener.timescale},
          {"workers", std::to_string(workers_per_listener)},
-         {"steering", workers_per_listener == 1 ? "one worker" : steered ? "client address" : "kernel"},
+         {"steering", steering[i]},
          {"config", config.source}});
   }
 

@@ -29,7 +29,7 @@ std::uint64_t pack(std::uint32_t tag, std::uint8_t timescale, std::uint32_t seco
 }  // namespace
 
 ClientHistory::ClientHistory(std::size_t slots, std::uint64_t seed)
-    : slots_(std::make_unique<std::atomic<std::uint64_t>[]>(slots)), mask_(slots - 1), seed_(seed | 1), mixed_seed_(mix(seed_)) {}
+    : slots_(std::make_unique<std::atomic<std::uint64_t>[]>(slots)), slot_count_(slots), seed_(seed | 1), mixed_seed_(mix(seed_)) {}
 
 std::uint64_t ClientHistory::hash(const ClientAddress& client) const {
   std::uint64_t high = 0, low = 0;
@@ -43,7 +43,8 @@ ClientHistory::Place ClientHistory::place(const ClientAddress& client) const {
   const std::uint64_t h = hash(client);
   const auto tag = static_cast<std::uint32_t>(h >> 40);
   // A zero tag is made 1, so an occupied slot is never mistaken for an empty one.
-  return Place{&slots_[h & mask_], tag == 0 ? 1u : tag};
+  // The low 32 bits scaled to the table (any size, no division); the tag is the top 24.
+  return Place{&slots_[((h & 0xFFFF'FFFFu) * slot_count_) >> 32], tag == 0 ? 1u : tag};
 }
 
 ClientHistory::Seen ClientHistory::last(Place place, leapdb::TaiTime now) const {
@@ -56,7 +57,7 @@ ClientHistory::Seen ClientHistory::last(Place place, leapdb::TaiTime now) const 
 }
 
 void ClientHistory::clear() {
-  for (std::uint64_t i = 0; i <= mask_; ++i) slots_[i].store(kEmpty, std::memory_order_relaxed);
+  for (std::uint64_t i = 0; i < slot_count_; ++i) slots_[i].store(kEmpty, std::memory_order_relaxed);
 }
 
 void ClientHistory::record(Place place, std::uint8_t timescale, leapdb::TaiTime now) {

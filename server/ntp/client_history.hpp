@@ -17,7 +17,7 @@ namespace ntp {
 
 class ClientHistory {
  public:
-  // `slots` must be a power of two; `seed` keys the hash so clients cannot aim at one slot.
+  // `slots`: from 1 to 2^32 - 1; `seed` keys the hash so clients cannot aim at one slot.
   ClientHistory(std::size_t slots, std::uint64_t seed);
 
   struct Seen {
@@ -41,13 +41,13 @@ class ClientHistory {
   // Forgets every client: needed when timescale indices change meaning (a reload).
   void clear();
 
-  std::size_t size_bytes() const { return (mask_ + 1) * sizeof(std::uint64_t); }
+  std::size_t size_bytes() const { return slot_count_ * sizeof(std::uint64_t); }
 
  private:
   std::uint64_t hash(const ClientAddress& client) const;
 
   std::unique_ptr<std::atomic<std::uint64_t>[]> slots_;
-  std::uint64_t mask_;
+  std::uint64_t slot_count_;
   std::uint64_t seed_;
   std::uint64_t mixed_seed_;
 };

@@ -188,14 +188,21 @@ TEST_CASE("network matching") {
 TEST_CASE("the steady shortcuts in a snapshot give byte-identical replies") {
   const ntp::Snapshot plain = two_timescales();
   const leapdb::UtcTime leap = utc(2017, 1, 1);
-  for (minutes offset = -hours{40}; offset <= hours{40}; offset += minutes{23}) {
+  // Every 23 minutes from 40 h before to 40 h after, and every quarter second around the leap
+  // second and around the start of true UTC's announcement (24 h before).
+  std::vector<leapdb::Nanoseconds> offsets;
+  for (minutes offset = -hours{40}; offset <= hours{40}; offset += minutes{23}) offsets.push_back(offset);
+  for (const leapdb::Nanoseconds around : {leapdb::Nanoseconds{0}, leapdb::Nanoseconds{-hours{24}}}) {
+    for (milliseconds d = -seconds{3}; d <= seconds{3}; d += milliseconds{250}) offsets.push_back(around + d);
+  }
+  for (const leapdb::Nanoseconds offset : offsets) {
     // The control thread computes the shortcuts at `anchor`; requests arrive up to a minute
     // later, some past where the shortcut ends.
     const leapdb::UtcTime anchor = leap + offset;
     ntp::Snapshot fast = plain;
     fast.clock.steady = fast.clock.steady_around(anchor);
     for (ntp::TimescaleView& view : fast.timescales) view.steady = view.smearer->steady_around(fast.clock.to_tai(anchor));
-    for (const seconds later : {seconds{0}, seconds{1}, seconds{59}}) {
+    for (const milliseconds later : {milliseconds{0}, milliseconds{300}, milliseconds{1000}, milliseconds{59000}}) {
       const leapdb::UtcTime when = anchor + later;
       const leapdb::TaiTime tai = fast.clock.steady.contains(when)
                                       ? leapdb::TaiTime{when.time_since_epoch() + fast.clock.steady.tai_minus_utc}
@@ -212,5 +219,31 @@ TEST_CASE("the steady shortcuts in a snapshot give byte-identical replies") {
         CHECK(with == without);
       }
     }
+  }
+}
+
+TEST_CASE("a client history of any size uses every slot and no more") {
+  for (const std::size_t size : {1u, 3u, 1000u, 349'525u}) {  // e.g. 2^20 slots split between 3 workers
+    CAPTURE(size);
+    ntp::ClientHistory history{size, 7};
+    CHECK(history.size_bytes() == size * 8);
+    const leapdb::TaiTime now{seconds{1'700'000'000}};
+    std::size_t remembered = 0;
+    const std::uint32_t clients = static_cast<std::uint32_t>(size) * 8 + 8;
+    for (std::uint32_t i = 0; i < clients; ++i) {
+      history.record(v4(10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)), 1,
+                     now);
+    }
+    for (std::uint32_t i = 0; i < clients; ++i) {
+      remembered += history.last(v4(10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8),
+                                    static_cast<std::uint8_t>(i)),
+                                 now)
+                            .known
+                        ? 1u
+                        : 0u;
+    }
+    // Eight times as many clients as slots fill nearly every slot (1 - e^-8), and never more.
+    CHECK(remembered <= size);
+    CHECK(static_cast<double>(remembered) >= 0.99 * static_cast<double>(size));
   }
 }
