@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +19,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "server/ctl/arguments.hpp"
 #include "server/ctl/target.hpp"
 #include "server/io/clock.hpp"
 #include "server/io/udp_socket.hpp"
@@ -334,17 +334,6 @@ class Bench {
   std::array<mmsghdr, kBatch> headers_{};
 };
 
-bool parse_double(std::string_view text, double& value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc{} && end == text.data() + text.size();
-}
-
-template <typename Integer>
-bool parse_integer(std::string_view text, Integer& value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc{} && end == text.data() + text.size();
-}
-
 int usage_error(const std::string& message) {
   std::cerr << "smearctl bench: " << message
             << "\nusage: smearctl bench HOST:PORT --seconds N [--sockets S] [--window W] [--rate R]"
@@ -365,28 +354,28 @@ int bench_command(const std::vector<std::string_view>& args) {
     if (arg == "--json") {
       options.json = true;
     } else if (arg == "--seconds" && has_value) {
-      if (!parse_double(args[++i], options.seconds) || !(options.seconds > 0 && options.seconds <= 86400)) {
+      if (!parse_number(args[++i], options.seconds) || !(options.seconds > 0 && options.seconds <= 86400)) {
         return usage_error("--seconds takes a number of seconds between 0 and 86400");
       }
       have_seconds = true;
     } else if (arg == "--sockets" && has_value) {
-      if (!parse_integer(args[++i], options.sockets) || options.sockets == 0 || options.sockets > 1024) {
+      if (!parse_number(args[++i], options.sockets) || options.sockets == 0 || options.sockets > 1024) {
         return usage_error("--sockets takes 1 to 1024");
       }
     } else if (arg == "--window" && has_value) {
-      if (!parse_integer(args[++i], options.window) || options.window == 0 || options.window > 65535) {
+      if (!parse_number(args[++i], options.window) || options.window == 0 || options.window > 65535) {
         return usage_error("--window takes 1 to 65535 requests in flight per socket");
       }
     } else if (arg == "--rate" && has_value) {
-      if (!parse_double(args[++i], options.rate) || !(options.rate > 0 && options.rate < 1e9)) {
+      if (!parse_number(args[++i], options.rate) || !(options.rate > 0 && options.rate < 1e9)) {
         return usage_error("--rate takes requests per second, more than 0");
       }
     } else if (arg == "--sources" && has_value) {
-      if (!parse_integer(args[++i], options.sources) || options.sources == 0 || options.sources > kMaxSources) {
+      if (!parse_number(args[++i], options.sources) || options.sources == 0 || options.sources > kMaxSources) {
         return usage_error("--sources takes 1 to " + std::to_string(kMaxSources));
       }
     } else if (arg == "--timeout" && has_value) {
-      if (!parse_double(args[++i], options.timeout) || !(options.timeout > 0 && options.timeout <= 60)) {
+      if (!parse_number(args[++i], options.timeout) || !(options.timeout > 0 && options.timeout <= 60)) {
         return usage_error("--timeout takes 0 to 60 seconds");
       }
     } else if (!arg.starts_with("--") && options.target.empty()) {

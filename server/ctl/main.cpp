@@ -1,11 +1,11 @@
 // smearctl: the operator's command-line tool for smeard.
-#include <charconv>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "leapdb/time.hpp"
+#include "server/ctl/arguments.hpp"
 #include "server/ctl/bench.hpp"
 #include "server/ctl/leap.hpp"
 #include "server/ctl/query.hpp"
@@ -64,11 +64,6 @@ int usage_error(std::string_view message) {
   return 2;
 }
 
-bool parse_number(std::string_view text, double& value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc{} && end == text.data() + text.size();
-}
-
 int query_command(const std::vector<std::string_view>& args) {
   ctl::QueryOptions options;
   std::optional<ctl::Target> target;
@@ -78,7 +73,7 @@ int query_command(const std::vector<std::string_view>& args) {
       options.json = true;
     } else if (arg == "--timeout" && i + 1 < args.size()) {
       double seconds = 0;
-      if (!parse_number(args[++i], seconds) || seconds <= 0 || seconds > 3600) {
+      if (!ctl::parse_number(args[++i], seconds) || seconds <= 0 || seconds > 3600) {
         return usage_error("--timeout takes a number of seconds, e.g. 2 or 0.5");
       }
       options.timeout = std::chrono::milliseconds{static_cast<long>(seconds * 1000)};
@@ -115,7 +110,7 @@ int leap_command(const std::vector<std::string_view>& args) {
       options.at = *at;
     } else if (arg == "--warn-days" && i + 1 < args.size() && args[0] == "check") {
       double days = 0;
-      if (!parse_number(args[++i], days) || days < 0 || days > 3650) return usage_error("--warn-days takes 0 to 3650");
+      if (!ctl::parse_number(args[++i], days) || days < 0 || days > 3650) return usage_error("--warn-days takes 0 to 3650");
       options.expiry_warning = leapdb::Nanoseconds{static_cast<std::int64_t>(days * 86400.0 * 1e9)};
     } else if (!arg.starts_with("--")) {
       options.files.emplace_back(arg);

@@ -1,6 +1,5 @@
 #include "server/ctl/smear.hpp"
 
-#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -9,6 +8,7 @@
 #include <string>
 
 #include "leapdb/parse.hpp"
+#include "server/ctl/arguments.hpp"
 #include "server/ctl/plot.hpp"
 #include "server/io/file.hpp"
 #include "smear/smearer.hpp"
@@ -75,10 +75,8 @@ Options parse(const std::vector<std::string_view>& args, bool allow_several_prof
     } else if (arg == "--to") {
       o.to = parse_time(arg, value(i));
     } else if (arg == "--step") {
-      const std::string_view text = value(i);
       double seconds = 0;
-      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-      if (error != std::errc{} || end != text.data() + text.size() || !(seconds >= 0.001) || seconds > 1e7) {
+      if (!parse_number(value(i), seconds) || !(seconds >= 0.001) || seconds > 1e7) {
         throw UsageError{"--step takes seconds, at least 0.001"};
       }
       o.step = Nanoseconds{std::llround(seconds * 1e9)};
