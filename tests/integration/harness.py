@@ -64,6 +64,13 @@ def free_udp_port():
     raise AssertionError("no UDP port free on both 127.0.0.1 and ::1")
 
 
+def free_tcp_port():
+    """A TCP port free on 127.0.0.1 right now (for smeard's metrics endpoint, Prometheus)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def config_text(addresses, refid="GPS", workers=2):
     """A smeard configuration serving true UTC on each "HOST:PORT" / "[V6]:PORT" address."""
     lines = ["listeners:"]

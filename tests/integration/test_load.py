@@ -21,23 +21,18 @@ BENCH_KEYS = ["target", "seconds", "sockets", "window", "rate", "sources", "sent
               "rtt_p50_us", "rtt_p99_us", "rtt_max_us"]
 
 
-def free_tcp_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def smeard_with_metrics(workers, extra=""):
-    """A smeard serving the google smear on one loopback port, with its metrics endpoint on."""
+def smeard_with_metrics(workers, extra="", host="127.0.0.1"):
+    """A smeard serving the google smear on one loopback port (host "127.0.0.1" or "[::1]"),
+    with its metrics endpoint on."""
     port = harness.free_udp_port()
-    metrics = free_tcp_port()
+    metrics = harness.free_tcp_port()
     text = "\n".join([
-        "listeners:", f'  - address: "127.0.0.1:{port}"', "    timescale: google",
+        "listeners:", f'  - address: "{host}:{port}"', "    timescale: google",
         "timescales:", "  google:", "    smear: google",
         "reference:", "  type: system",
         f"workers: {workers}",
         f'metrics: {{listen: "127.0.0.1:{metrics}"}}', extra, ""])
-    daemon = harness.Smeard([f"127.0.0.1:{port}"], text=text)
+    daemon = harness.Smeard([f"{host}:{port}"], text=text)
     daemon.metrics_url = f"http://127.0.0.1:{metrics}"
     return daemon
 
@@ -243,15 +238,7 @@ class SteeringIpv6InPrivateNetwork(unittest.TestCase):
         for argv in setup:
             done = harness.run(argv)
             self.assertEqual(done.returncode, 0, f"{' '.join(argv)}: {done.stderr}")
-        port = harness.free_udp_port()
-        metrics = free_tcp_port()
-        text = "\n".join([
-            "listeners:", f'  - address: "[::1]:{port}"', "    timescale: google",
-            "timescales:", "  google:", "    smear: google", "reference:", "  type: system", "workers: 2",
-            f'metrics: {{listen: "127.0.0.1:{metrics}"}}', ""])
-        daemon = harness.Smeard([f"[::1]:{port}"], text=text)
-        daemon.metrics_url = f"http://127.0.0.1:{metrics}"
-        with daemon:
+        with smeard_with_metrics(workers=2, host="[::1]") as daemon:
             self.assertEqual(daemon.events("listening")[0]["steering"], "client address")
             check_steering(self, daemon, socket.AF_INET6, "::1", [f"fd00::7:{n:x}" for n in range(1, 31)])
 

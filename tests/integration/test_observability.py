@@ -24,12 +24,6 @@ DEPLOY = harness.REPO / "deploy"
 FIXTURES = harness.REPO / "tests/unit/leapdb/fixtures"
 
 
-def free_tcp_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_get(url):
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -66,7 +60,7 @@ class Observability(unittest.TestCase):
         cls.ntp = sorted({harness.free_udp_port(), harness.free_udp_port()})
         while len(cls.ntp) < 2:
             cls.ntp = sorted({harness.free_udp_port(), harness.free_udp_port()})
-        cls.metrics_port = free_tcp_port()
+        cls.metrics_port = harness.free_tcp_port()
         config = "\n".join([
             "listeners:",
             f'  - {{address: "127.0.0.1:{cls.ntp[0]}", timescale: google}}',
@@ -88,7 +82,7 @@ class Observability(unittest.TestCase):
             for port in cls.ntp:
                 cls._from(source, port)
         cls.directory = tempfile.mkdtemp(prefix="smeard-prometheus-")
-        cls.web_port = free_tcp_port()
+        cls.web_port = harness.free_tcp_port()
         prometheus_config = harness.write_file(cls.directory, "prometheus.yml", "\n".join([
             "global: {scrape_interval: 1s, evaluation_interval: 1s}",
             f"rule_files: [{DEPLOY / 'prometheus/rules.yaml'}]",
@@ -192,7 +186,7 @@ class Observability(unittest.TestCase):
         self.assertEqual(status["leap_table"]["leaps"], 27)
 
     def test_an_expired_leap_table_is_not_ready(self):
-        ntp_port, metrics_port = harness.free_udp_port(), free_tcp_port()
+        ntp_port, metrics_port = harness.free_udp_port(), harness.free_tcp_port()
         text = harness.config_text([f"127.0.0.1:{ntp_port}"]).replace(
             "metrics: {listen: off}", f'metrics: {{listen: "127.0.0.1:{metrics_port}"}}')
         text += f"leapdb: {{files: [{FIXTURES / 'leap-seconds.list'}]}}\n"  # expired on 2026-06-28
