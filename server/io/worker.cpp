@@ -115,7 +115,7 @@ void Worker::answer_batch(unsigned received) {
   // Only within a second of an inserted leap does the kernel's leap state matter (a repeated
   // 23:59:59 is the second occurrence while it says TIME_OOP): ask it only then.
   auto to_tai = [&clock](leapdb::UtcTime reading) {
-    if (clock.steady.contains(reading)) return leapdb::TaiTime{reading.time_since_epoch() + clock.steady.tai_minus_utc};
+    if (clock.steady.contains(reading)) return clock.steady.to_tai(reading);
     const bool repeating = clock.near_inserted_second(reading) && reference::read_kernel_clock_status().in_inserted_second;
     return clock.to_tai(reading, repeating);
   };

@@ -36,6 +36,10 @@ struct ReferenceClock {
     leapdb::UtcTime until{};  // exclusive; from == until: empty
     leapdb::Nanoseconds tai_minus_utc{0};
     bool contains(leapdb::UtcTime reading) const { return from <= reading && reading < until; }
+    // Only for a reading it contains.
+    leapdb::TaiTime to_tai(leapdb::UtcTime reading) const {
+      return leapdb::TaiTime{reading.time_since_epoch() + tai_minus_utc};
+    }
   };
   Steady steady;
   Steady steady_around(leapdb::UtcTime reading) const;
