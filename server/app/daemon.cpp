@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -478,7 +479,6 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   state.publish(std::make_unique<const ntp::Snapshot>(control.snapshot()));
   std::vector<std::vector<io::BoundSocket>> sockets(config.listeners.size());
   std::vector<std::string> steering(config.listeners.size(), workers_per_listener == 1 ? "one worker" : "client address");
-  bool steered = workers_per_listener > 1;
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     if (const std::string busy = io::check_address_free(config.listeners[i].address); !busy.empty()) {
       log_listener_failure(config, i, busy);
@@ -496,7 +496,6 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
     if (const std::string error = io::steer_by_client_address(sockets[i].front().fd.get(),
                                                               config.listeners[i].address.family, workers_per_listener);
         !error.empty()) {
-      steered = false;
       steering[i] = "kernel";
       log(Level::warning, "client_steering_unavailable",
           {{"address", config.listeners[i].address.to_string()},
@@ -504,6 +503,7 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
            {"effect", "the kernel spreads clients by address and port; workers share one client history"}});
     }
   }
+  const bool steered = workers_per_listener > 1 && std::ranges::count(steering, "kernel") == 0;
   // Steered, a client always reaches the same worker index on every listener, so each index
   // owns its share of the table: workers at different indices never write the same memory
   // (those at one index, one per listener, share it, as a client using two listeners must).
