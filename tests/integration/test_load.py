@@ -248,16 +248,22 @@ class Memory(unittest.TestCase):
         """Client history is a fixed table (8 bytes per slot, allocated at start): RSS after a
         million distinct source addresses must stay where it was."""
         with smeard_with_metrics(workers=2, extra="client_policy: {table_size: 1048576}") as daemon:
-            # Warm every code path, and learn how fast this machine goes: long enough for a
-            # million requests, with room to spare, at most 40 s.
+            # Warm every code path, and learn how fast this machine goes. A million sources run
+            # slower than a thousand (each request is a new table slot and a new route lookup), so
+            # the first try gets three times the time the warm rate needs, and a try that still
+            # falls short is repeated with twice the time, at most 60 s.
             warm = bench(f"127.0.0.1:{daemon.port}", "--seconds", "0.5", "--sources", "1000", "--json")
             self.assertEqual(warm.returncode, 0, warm.stderr)
-            seconds = min(40.0, max(2.0, 1.5e6 / max(json.loads(warm.stdout)["replies_per_second"], 1)))
+            seconds = min(60.0, max(2.0, 3e6 / max(json.loads(warm.stdout)["replies_per_second"], 1)))
             before = rss_kib(daemon.pid)
-            result = bench(f"127.0.0.1:{daemon.port}", "--seconds", f"{seconds:.1f}", "--sources", "1000000",
-                           "--json", timeout=90)
-            self.assertEqual(result.returncode, 0, result.stderr)
-            report = json.loads(result.stdout)
+            while True:
+                result = bench(f"127.0.0.1:{daemon.port}", "--seconds", f"{seconds:.1f}", "--sources", "1000000",
+                               "--json", timeout=seconds + 30)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                report = json.loads(result.stdout)
+                if report["sent"] >= 1_000_000 or seconds >= 60.0:
+                    break
+                seconds = min(60.0, seconds * 2)
             self.assertGreaterEqual(report["sent"], 1_000_000,
                                     f"the machine was too slow to send from a million addresses in {seconds:.1f} s")
             after = rss_kib(daemon.pid)
