@@ -520,6 +520,20 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
     }
   }
 
+  // The metrics endpoint is bound before any worker starts, so a port already taken fails
+  // the start cleanly, and once event=listening is logged every endpoint accepts.
+  metrics::HttpServer http{io, [&control](std::string_view path) { return control.serve_http(path); }};
+  if (config.metrics.listen) {
+    if (const std::string error = http.listen(*config.metrics.listen); !error.empty()) {
+      const config::Problem problem{config.metrics.location, "metrics.listen",
+                                    "cannot listen on " + config.metrics.listen->to_string() + ": " + error};
+      log(Level::error, "metrics_failed", {{"problem", problem.to_string()}});
+      return 1;
+    }
+    log(Level::info, "metrics_listening",
+        {{"address", config.metrics.listen->to_string()}, {"paths", "/metrics /status /healthz /readyz"}});
+  }
+
   // Workers never see the signals: they are delivered to this thread, where Asio waits.
   sigset_t handled, previous;
   sigemptyset(&handled);
@@ -537,19 +551,6 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
          {"workers", std::to_string(workers_per_listener)},
          {"steering", steering[i]},
          {"config", config.source}});
-  }
-
-  metrics::HttpServer http{io, [&control](std::string_view path) { return control.serve_http(path); }};
-  if (config.metrics.listen) {
-    if (const std::string error = http.listen(*config.metrics.listen); !error.empty()) {
-      const config::Problem problem{config.metrics.location, "metrics.listen",
-                                    "cannot listen on " + config.metrics.listen->to_string() + ": " + error};
-      log(Level::error, "metrics_failed", {{"problem", problem.to_string()}});
-      for (const auto& worker : workers) worker->request_stop();
-      return 1;
-    }
-    log(Level::info, "metrics_listening",
-        {{"address", config.metrics.listen->to_string()}, {"paths", "/metrics /status /healthz /readyz"}});
   }
 
   control.start();

@@ -214,6 +214,26 @@ class ListenerFailures(unittest.TestCase):
                 problem = self.start_failing([address], 0, address)
                 self.assertTrue(problem.endswith("Cannot assign requested address"), problem)
 
+    def test_metrics_port_in_use(self):
+        """The metrics endpoint is bound before any NTP worker starts: a taken port stops smeard
+        before it announces itself, naming the metrics line."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            metrics = f"127.0.0.1:{holder.getsockname()[1]}"
+            address = f"127.0.0.1:{harness.free_udp_port()}"
+            text = harness.config_text([address]).replace("metrics: {listen: off}", f'metrics: {{listen: "{metrics}"}}')
+            line = text.splitlines().index(f'metrics: {{listen: "{metrics}"}}') + 1
+            server = harness.Smeard([address], text=text)
+            self.addCleanup(server.close)
+            process = harness.run([harness.binary(harness.SMEARD), "--config", server.config], timeout=10)
+        self.assertEqual(process.returncode, 1, process.stderr)
+        self.assertNotIn("event=listening", process.stderr)
+        failures = [harness.parse_log_line(l) for l in process.stderr.splitlines() if "event=metrics_failed" in l]
+        self.assertEqual(len(failures), 1, process.stderr)
+        self.assertRegex(failures[0]["problem"], "^" + re.escape(f"{server.config}:{line}:") + r"\d+: " +
+                         re.escape(f"metrics.listen: cannot listen on {metrics}: Address already in use") + "$")
+
 
 class Signals(unittest.TestCase):
     def serve_then(self, sig, queries):
