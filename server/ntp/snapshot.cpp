@@ -4,7 +4,7 @@
 
 namespace ntp {
 
-leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, bool kernel_in_inserted_second) const {
+leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, bool repeated) const {
   if (kind == Kind::simulated) {
     const leapdb::Int128 elapsed = (reading - origin).count();
     // Saturate rather than wrap: a fast simulation run for days would pass 2262.
@@ -14,7 +14,7 @@ leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, bool kernel_in_i
     return leapdb::TaiTime{leapdb::Nanoseconds{static_cast<std::int64_t>(sum)}};
   }
   const leapdb::TaiTime tai = table->to_tai(reading);
-  return kernel_in_inserted_second ? tai + std::chrono::seconds{1} : tai;
+  return repeated ? tai + std::chrono::seconds{1} : tai;
 }
 
 bool ReferenceClock::near_inserted_second(leapdb::UtcTime reading) const {

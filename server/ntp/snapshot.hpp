@@ -44,9 +44,9 @@ struct ReferenceClock {
   Steady steady;
   Steady steady_around(leapdb::UtcTime reading) const;
 
-  // `kernel_in_inserted_second`: the kernel says it is repeating 23:59:59 (adjtimex TIME_OOP),
-  // so the reading is the second occurrence. Only asked when near_inserted_second() is true.
-  leapdb::TaiTime to_tai(leapdb::UtcTime reading, bool kernel_in_inserted_second = false) const;
+  // `repeated`: the reading was taken while the kernel repeated 23:59:59, so it is the second
+  // occurrence. Only asked when near_inserted_second() is true.
+  leapdb::TaiTime to_tai(leapdb::UtcTime reading, bool repeated = false) const;
   bool near_inserted_second(leapdb::UtcTime reading) const;
 };
 

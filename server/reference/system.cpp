@@ -13,10 +13,36 @@ KernelClockStatus read_kernel_clock_status() {
   const int state = ::adjtimex(&tx);
   KernelClockStatus status;
   status.synchronized = state != TIME_ERROR && state >= 0 && (tx.status & STA_UNSYNC) == 0;
-  status.in_inserted_second = state == TIME_OOP;
+  status.leap = state == TIME_OOP    ? KernelClockStatus::Leap::repeating
+                : state == TIME_WAIT ? KernelClockStatus::Leap::done
+                                     : KernelClockStatus::Leap::none;
+  const bool nanoseconds = (tx.status & STA_NANO) != 0;
+  status.time = leapdb::UtcTime{std::chrono::seconds{tx.time.tv_sec} +
+                                (nanoseconds ? leapdb::Nanoseconds{tx.time.tv_usec}
+                                             : std::chrono::microseconds{tx.time.tv_usec})};
+  status.time_resolution = nanoseconds ? leapdb::Nanoseconds{1} : leapdb::Nanoseconds{1'000};
   status.max_error = leapdb::Nanoseconds{std::int64_t{tx.maxerror} * 1000};
   status.estimated_error = leapdb::Nanoseconds{std::int64_t{tx.esterror} * 1000};
   return status;
+}
+
+bool read_in_repeated_second(leapdb::UtcTime reading, const KernelClockStatus& later) {
+  switch (later.leap) {
+    case KernelClockStatus::Leap::repeating:
+      // Read later, so a reading no later than the kernel's clock was in the repetition too;
+      // one past it was read in the first 23:59:59, before the kernel stepped back.
+      return reading <= later.time + later.time_resolution;
+    case KernelClockStatus::Leap::done: {
+      // The repetition has ended since the reading (the kernel's clock has passed midnight);
+      // a TIME_WAIT left over from an earlier leap leaves the clock before midnight.
+      const leapdb::UtcTime midnight =
+          std::chrono::floor<std::chrono::seconds>(reading) + std::chrono::seconds{1};
+      return later.time >= midnight;
+    }
+    case KernelClockStatus::Leap::none:
+      return false;
+  }
+  return false;
 }
 
 std::int8_t measure_precision() {

@@ -14,13 +14,25 @@ namespace reference {
 // What the kernel says about its clock discipline (adjtimex).
 struct KernelClockStatus {
   bool synchronized = false;
-  bool in_inserted_second = false;  // TIME_OOP: 23:59:59 is being repeated
   leapdb::Nanoseconds max_error{0};
   leapdb::Nanoseconds estimated_error{0};
+  // Where the kernel is in a leap it was told of: repeating 23:59:59 (TIME_OOP), or past it
+  // (TIME_WAIT). `time` is its clock as it answered, read together with the state, so it reads
+  // 23:59:59 again while repeating; microseconds unless the kernel keeps nanoseconds (STA_NANO).
+  enum class Leap : std::uint8_t { none, repeating, done };
+  Leap leap = Leap::none;
+  leapdb::UtcTime time{};
+  leapdb::Nanoseconds time_resolution{1'000};
   friend bool operator==(const KernelClockStatus&, const KernelClockStatus&) = default;
 };
 
 KernelClockStatus read_kernel_clock_status();
+
+// Pure. Whether `reading`, taken in the last second before an inserted leap, was taken while
+// the kernel repeated that second. `later` was read from the kernel after the reading (a
+// packet's receive timestamp is read before the packet is processed, and the kernel may have
+// entered or left the repetition in between), and less than a second after it.
+bool read_in_repeated_second(leapdb::UtcTime reading, const KernelClockStatus& later);
 
 // log2 seconds of the larger of the clock's resolution and the cost of reading it.
 std::int8_t measure_precision();
