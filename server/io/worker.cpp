@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -213,9 +214,8 @@ void Worker::answer_batch(unsigned received) {
   for (unsigned j = 0; j < replies; ++j) {
     bump(counters_.replies_by_version[b.reply_version[j]]);
     const std::int64_t processing = std::max<std::int64_t>(0, (transmit_reading - b.reply_received[j]).count());
-    std::size_t bucket = 0;
-    while (bucket < kProcessingBucketsNs.size() && processing > kProcessingBucketsNs[bucket]) ++bucket;
-    bump(counters_.processing_buckets[bucket]);
+    const auto bucket = std::ranges::lower_bound(metrics::kProcessingBoundsNs, processing) - metrics::kProcessingBoundsNs.begin();
+    bump(counters_.processing_buckets[static_cast<std::size_t>(bucket)]);
     bump(counters_.processing_sum_ns, static_cast<std::uint64_t>(processing));
   }
 }

@@ -10,6 +10,7 @@
 #include "server/io/event_ring.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/udp_socket.hpp"
+#include "server/metrics/status.hpp"
 #include "server/ntp/client_history.hpp"
 #include "server/ntp/responder.hpp"
 #include "server/ntp/snapshot.hpp"
@@ -18,17 +19,12 @@ namespace io {
 
 // Written only by the owning worker (relaxed load + store, no read-modify-write), read by
 // the control thread when it reports.
-// Upper bounds of the processing-time histogram (kernel receive to transmit timestamp), in
-// nanoseconds; one more bucket counts everything above.
-inline constexpr std::array<std::int64_t, 13> kProcessingBucketsNs{
-    1'000, 2'000, 5'000, 10'000, 20'000, 50'000, 100'000, 200'000, 500'000, 1'000'000, 2'000'000, 5'000'000, 10'000'000};
-
 struct alignas(64) WorkerCounters {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> replies{0};
   std::array<std::atomic<std::uint64_t>, 8> requests_by_version{};  // NTP version field, 0..7
   std::array<std::atomic<std::uint64_t>, 8> replies_by_version{};
-  std::array<std::atomic<std::uint64_t>, kProcessingBucketsNs.size() + 1> processing_buckets{};
+  std::array<std::atomic<std::uint64_t>, metrics::kProcessingBoundsNs.size() + 1> processing_buckets{};
   std::atomic<std::uint64_t> processing_sum_ns{0};
   std::atomic<std::uint64_t> send_errors{0};
   std::atomic<std::uint64_t> receive_errors{0};

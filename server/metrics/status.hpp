@@ -24,9 +24,12 @@ struct TimescaleStatus {
   std::optional<double> smear_end;
 };
 
-// Upper bounds of the processing-time histogram, in seconds.
-inline constexpr std::array<double, 13> kProcessingBounds{1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4,
-                                                          2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2};
+// Upper bounds of the processing-time histogram (kernel receive timestamp to transmit
+// timestamp), in nanoseconds; one more bucket counts everything above. Dense from 1 µs to 1 ms,
+// where a healthy server's p50 and p99 fall, so the quantiles read off it mean something.
+inline constexpr std::array<std::int64_t, 21> kProcessingBoundsNs{
+    1'000,  2'000,   3'000,   5'000,   7'500,   10'000,  15'000,    20'000,    30'000,    50'000,    75'000,
+    100'000, 150'000, 200'000, 300'000, 500'000, 750'000, 1'000'000, 2'000'000, 5'000'000, 10'000'000};
 
 struct Traffic {
   std::string listener;
@@ -40,7 +43,7 @@ struct Traffic {
   std::uint64_t sticky_violations = 0;
   std::uint64_t mixed_clients = 0;
   std::uint64_t send_errors = 0;
-  std::array<std::uint64_t, kProcessingBounds.size() + 1> processing_buckets{};  // not cumulative
+  std::array<std::uint64_t, kProcessingBoundsNs.size() + 1> processing_buckets{};  // not cumulative
   double processing_sum_seconds = 0;
 };
 

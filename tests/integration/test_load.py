@@ -5,6 +5,7 @@ distinct clients."""
 import ipaddress
 import json
 import os
+import re
 import socket
 import struct
 import threading
@@ -81,6 +82,20 @@ def check_steering(test, daemon, family, server, addresses):
     test.assertEqual(used, {0, 1}, f"{len(addresses)} addresses all hashed to one worker")
 
 
+def processing_histogram(daemon):
+    """smeard_processing_seconds from the metrics endpoint: {le: cumulative count} and the count."""
+    with urllib.request.urlopen(daemon.metrics_url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    buckets, count = {}, None
+    for line in text.splitlines():
+        if line.startswith("smeard_processing_seconds_bucket{"):
+            le = re.search(r'[{,]le="([^"]+)"', line).group(1)
+            buckets[float(le)] = buckets.get(float(le), 0) + int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("smeard_processing_seconds_count{"):
+            count = (count or 0) + int(float(line.rsplit(" ", 1)[1]))
+    return buckets, count
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -104,6 +119,16 @@ class Bench(unittest.TestCase):
             self.assertLessEqual(report["rtt_p99_us"], report["rtt_max_us"] + 0.1)
             served = sum(t["responses"] for t in status(daemon)["traffic"])
             self.assertEqual(served, report["sent"], "smeard's reply count disagrees with the bench's")
+            buckets, count = processing_histogram(daemon)
+            self.assertEqual(count, served, "every reply is timed once")
+            bounds = sorted(buckets)
+            self.assertEqual(buckets[float("inf")], count)
+            self.assertEqual([buckets[b] for b in bounds], sorted(buckets[b] for b in bounds), "cumulative")
+            self.assertIn(7.5e-06, bounds)
+            # A reply takes more than a microsecond, and most take less than 10 ms even on a
+            # machine busy with other work (a unit mistake would put them all in one end).
+            self.assertEqual(buckets[1e-06], 0, buckets)
+            self.assertGreater(buckets[0.01], 0.5 * count, buckets)
 
     def test_ipv6_paced(self):
         port = harness.free_udp_port()
