@@ -113,13 +113,13 @@ void Worker::answer_batch(unsigned received) {
   const auto snapshot = state_.read(reader_slot_);
   const ntp::ReferenceClock& clock = snapshot->clock;
   const std::uint8_t timescale = snapshot->listener_timescale[listener_];
-  // Only in the second before an inserted leap does the kernel's leap state matter (whether
-  // a 23:59:59 reading is the first or the repeated one): ask it only then.
+  // Only within a second of an inserted leap does the kernel's leap state matter (whether a
+  // 23:59:59 reading is the first or the repeated one): ask it only then.
   auto to_tai = [&clock](leapdb::UtcTime reading) {
     if (clock.steady.contains(reading)) return clock.steady.to_tai(reading);
-    const bool repeated = clock.near_inserted_second(reading) &&
-                          reference::read_in_repeated_second(reading, reference::read_kernel_clock_status());
-    return clock.to_tai(reading, repeated);
+    const leapdb::Leap* leap = clock.inserted_leap_near(reading);
+    if (leap == nullptr) return clock.to_tai(reading);
+    return clock.to_tai(reading, reference::kernel_leap_correction(reading, *leap, reference::read_kernel_clock_status()));
   };
   unsigned replies = 0;
   for (unsigned i = 0; i < received; ++i) {

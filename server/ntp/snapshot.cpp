@@ -4,7 +4,7 @@
 
 namespace ntp {
 
-leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, bool repeated) const {
+leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, std::chrono::seconds kernel_correction) const {
   if (kind == Kind::simulated) {
     const leapdb::Int128 elapsed = (reading - origin).count();
     // Saturate rather than wrap: a fast simulation run for days would pass 2262.
@@ -14,24 +14,31 @@ leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, bool repeated) c
     return leapdb::TaiTime{leapdb::Nanoseconds{static_cast<std::int64_t>(sum)}};
   }
   const leapdb::TaiTime tai = table->to_tai(reading);
-  return repeated ? tai + std::chrono::seconds{1} : tai;
+  return tai + kernel_correction;
 }
 
-bool ReferenceClock::near_inserted_second(leapdb::UtcTime reading) const {
-  if (kind != Kind::system) return false;
-  const leapdb::Leap* next = table->next_leap_after(reading);
-  return next != nullptr && next->sign > 0 && next->effective - reading <= std::chrono::seconds{1};
+const leapdb::Leap* ReferenceClock::inserted_leap_near(leapdb::UtcTime reading) const {
+  if (kind != Kind::system) return nullptr;
+  for (const leapdb::Leap& leap : table->leaps) {
+    if (leap.sign > 0 && reading >= leap.effective - std::chrono::seconds{1} &&
+        reading < leap.effective + std::chrono::seconds{1}) {
+      return &leap;
+    }
+  }
+  return nullptr;
 }
 
 ReferenceClock::Steady ReferenceClock::steady_around(leapdb::UtcTime reading) const {
-  if (kind != Kind::system || near_inserted_second(reading)) return {};
+  if (kind != Kind::system || inserted_leap_near(reading) != nullptr) return {};
   Steady span{leapdb::UtcTime::min(), leapdb::UtcTime::max(), table->to_tai(reading) - leapdb::TaiTime{reading.time_since_epoch()}};
   for (const leapdb::Leap& leap : table->leaps) {
     // The last second before each leap: deleted (every reading in it maps to the next
     // midnight, no shift), or followed by the kernel's repeated one.
     const leapdb::UtcTime last_second = leap.effective - std::chrono::seconds{1};
     if (leap.sign < 0 && last_second <= reading && reading < leap.effective) return {};
-    for (const leapdb::UtcTime edge : {last_second, leap.effective}) {
+    // Inserted: the kernel's step back may come a tick after midnight.
+    const leapdb::UtcTime first_second_after = leap.effective + std::chrono::seconds{leap.sign > 0 ? 1 : 0};
+    for (const leapdb::UtcTime edge : {last_second, leap.effective, first_second_after}) {
       if (edge <= reading) span.from = std::max(span.from, edge);
       if (edge > reading) span.until = std::min(span.until, edge);
     }

@@ -44,10 +44,12 @@ struct ReferenceClock {
   Steady steady;
   Steady steady_around(leapdb::UtcTime reading) const;
 
-  // `repeated`: the reading was taken while the kernel repeated 23:59:59, so it is the second
-  // occurrence. Only asked when near_inserted_second() is true.
-  leapdb::TaiTime to_tai(leapdb::UtcTime reading, bool repeated = false) const;
-  bool near_inserted_second(leapdb::UtcTime reading) const;
+  // `kernel_correction`: what the kernel's handling of an inserted leap adds (the repeated
+  // 23:59:59 is a second later in TAI than the first), for a reading within a second of one:
+  // inserted_leap_near() names it.
+  leapdb::TaiTime to_tai(leapdb::UtcTime reading, std::chrono::seconds kernel_correction = {}) const;
+  // The inserted leap within a second either side of the reading (system clock only), if any.
+  const leapdb::Leap* inserted_leap_near(leapdb::UtcTime reading) const;
 };
 
 enum class RefidConvention : std::uint8_t { ntpd, chrony, reference };

@@ -13,9 +13,11 @@ KernelClockStatus read_kernel_clock_status() {
   const int state = ::adjtimex(&tx);
   KernelClockStatus status;
   status.synchronized = state != TIME_ERROR && state >= 0 && (tx.status & STA_UNSYNC) == 0;
-  status.leap = state == TIME_OOP    ? KernelClockStatus::Leap::repeating
-                : state == TIME_WAIT ? KernelClockStatus::Leap::done
-                                     : KernelClockStatus::Leap::none;
+  status.leap = state == TIME_OOP     ? KernelClockStatus::Leap::repeating
+                : state == TIME_WAIT  ? KernelClockStatus::Leap::done
+                : state == TIME_ERROR ? KernelClockStatus::Leap::hidden
+                                      : KernelClockStatus::Leap::none;
+  status.tai = tx.tai;
   const bool nanoseconds = (tx.status & STA_NANO) != 0;
   status.time = leapdb::UtcTime{std::chrono::seconds{tx.time.tv_sec} +
                                 (nanoseconds ? leapdb::Nanoseconds{tx.time.tv_usec}
@@ -26,23 +28,34 @@ KernelClockStatus read_kernel_clock_status() {
   return status;
 }
 
-bool read_in_repeated_second(leapdb::UtcTime reading, const KernelClockStatus& later) {
-  switch (later.leap) {
-    case KernelClockStatus::Leap::repeating:
-      // Read later, so a reading no later than the kernel's clock was in the repetition too;
-      // one past it was read in the first 23:59:59, before the kernel stepped back.
-      return reading <= later.time + later.time_resolution;
-    case KernelClockStatus::Leap::done: {
-      // The repetition has ended since the reading (the kernel's clock has passed midnight);
-      // a TIME_WAIT left over from an earlier leap leaves the clock before midnight.
-      const leapdb::UtcTime midnight =
-          std::chrono::floor<std::chrono::seconds>(reading) + std::chrono::seconds{1};
-      return later.time >= midnight;
-    }
-    case KernelClockStatus::Leap::none:
-      return false;
+std::chrono::seconds kernel_leap_correction(leapdb::UtcTime reading, const leapdb::Leap& leap,
+                                            const KernelClockStatus& later) {
+  using std::chrono::seconds;
+  const leapdb::UtcTime midnight = leap.effective;
+  KernelClockStatus::Leap state = later.leap;
+  if (state == KernelClockStatus::Leap::hidden) {
+    // A clock error masks the leap state, not the TAI offset, which the kernel raises with
+    // the repetition (adjtimex included, in the tick before the step).
+    if (later.tai != leap.tai_utc) return seconds{0};  // not set, or not inserted yet
+    state = later.time < midnight ? KernelClockStatus::Leap::repeating : KernelClockStatus::Leap::done;
   }
-  return false;
+  switch (state) {
+    case KernelClockStatus::Leap::repeating:
+      // Past midnight while the kernel repeats 23:59:59: read in the tick before it stepped
+      // back, so the reading is a second ahead of the kernel's own count.
+      if (reading >= midnight) return seconds{-1};
+      // Read earlier, so a reading no later than the kernel's clock was in the repetition too;
+      // one past it was read in the first 23:59:59, before the kernel stepped back.
+      return reading <= later.time + later.time_resolution ? seconds{1} : seconds{0};
+    case KernelClockStatus::Leap::done:
+      // The repetition has ended since a reading before midnight (the kernel's clock has
+      // passed it again); a TIME_WAIT left over from an earlier leap leaves the clock before it.
+      return reading < midnight && later.time >= midnight ? seconds{1} : seconds{0};
+    case KernelClockStatus::Leap::none:
+    case KernelClockStatus::Leap::hidden:
+      break;
+  }
+  return seconds{0};
 }
 
 std::int8_t measure_precision() {

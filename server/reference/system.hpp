@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "leapdb/table.hpp"
 #include "leapdb/time.hpp"
 
 namespace reference {
@@ -17,22 +18,28 @@ struct KernelClockStatus {
   leapdb::Nanoseconds max_error{0};
   leapdb::Nanoseconds estimated_error{0};
   // Where the kernel is in a leap it was told of: repeating 23:59:59 (TIME_OOP), or past it
-  // (TIME_WAIT). `time` is its clock as it answered, read together with the state, so it reads
-  // 23:59:59 again while repeating; microseconds unless the kernel keeps nanoseconds (STA_NANO).
-  enum class Leap : std::uint8_t { none, repeating, done };
+  // (TIME_WAIT); `hidden` when it reports a clock error (TIME_ERROR: unsynchronised, PPS
+  // trouble) instead. `time` is its clock as adjtimex answered, which reads 23:59:59 again while
+  // repeating, even in the tick before the kernel steps its own clock back; microseconds unless
+  // the kernel keeps nanoseconds (STA_NANO). `tai`: its TAI-UTC, 0 when nobody set it.
+  enum class Leap : std::uint8_t { none, repeating, done, hidden };
   Leap leap = Leap::none;
   leapdb::UtcTime time{};
   leapdb::Nanoseconds time_resolution{1'000};
+  int tai = 0;
   friend bool operator==(const KernelClockStatus&, const KernelClockStatus&) = default;
 };
 
 KernelClockStatus read_kernel_clock_status();
 
-// Pure. Whether `reading`, taken in the last second before an inserted leap, was taken while
-// the kernel repeated that second. `later` was read from the kernel after the reading (a
-// packet's receive timestamp is read before the packet is processed, and the kernel may have
-// entered or left the repetition in between), and less than a second after it.
-bool read_in_repeated_second(leapdb::UtcTime reading, const KernelClockStatus& later);
+// Pure. What the kernel's own handling of the inserted `leap` adds to the TAI the leap table
+// gives for `reading`, one taken within a second of the leap: +1 s for a reading in the
+// repeated 23:59:59; -1 s for one taken in the repetition's first tick, before the kernel
+// stepped its clock back (it read past midnight); 0 otherwise. `later` was read from the kernel
+// after the reading (a packet's receive timestamp is read before the packet is processed, and
+// the kernel may have entered or left the repetition in between), less than a second after it.
+std::chrono::seconds kernel_leap_correction(leapdb::UtcTime reading, const leapdb::Leap& leap,
+                                            const KernelClockStatus& later);
 
 // log2 seconds of the larger of the clock's resolution and the cost of reading it.
 std::int8_t measure_precision();

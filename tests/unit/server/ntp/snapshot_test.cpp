@@ -33,7 +33,7 @@ TEST_CASE("the clock's steady span maps readings exactly as to_tai does, and nev
           const UtcTime anchor = leap.effective + Nanoseconds{d + nudge};
           const ntp::ReferenceClock::Steady steady = clock.steady_around(anchor);
           if (steady.from == steady.until) {
-            CHECK((clock.near_inserted_second(anchor) || clock.to_tai(anchor) == clock.to_tai(anchor + Nanoseconds{1})));
+            CHECK((clock.inserted_leap_near(anchor) != nullptr || clock.to_tai(anchor) == clock.to_tai(anchor + Nanoseconds{1})));
             continue;
           }
           REQUIRE(steady.contains(anchor));
@@ -41,7 +41,7 @@ TEST_CASE("the clock's steady span maps readings exactly as to_tai does, and nev
           const UtcTime until = std::min(steady.until, anchor + hours{24 * 365 * 50});
           std::uniform_int_distribution<std::int64_t> inside{0, (until - from).count() - 1};
           for (const UtcTime p : {from, anchor, until - Nanoseconds{1}, from + Nanoseconds{inside(random)}}) {
-            CHECK_FALSE(clock.near_inserted_second(p));
+            CHECK(clock.inserted_leap_near(p) == nullptr);
             CHECK(clock.to_tai(p) == steady.to_tai(p));
           }
         }
@@ -50,11 +50,32 @@ TEST_CASE("the clock's steady span maps readings exactly as to_tai does, and nev
   }
 }
 
+TEST_CASE("an inserted leap is near from a second before it to a second after; a deleted one never") {
+  const ntp::ReferenceClock clock = clock_with("leap-seconds.list");
+  const leapdb::Leap& leap = clock.table->leaps.back();  // 2017-01-01, inserted
+  CHECK(clock.inserted_leap_near(leap.effective - seconds{1} - Nanoseconds{1}) == nullptr);
+  CHECK(clock.inserted_leap_near(leap.effective - seconds{1}) == &leap);
+  CHECK(clock.inserted_leap_near(leap.effective) == &leap);
+  CHECK(clock.inserted_leap_near(leap.effective + seconds{1} - Nanoseconds{1}) == &leap);
+  CHECK(clock.inserted_leap_near(leap.effective + seconds{1}) == nullptr);
+  // The repeated second, after the table: TAI one second on; the tick before the step, one back.
+  const UtcTime reading = leap.effective - milliseconds{300};
+  CHECK(clock.to_tai(reading, seconds{1}) == clock.to_tai(reading) + seconds{1});
+  const ntp::ReferenceClock negative = clock_with("negative-leap.list");
+  int deleted = 0;
+  for (const leapdb::Leap& l : negative.table->leaps) {
+    if (l.sign > 0) continue;
+    ++deleted;
+    CHECK(negative.inserted_leap_near(l.effective - milliseconds{500}) == nullptr);
+  }
+  CHECK(deleted > 0);
+}
+
 TEST_CASE("the clock's steady span: far from leaps it is long; a simulated clock has none") {
   ntp::ReferenceClock clock = clock_with("leap-seconds.list");
   const UtcTime now = leapdb::utc_from_unix_nanoseconds(1'795'000'000'000'000'000);
   const auto steady = clock.steady_around(now);
-  CHECK(steady.from == clock.table->leaps.back().effective);
+  CHECK(steady.from == clock.table->leaps.back().effective + seconds{1});  // the kernel may step a tick late
   CHECK(steady.until == UtcTime::max());
   CHECK(steady.tai_minus_utc == seconds{37});
   clock.kind = ntp::ReferenceClock::Kind::simulated;

@@ -30,41 +30,64 @@ TEST_CASE("reference state") {
   CHECK(reference::reference_state(ref, synced, -24, now).root_dispersion.count() == 0);
 }
 
-TEST_CASE("a reading in the second before an inserted leap: first 23:59:59 or the repeated one") {
+TEST_CASE("what the kernel's count of an inserted leap adds to a reading within a second of it") {
   using std::chrono::microseconds;
   using std::chrono::seconds;
   using Leap = reference::KernelClockStatus::Leap;
-  const auto midnight = leapdb::utc_from_unix_nanoseconds(1'483'228'800'000'000'000);  // 2017-01-01
+  const leapdb::Leap leap{leapdb::utc_from_unix_nanoseconds(1'483'228'800'000'000'000), 1, 37, 0};  // 2017-01-01
+  const leapdb::UtcTime midnight = leap.effective;
   const auto at = [&](std::int64_t ns_after_2359_59) { return midnight - seconds{1} + leapdb::Nanoseconds{ns_after_2359_59}; };
-  const auto kernel = [](Leap leap, leapdb::UtcTime time, leapdb::Nanoseconds resolution = leapdb::Nanoseconds{1}) {
+  const auto kernel = [](Leap state, leapdb::UtcTime time, leapdb::Nanoseconds resolution = leapdb::Nanoseconds{1}, int tai = 0) {
     reference::KernelClockStatus status;
-    status.leap = leap;
+    status.leap = state;
     status.time = time;
     status.time_resolution = resolution;
+    status.tai = tai;
     return status;
+  };
+  const auto correction = [&](leapdb::UtcTime reading, const reference::KernelClockStatus& later) {
+    return reference::kernel_leap_correction(reading, leap, later);
   };
 
   SUBCASE("the kernel has not reached the leap: the first occurrence") {
-    CHECK_FALSE(reference::read_in_repeated_second(at(400'000'000), kernel(Leap::none, at(400'000'100))));
+    CHECK(correction(at(400'000'000), kernel(Leap::none, at(400'000'100))) == seconds{0});
   }
   SUBCASE("read in the first 23:59:59, processed once the kernel repeats it") {
     // The reading is later on the clock than the kernel's: the clock stepped back in between.
-    CHECK_FALSE(reference::read_in_repeated_second(at(999'999'500), kernel(Leap::repeating, at(300))));
+    CHECK(correction(at(999'999'500), kernel(Leap::repeating, at(300))) == seconds{0});
   }
   SUBCASE("read and processed in the repetition") {
-    CHECK(reference::read_in_repeated_second(at(200), kernel(Leap::repeating, at(300))));
-    CHECK(reference::read_in_repeated_second(at(300), kernel(Leap::repeating, at(300))));
-    CHECK(reference::read_in_repeated_second(at(999'999'000), kernel(Leap::repeating, at(999'999'900))));
+    CHECK(correction(at(200), kernel(Leap::repeating, at(300))) == seconds{1});
+    CHECK(correction(at(300), kernel(Leap::repeating, at(300))) == seconds{1});
+    CHECK(correction(at(999'999'000), kernel(Leap::repeating, at(999'999'900))) == seconds{1});
+  }
+  SUBCASE("read in the tick before the kernel stepped back: past midnight on the clock") {
+    // adjtimex already counts the repetition (and takes the second off its own time).
+    CHECK(correction(midnight + microseconds{1'500}, kernel(Leap::repeating, at(1'600'000))) == seconds{-1});
+    CHECK(correction(midnight, kernel(Leap::repeating, at(100))) == seconds{-1});
   }
   SUBCASE("a kernel clock in microseconds, truncated below the reading") {
-    CHECK(reference::read_in_repeated_second(at(1'700), kernel(Leap::repeating, at(1'000), microseconds{1})));
-    CHECK_FALSE(reference::read_in_repeated_second(at(2'100), kernel(Leap::repeating, at(1'000), microseconds{1})));
+    CHECK(correction(at(1'700), kernel(Leap::repeating, at(1'000), microseconds{1})) == seconds{1});
+    CHECK(correction(at(2'100), kernel(Leap::repeating, at(1'000), microseconds{1})) == seconds{0});
   }
   SUBCASE("read in the repetition, processed after it ended") {
-    CHECK(reference::read_in_repeated_second(at(999'999'900), kernel(Leap::done, midnight + leapdb::Nanoseconds{50})));
+    CHECK(correction(at(999'999'900), kernel(Leap::done, midnight + leapdb::Nanoseconds{50})) == seconds{1});
+  }
+  SUBCASE("after the repetition, past midnight: nothing to add") {
+    CHECK(correction(midnight + leapdb::Nanoseconds{10}, kernel(Leap::done, midnight + leapdb::Nanoseconds{50})) == seconds{0});
   }
   SUBCASE("a TIME_WAIT left over from an earlier leap, the clock still before midnight") {
-    CHECK_FALSE(reference::read_in_repeated_second(at(500'000'000), kernel(Leap::done, at(500'000'100))));
+    CHECK(correction(at(500'000'000), kernel(Leap::done, at(500'000'100))) == seconds{0});
+  }
+  SUBCASE("a clock error hides the state: the kernel's TAI offset tells, when it is set") {
+    CHECK(correction(at(200), kernel(Leap::hidden, at(300), leapdb::Nanoseconds{1}, 37)) == seconds{1});
+    CHECK(correction(at(999'999'500), kernel(Leap::hidden, at(300), leapdb::Nanoseconds{1}, 37)) == seconds{0});
+    CHECK(correction(midnight + microseconds{5}, kernel(Leap::hidden, at(100), leapdb::Nanoseconds{1}, 37)) == seconds{-1});
+    CHECK(correction(at(999'999'900), kernel(Leap::hidden, midnight + leapdb::Nanoseconds{50}, leapdb::Nanoseconds{1}, 37)) ==
+          seconds{1});
+    // Not inserted yet (the old offset), or never set: nothing is known, nothing is added.
+    CHECK(correction(at(200), kernel(Leap::hidden, at(300), leapdb::Nanoseconds{1}, 36)) == seconds{0});
+    CHECK(correction(at(200), kernel(Leap::hidden, at(300), leapdb::Nanoseconds{1}, 0)) == seconds{0});
   }
 }
 
