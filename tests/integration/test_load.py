@@ -125,9 +125,9 @@ class Bench(unittest.TestCase):
             self.assertEqual(buckets[float("inf")], count)
             self.assertEqual([buckets[b] for b in bounds], sorted(buckets[b] for b in bounds), "cumulative")
             self.assertIn(7.5e-06, bounds)
-            # A reply takes more than a microsecond, and most take less than 10 ms even on a
-            # machine busy with other work (a unit mistake would put them all in one end).
-            self.assertEqual(buckets[1e-06], 0, buckets)
+            # Most replies take more than a microsecond and less than 10 ms, even on a machine
+            # busy with other work: a unit mistake would put them all at one end.
+            self.assertLess(buckets[1e-06], 0.5 * count, buckets)
             self.assertGreater(buckets[0.01], 0.5 * count, buckets)
 
     def test_ipv6_paced(self):
@@ -275,20 +275,20 @@ class Memory(unittest.TestCase):
         with smeard_with_metrics(workers=2, extra="client_policy: {table_size: 1048576}") as daemon:
             # Warm every code path, and learn how fast this machine goes. A million sources run
             # slower than a thousand (each request is a new table slot and a new route lookup), so
-            # the first try gets three times the time the warm rate needs, and a try that still
-            # falls short is repeated with twice the time, at most 60 s.
+            # the first try gets three times the time the warm rate needs; one that still falls
+            # short is tried once more, sized from the rate it reached. At most 60 s each.
             warm = bench(f"127.0.0.1:{daemon.port}", "--seconds", "0.5", "--sources", "1000", "--json")
             self.assertEqual(warm.returncode, 0, warm.stderr)
             seconds = min(60.0, max(2.0, 3e6 / max(json.loads(warm.stdout)["replies_per_second"], 1)))
             before = rss_kib(daemon.pid)
-            while True:
+            for attempt in range(2):
                 result = bench(f"127.0.0.1:{daemon.port}", "--seconds", f"{seconds:.1f}", "--sources", "1000000",
                                "--json", timeout=seconds + 30)
                 self.assertEqual(result.returncode, 0, result.stderr)
                 report = json.loads(result.stdout)
-                if report["sent"] >= 1_000_000 or seconds >= 60.0:
+                if report["sent"] >= 1_000_000:
                     break
-                seconds = min(60.0, seconds * 2)
+                seconds = min(60.0, max(seconds * 1.5, 1.5e6 / max(report["replies_per_second"], 1)))
             self.assertGreaterEqual(report["sent"], 1_000_000,
                                     f"the machine was too slow to send from a million addresses in {seconds:.1f} s")
             after = rss_kib(daemon.pid)
