@@ -71,14 +71,15 @@ def free_tcp_port():
         return s.getsockname()[1]
 
 
-def config_text(addresses, refid="GPS", workers=2):
-    """A smeard configuration serving true UTC on each "HOST:PORT" / "[V6]:PORT" address."""
+def config_text(addresses, refid="GPS", workers=2, metrics=None):
+    """A smeard configuration serving true UTC on each "HOST:PORT" / "[V6]:PORT" address, with
+    the metrics endpoint on `metrics` ("HOST:PORT"), or off."""
     lines = ["listeners:"]
     for address in addresses:
         lines += [f'  - address: "{address}"', "    timescale: utc"]
     lines += ["timescales:", "  utc:", "    smear: none",
               "reference:", "  type: system", f"  refid: {refid}",
-              f"workers: {workers}", "metrics: {listen: off}", ""]
+              f"workers: {workers}", f'metrics: {{listen: "{metrics}"}}' if metrics else "metrics: {listen: off}", ""]
     return "\n".join(lines)
 
 

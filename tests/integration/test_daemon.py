@@ -172,18 +172,24 @@ class CommandLine(unittest.TestCase):
 class ListenerFailures(unittest.TestCase):
     """A listener that cannot bind stops smeard with exit 1, naming the config line and key."""
 
-    def start_failing(self, addresses, index, address):
-        server = harness.Smeard(addresses)
+    def refused_start(self, server, event):
+        """Runs smeard on the server's config: it must exit 1 before it announces itself, with
+        exactly one `event` line, whose problem is returned."""
         self.addCleanup(server.close)
         process = harness.run([harness.binary(harness.SMEARD), "--config", server.config], timeout=10)
         self.assertEqual(process.returncode, 1, process.stderr)
         self.assertNotIn("event=listening", process.stderr)
-        failures = [harness.parse_log_line(l) for l in process.stderr.splitlines() if "event=listener_failed" in l]
+        failures = [harness.parse_log_line(l) for l in process.stderr.splitlines() if f"event={event}" in l]
         self.assertEqual(len(failures), 1, process.stderr)
-        line = 2 + 2 * index  # config_text puts listener i's address on line 2 + 2i
-        self.assertRegex(failures[0]["problem"], "^" + re.escape(f"{server.config}:{line}:") + r"\d+: " +
-                         re.escape(f"listeners[{index}].address: cannot listen on {address}: bind: "))
         return failures[0]["problem"]
+
+    def start_failing(self, addresses, index, address):
+        server = harness.Smeard(addresses)
+        problem = self.refused_start(server, "listener_failed")
+        line = 2 + 2 * index  # config_text puts listener i's address on line 2 + 2i
+        self.assertRegex(problem, "^" + re.escape(f"{server.config}:{line}:") + r"\d+: " +
+                         re.escape(f"listeners[{index}].address: cannot listen on {address}: bind: "))
+        return problem
 
     def test_port_in_use(self):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
@@ -222,16 +228,11 @@ class ListenerFailures(unittest.TestCase):
             holder.listen()
             metrics = f"127.0.0.1:{holder.getsockname()[1]}"
             address = f"127.0.0.1:{harness.free_udp_port()}"
-            text = harness.config_text([address]).replace("metrics: {listen: off}", f'metrics: {{listen: "{metrics}"}}')
+            text = harness.config_text([address], metrics=metrics)
             line = text.splitlines().index(f'metrics: {{listen: "{metrics}"}}') + 1
             server = harness.Smeard([address], text=text)
-            self.addCleanup(server.close)
-            process = harness.run([harness.binary(harness.SMEARD), "--config", server.config], timeout=10)
-        self.assertEqual(process.returncode, 1, process.stderr)
-        self.assertNotIn("event=listening", process.stderr)
-        failures = [harness.parse_log_line(l) for l in process.stderr.splitlines() if "event=metrics_failed" in l]
-        self.assertEqual(len(failures), 1, process.stderr)
-        self.assertRegex(failures[0]["problem"], "^" + re.escape(f"{server.config}:{line}:") + r"\d+: " +
+            problem = self.refused_start(server, "metrics_failed")
+        self.assertRegex(problem, "^" + re.escape(f"{server.config}:{line}:") + r"\d+: " +
                          re.escape(f"metrics.listen: cannot listen on {metrics}: Address already in use") + "$")
 
 

@@ -187,8 +187,7 @@ class Observability(unittest.TestCase):
 
     def test_an_expired_leap_table_is_not_ready(self):
         ntp_port, metrics_port = harness.free_udp_port(), harness.free_tcp_port()
-        text = harness.config_text([f"127.0.0.1:{ntp_port}"]).replace(
-            "metrics: {listen: off}", f'metrics: {{listen: "127.0.0.1:{metrics_port}"}}')
+        text = harness.config_text([f"127.0.0.1:{ntp_port}"], metrics=f"127.0.0.1:{metrics_port}")
         text += f"leapdb: {{files: [{FIXTURES / 'leap-seconds.list'}]}}\n"  # expired on 2026-06-28
         with harness.Smeard(addresses=[f"127.0.0.1:{ntp_port}"], text=text) as server:
             status, body = http_get(f"http://127.0.0.1:{metrics_port}/readyz")
