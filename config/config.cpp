@@ -80,6 +80,69 @@ std::optional<ClientPin> parse_network(std::string_view text) {
   return pin;
 }
 
+std::optional<UpstreamServer> parse_upstream_server(std::string_view text) {
+  UpstreamServer server;
+  server.text = std::string{text};
+  std::string_view host = text;
+  std::optional<std::string_view> port;
+  std::array<std::uint8_t, 16> scratch{};
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return std::nullopt;
+      port = text.substr(close + 2);
+    }
+    if (inet_pton(AF_INET6, std::string{host}.c_str(), scratch.data()) != 1) return std::nullopt;
+  } else if (inet_pton(AF_INET6, std::string{text}.c_str(), scratch.data()) == 1) {
+    host = text;  // a bare IPv6 address: every colon is its own
+  } else if (const std::size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (port) {
+    unsigned value = 0;
+    const auto [end, error] = std::from_chars(port->data(), port->data() + port->size(), value);
+    if (port->empty() || error != std::errc{} || end != port->data() + port->size() || value == 0 || value > 65535) {
+      return std::nullopt;
+    }
+    server.port = static_cast<std::uint16_t>(value);
+  }
+  // A host name: letters, digits, hyphens and dots (RFC 1123), or an address.
+  const bool name_like = !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':';
+  });
+  if (!name_like || host.front() == '-' || host.front() == '.') return std::nullopt;
+  server.host = std::string{host};
+  return server;
+}
+
+std::string_view to_string(Reference::Type type) {
+  switch (type) {
+    case Reference::Type::system: return "system";
+    case Reference::Type::simulated: return "simulated";
+    case Reference::Type::phc: return "phc";
+    case Reference::Type::shm: return "shm";
+    case Reference::Type::sock: return "sock";
+    case Reference::Type::upstream: return "upstream";
+  }
+  return "unknown";
+}
+
+std::string Reference::reference_id_text() const {
+  if (!refid.empty()) return refid;
+  switch (type) {
+    case Type::phc: return "PHC";
+    case Type::shm: return unit < 10 ? "SHM" + std::to_string(unit) : "SHM";
+    case Type::sock: return "SOCK";
+    case Type::system:
+    case Type::simulated:
+    case Type::upstream: break;
+  }
+  return "LOCL";
+}
+
 std::string Problem::to_string() const {
   std::string text = where.file;
   if (where.line > 0) text += ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
@@ -369,48 +432,197 @@ bool parse_rate(std::string_view text, std::int64_t& numerator, std::int64_t& de
   return digits && numerator > 0 && numerator <= 100'000 * denominator;
 }
 
+std::optional<std::string> choice(Reader& in, const YAML::Node& node, const std::string& key,
+                                  std::initializer_list<std::string_view> allowed) {
+  const auto value = in.string(node, key);
+  if (!value) return std::nullopt;
+  if (std::find(allowed.begin(), allowed.end(), *value) != allowed.end()) return value;
+  in.fail(node, key, "'" + *value + "' is not one of: " + join(allowed));
+  return std::nullopt;
+}
+
 void read_reference(Reader& in, const YAML::Node& node, Config& config) {
   if (!in.is_map(node, "reference")) return;
-  in.only_keys(node, "reference", {"type", "refid", "start", "rate"});
+  Reference& ref = config.reference;
+  ref.location = in.at(node);
   const YAML::Node type = in.required(node, "type", "reference.type");
   if (type.IsDefined()) {
     const auto value = in.string(type, "reference.type");
-    if (value == "system") {
-      config.reference.type = Reference::Type::system;
-    } else if (value == "simulated") {
-      config.reference.type = Reference::Type::simulated;
+    static constexpr std::pair<std::string_view, Reference::Type> kTypes[] = {
+        {"system", Reference::Type::system}, {"simulated", Reference::Type::simulated}, {"phc", Reference::Type::phc},
+        {"shm", Reference::Type::shm},       {"sock", Reference::Type::sock},           {"upstream", Reference::Type::upstream}};
+    const auto* found = std::find_if(std::begin(kTypes), std::end(kTypes), [&](const auto& t) { return value == t.first; });
+    if (found != std::end(kTypes)) {
+      ref.type = found->second;
     } else if (value) {
-      in.fail(type, "reference.type", "unknown reference type '" + *value + "' (expected: system, simulated)");
+      in.fail(type, "reference.type",
+              "unknown reference type '" + *value + "' (expected: system, phc, shm, sock, upstream, simulated)");
+      return;
     }
   }
+  // Each key belongs to the types it means something for.
+  using T = Reference::Type;
+  static const std::vector<std::pair<std::string_view, std::vector<T>>> kKeys = {
+      {"type", {T::system, T::simulated, T::phc, T::shm, T::sock, T::upstream}},
+      {"refid", {T::system, T::simulated, T::phc, T::shm, T::sock}},
+      {"holdover", {T::system, T::phc, T::shm, T::sock, T::upstream}},
+      {"unsynchronized", {T::system, T::phc, T::shm, T::sock, T::upstream}},
+      {"clock", {T::system}},
+      {"start", {T::simulated}},
+      {"rate", {T::simulated}},
+      {"device", {T::phc}},
+      {"timescale", {T::phc}},
+      {"unit", {T::shm}},
+      {"path", {T::sock}},
+      {"servers", {T::upstream}},
+      {"minsources", {T::upstream}},
+      {"drift_file", {T::upstream}},
+      {"poll", {T::upstream}},
+  };
+  std::set<std::string, std::less<>> seen;
+  for (const auto& entry : node) {
+    const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : std::string{};
+    const auto known = std::find_if(kKeys.begin(), kKeys.end(), [&](const auto& k) { return k.first == name; });
+    if (known == kKeys.end()) {
+      in.fail(entry.first, "reference." + name,
+              "unknown key (expected one of: type, refid, holdover, unsynchronized, clock, device, timescale, unit, "
+              "path, servers, minsources, drift_file, poll, start, rate)");
+    } else if (!seen.insert(name).second) {
+      in.fail(entry.first, "reference." + name, "key given twice");
+    } else if (std::find(known->second.begin(), known->second.end(), ref.type) == known->second.end()) {
+      std::string types;
+      for (const T t : known->second) types += (types.empty() ? "" : ", ") + std::string{to_string(t)};
+      in.fail(entry.first, "reference." + name,
+              "not for type: " + std::string{to_string(ref.type)} + " (only for type: " + types + ")");
+    }
+  }
+
   if (const YAML::Node refid = node["refid"]; refid.IsDefined()) {
     if (const auto value = in.string(refid, "reference.refid")) {
       const bool printable = std::all_of(value->begin(), value->end(), [](char c) { return c >= 0x20 && c < 0x7f; });
       if (value->empty() || value->size() > 4 || !printable) {
         in.fail(refid, "reference.refid", "'" + *value + "' must be 1 to 4 printable ASCII characters, e.g. GPS");
       } else {
-        config.reference.refid = *value;
+        ref.refid = *value;
       }
     }
   }
-  const bool simulated = config.reference.type == Reference::Type::simulated;
-  for (const char* key : {"start", "rate"}) {
-    if (node[key].IsDefined() && !simulated) in.fail(node[key], std::string{"reference."} + key, "only for type: simulated");
+  if (const YAML::Node holdover = node["holdover"]; holdover.IsDefined()) {
+    if (const auto s = whole_seconds(in, holdover, "reference.holdover", 30 * 86400)) ref.holdover = std::chrono::seconds{*s};
   }
-  if (!simulated) return;
-  if (const YAML::Node start = in.required(node, "start", "reference.start"); start.IsDefined()) {
-    const auto text = in.string(start, "reference.start");
-    const auto when = text ? leapdb::parse_rfc3339(*text) : std::nullopt;
-    if (!when && text) in.fail(start, "reference.start", "'" + *text + "' is not an RFC 3339 time");
-    if (when) config.reference.start = *when;
-  }
-  if (const YAML::Node rate = node["rate"]; rate.IsDefined()) {
-    const auto text = in.string(rate, "reference.rate");
-    if (text && !parse_rate(*text, config.reference.rate_numerator, config.reference.rate_denominator)) {
-      in.fail(rate, "reference.rate", "'" + *text + "' is not a rate above 0 and at most 100000, e.g. 60 or 0.5");
-    } else if (text) {
-      config.reference.rate_text = *text;
+  if (const YAML::Node fallback = node["unsynchronized"]; fallback.IsDefined() && in.is_map(fallback, "reference.unsynchronized")) {
+    in.only_keys(fallback, "reference.unsynchronized", {"local_stratum"});
+    const YAML::Node stratum = in.required(fallback, "local_stratum", "reference.unsynchronized.local_stratum");
+    if (stratum.IsDefined()) {
+      const auto n = count(in, stratum, "reference.unsynchronized.local_stratum", 15);
+      if (n && *n == 0) {
+        in.fail(stratum, "reference.unsynchronized.local_stratum", "must be a stratum from 1 to 15");
+      } else if (n) {
+        ref.local_stratum = *n;
+      }
     }
+  }
+  if (const YAML::Node clock = node["clock"]; clock.IsDefined()) {
+    if (const auto value = choice(in, clock, "reference.clock", {"realtime", "tai"})) {
+      ref.clock = *value == "tai" ? Reference::Clock::tai : Reference::Clock::realtime;
+    }
+  }
+  auto path_value = [&](const char* key, std::string& into) {
+    const std::string path = std::string{"reference."} + key;
+    const YAML::Node value = in.required(node, key, path);
+    if (!value.IsDefined()) return;
+    ref.resource_location = in.at(value);
+    const auto text = in.string(value, path);
+    if (text && (text->empty() || text->front() != '/')) {
+      in.fail(value, path, "'" + *text + "' must be an absolute path");
+    } else if (text) {
+      into = *text;
+    }
+  };
+  switch (ref.type) {
+    case Reference::Type::phc:
+      path_value("device", ref.device);
+      if (const YAML::Node timescale = node["timescale"]; timescale.IsDefined()) {
+        if (const auto value = choice(in, timescale, "reference.timescale", {"tai", "utc"})) {
+          ref.timescale = *value == "utc" ? Reference::Timescale::utc : Reference::Timescale::tai;
+        }
+      }
+      break;
+    case Reference::Type::shm:
+      if (const YAML::Node unit = in.required(node, "unit", "reference.unit"); unit.IsDefined()) {
+        ref.resource_location = in.at(unit);
+        // ntpd's and gpsd's units: 0 to 255 (the key's last byte).
+        if (const auto n = count(in, unit, "reference.unit", 255)) ref.unit = *n;
+      }
+      break;
+    case Reference::Type::sock:
+      path_value("path", ref.path);
+      if (ref.path.size() >= 108) {
+        in.fail(node["path"], "reference.path", "a Unix socket path must be shorter than 108 bytes");
+      }
+      break;
+    case Reference::Type::upstream: {
+      const YAML::Node servers = in.required(node, "servers", "reference.servers");
+      if (servers.IsDefined() && in.is_list(servers, "reference.servers")) {
+        ref.resource_location = in.at(servers);
+        if (servers.size() == 0) in.fail(servers, "reference.servers", "at least one server is needed");
+        if (servers.size() > 64) in.fail(servers, "reference.servers", "at most 64 servers");
+        std::size_t index = 0;
+        for (const auto& item : servers) {
+          const std::string key = path_index("reference.servers", index++);
+          const auto text = in.string(item, key);
+          if (!text) continue;
+          if (const auto server = parse_upstream_server(*text)) {
+            ref.servers.push_back(*server);
+          } else {
+            in.fail(item, key, "'" + *text + "' is not HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT");
+          }
+        }
+      }
+      if (const YAML::Node minsources = node["minsources"]; minsources.IsDefined()) {
+        const auto n = count(in, minsources, "reference.minsources", 64);
+        if (n && (*n == 0 || (!ref.servers.empty() && *n > ref.servers.size()))) {
+          in.fail(minsources, "reference.minsources", "must be from 1 to the number of servers");
+        } else if (n) {
+          ref.minsources = *n;
+        }
+      }
+      if (const YAML::Node drift = node["drift_file"]; drift.IsDefined()) {
+        const auto text = in.string(drift, "reference.drift_file");
+        if (text && (text->empty() || text->front() != '/')) {
+          in.fail(drift, "reference.drift_file", "'" + *text + "' must be an absolute path");
+        } else if (text) {
+          ref.drift_file = *text;
+        }
+      }
+      if (const YAML::Node poll = node["poll"]; poll.IsDefined()) {
+        const auto s = whole_seconds(in, poll, "reference.poll", 1024);
+        if (s && *s < 1) {
+          in.fail(poll, "reference.poll", "must be from 1 to 1024 seconds");
+        } else if (s) {
+          ref.poll = std::chrono::seconds{*s};
+        }
+      }
+      break;
+    }
+    case Reference::Type::simulated:
+      if (const YAML::Node start = in.required(node, "start", "reference.start"); start.IsDefined()) {
+        const auto text = in.string(start, "reference.start");
+        const auto when = text ? leapdb::parse_rfc3339(*text) : std::nullopt;
+        if (!when && text) in.fail(start, "reference.start", "'" + *text + "' is not an RFC 3339 time");
+        if (when) ref.start = *when;
+      }
+      if (const YAML::Node rate = node["rate"]; rate.IsDefined()) {
+        const auto text = in.string(rate, "reference.rate");
+        if (text && !parse_rate(*text, ref.rate_numerator, ref.rate_denominator)) {
+          in.fail(rate, "reference.rate", "'" + *text + "' is not a rate above 0 and at most 100000, e.g. 60 or 0.5");
+        } else if (text) {
+          ref.rate_text = *text;
+        }
+      }
+      break;
+    case Reference::Type::system:
+      break;
   }
 }
 

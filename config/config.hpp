@@ -64,17 +64,55 @@ struct Timescale {
   std::optional<Rehearsal> rehearsal;
 };
 
+// An upstream NTP server: a numeric address or a host name (resolved when smeard starts).
+struct UpstreamServer {
+  std::string host;  // as written, without brackets
+  std::uint16_t port = 123;
+  std::string text;  // as written, for messages
+};
+
+// "ntp1.example.net", "192.0.2.1:123", "[2001:db8::1]:1123", "2001:db8::1".
+std::optional<UpstreamServer> parse_upstream_server(std::string_view text);
+
 struct Reference {
-  enum class Type : std::uint8_t { system, simulated };
+  enum class Type : std::uint8_t { system, simulated, phc, shm, sock, upstream };
   Type type = Type::system;
-  std::string refid = "LOCL";  // 1 to 4 printable ASCII characters
+  std::string refid;  // 1 to 4 printable ASCII characters; empty: the type's default (reference_id_text)
+  SourceLocation location;           // of the reference mapping
+  SourceLocation resource_location;  // of what names the device, segment, socket or servers
+  // system: the kernel's CLOCK_REALTIME, or with `tai` its TAI offset checked against the table.
+  enum class Clock : std::uint8_t { realtime, tai };
+  Clock clock = Clock::realtime;
+  // phc: a PTP hardware clock and the timescale it keeps.
+  std::string device;
+  enum class Timescale : std::uint8_t { tai, utc };
+  Timescale timescale = Timescale::tai;
+  // shm: the NTP shared-memory refclock segment (key 0x4e545030 + unit).
+  unsigned unit = 0;
+  // sock: chrony's SOCK refclock socket, which smeard creates.
+  std::string path;
+  // upstream: NTP servers serving true UTC.
+  std::vector<UpstreamServer> servers;
+  unsigned minsources = 1;
+  std::optional<std::string> drift_file;
+  leapdb::Nanoseconds poll = std::chrono::seconds{16};
+  // Every type: how long replies keep their claims once the reference stops steering, and
+  // what they say after: unsynchronized, or this clock at a local stratum.
+  leapdb::Nanoseconds holdover = std::chrono::hours{1};
+  unsigned local_stratum = 0;  // 0: unsynchronized
   // Simulated: time starts at `start` when smeard starts and runs rate_numerator /
   // rate_denominator times as fast as real time.
   leapdb::UtcTime start{};
   std::int64_t rate_numerator = 1;
   std::int64_t rate_denominator = 1;
   std::string rate_text = "1";
+
+  // The refid replies name the reference by: the configured one, or the type's default
+  // (LOCL, PHC, SHM0..., SOCK); upstream references name their selected server instead.
+  std::string reference_id_text() const;
 };
+
+std::string_view to_string(Reference::Type type);
 
 // Clients in these networks may only use this timescale.
 struct ClientPin {

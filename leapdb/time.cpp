@@ -1,7 +1,9 @@
 #include "leapdb/time.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 
 namespace leapdb {
@@ -20,6 +22,14 @@ std::string format_rfc3339(UtcTime t) {
                 static_cast<long long>(time_of_day.subseconds().count()));
   return text.data();
 }
+
+Rate Rate::from_ppm(double ppm) {
+  // Beyond ±1000000 ppm (a clock stopped or running at double speed) nothing is meaningful.
+  const double clamped = std::clamp(ppm, -1e6, 1e6);
+  return Rate{std::llround(clamped * 4294.967296)};
+}
+
+double Rate::ppm() const { return static_cast<double>(per_2_32) / 4294.967296; }
 
 std::string format_date(std::chrono::sys_days day) {
   const std::chrono::year_month_day date{day};

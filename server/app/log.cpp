@@ -5,7 +5,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "server/io/clock.hpp"
+#include "server/reference/clocks.hpp"
 
 namespace app {
 namespace {
@@ -35,9 +35,9 @@ void append_value(std::string& line, std::string_view value) {
 
 std::atomic<bool> json_lines{false};
 
-std::string json_line(Level level, std::string_view event, std::initializer_list<Field> fields) {
+std::string json_line(Level level, std::string_view event, std::span<const Field> fields) {
   nlohmann::ordered_json line;
-  line["time"] = leapdb::format_rfc3339(io::realtime_now());
+  line["time"] = leapdb::format_rfc3339(reference::realtime_now());
   line["level"] = level_name(level);
   line["event"] = event;
   for (const Field& field : fields) line[std::string{field.key}] = field.value;
@@ -53,6 +53,10 @@ std::mutex serialize;
 void log_as_json(bool json) { json_lines.store(json); }
 
 void log(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  log(level, event, std::span<const Field>{fields.begin(), fields.size()});
+}
+
+void log(Level level, std::string_view event, std::span<const Field> fields) {
   if (json_lines.load(std::memory_order_relaxed)) {
     const std::string line = json_line(level, event, fields);
     const std::lock_guard lock{serialize};
@@ -60,7 +64,7 @@ void log(Level level, std::string_view event, std::initializer_list<Field> field
     std::fflush(stderr);
     return;
   }
-  std::string line = "time=" + leapdb::format_rfc3339(io::realtime_now());
+  std::string line = "time=" + leapdb::format_rfc3339(reference::realtime_now());
   line += " level=";
   line += level_name(level);
   line += " event=";

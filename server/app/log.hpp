@@ -3,6 +3,7 @@
 // Values with spaces, quotes or '=' are quoted, so every line splits back into key=value.
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,7 @@ struct Field {
 };
 
 void log(Level level, std::string_view event, std::initializer_list<Field> fields = {});
+void log(Level level, std::string_view event, std::span<const Field> fields);
 
 // One JSON object a line instead of key=value; set before any thread logs.
 void log_as_json(bool json);

@@ -73,21 +73,19 @@ PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leap
   return result;
 }
 
-ntp::Snapshot make_snapshot(const ServingPlan& plan, const reference::ReferenceState& reference) {
+ntp::Snapshot make_snapshot(const ServingPlan& plan, const ReferenceView& reference) {
   ntp::Snapshot snapshot;
-  snapshot.stratum = reference.stratum;
   snapshot.precision = reference.precision;
-  snapshot.reference_id = reference.reference_id;
-  snapshot.root_delay = ntp::to_ntp_short(reference.root_delay);
-  snapshot.root_dispersion = ntp::to_ntp_short(reference.root_dispersion);
+  snapshot.quality = reference.quality;
   snapshot.clock = plan.clock;
+  if (snapshot.clock.kind == ntp::ReferenceClock::Kind::system) snapshot.clock.correction = reference.correction;
   snapshot.clock.steady = snapshot.clock.steady_around(reference.read_at);
   const leapdb::TaiTime now = snapshot.clock.to_tai(reference.read_at);
-  // Whole seconds: the reference time says when the reference was read, not to the nanosecond.
-  snapshot.reference_time = std::chrono::floor<std::chrono::seconds>(plan.clock.to_tai(reference.read_at));
+  // Whole seconds, rounded down: the reference time may say the update was older, never newer.
+  const leapdb::TaiTime updated = std::chrono::floor<std::chrono::seconds>(reference.quality.last_update);
   snapshot.timescales = plan.timescales;
   for (ntp::TimescaleView& timescale : snapshot.timescales) {
-    timescale.reference_time = timescale.smearer->at(snapshot.reference_time).time;
+    timescale.reference_time = timescale.smearer->at(updated).time;
     timescale.steady = timescale.smearer->steady_around(now);
   }
   snapshot.listener_timescale = plan.listener_timescale;

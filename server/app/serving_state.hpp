@@ -11,7 +11,6 @@
 #include "config/config.hpp"
 #include "leapdb/table.hpp"
 #include "server/ntp/snapshot.hpp"
-#include "server/reference/system.hpp"
 
 namespace app {
 
@@ -32,7 +31,15 @@ struct PlanResult {
 PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leapdb::LeapTable> table,
                         leapdb::UtcTime origin);
 
-// A plan plus the reference's current state, at the real-clock reading `now`.
-ntp::Snapshot make_snapshot(const ServingPlan& plan, const reference::ReferenceState& reference);
+// What the reference contributes to a snapshot at one control tick.
+struct ReferenceView {
+  ntp::Correction correction;      // reference minus the system clock (system references)
+  ntp::ServedQuality quality;      // what replies claim, and how it ages
+  std::int8_t precision = -20;
+  leapdb::UtcTime read_at{};       // the system-clock reading of the tick
+};
+
+// A plan plus the reference's current state.
+ntp::Snapshot make_snapshot(const ServingPlan& plan, const ReferenceView& reference);
 
 }  // namespace app

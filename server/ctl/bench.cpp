@@ -21,7 +21,7 @@
 
 #include "server/ctl/arguments.hpp"
 #include "server/ctl/target.hpp"
-#include "server/io/clock.hpp"
+#include "server/reference/clocks.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/ntp/client.hpp"
 
@@ -64,7 +64,7 @@ constexpr unsigned kBatch = 64;
 constexpr std::uint32_t kMaxSources = 254u * 256u * 200u;
 constexpr std::size_t kMaxExpired = 1 << 20;
 
-std::int64_t nanoseconds_now() { return io::realtime_now().time_since_epoch().count(); }
+std::int64_t nanoseconds_now() { return reference::realtime_now().time_since_epoch().count(); }
 
 struct Slot {
   ntp::Timestamp cookie;
@@ -248,7 +248,7 @@ class Bench {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
           timespec ts{};
           std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-          received_ns = io::from_timespec(ts).time_since_epoch().count();
+          received_ns = reference::from_timespec(ts).time_since_epoch().count();
         }
       }
       if (bytes.size() < ntp::kHeaderLength) {

@@ -11,7 +11,7 @@
 #include "server/ctl/query.hpp"
 #include "server/ctl/smear.hpp"
 #include "server/ctl/status.hpp"
-#include "server/io/clock.hpp"
+#include "server/reference/clocks.hpp"
 
 namespace {
 
@@ -96,7 +96,7 @@ int query_command(const std::vector<std::string_view>& args) {
 int leap_command(const std::vector<std::string_view>& args) {
   if (args.empty() || (args[0] != "show" && args[0] != "check")) return usage_error("leap needs 'show' or 'check'");
   ctl::LeapOptions options;
-  options.at = io::realtime_now();
+  options.at = reference::realtime_now();
   options.expiry_warning = std::chrono::duration_cast<leapdb::Nanoseconds>(std::chrono::days{28});
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string_view arg = args[i];

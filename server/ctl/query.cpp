@@ -11,7 +11,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "server/io/clock.hpp"
+#include "server/reference/clocks.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/ntp/client.hpp"
 
@@ -63,7 +63,7 @@ std::string exchange(const QueryOptions& options, Exchange& out) {
     return "connect " + options.target.to_string() + ": " + std::strerror(errno);
   }
 
-  const leapdb::UtcTime t1 = io::realtime_now();
+  const leapdb::UtcTime t1 = reference::realtime_now();
   const ntp::Timestamp sent = ntp::to_ntp(t1);
   const auto request = ntp::build_client_request(sent, options.version);
   if (::send(fd.get(), request.data(), request.size(), 0) < 0) return std::string{"send: "} + std::strerror(errno);
@@ -84,7 +84,7 @@ std::string exchange(const QueryOptions& options, Exchange& out) {
     message.msg_control = control.data();
     message.msg_controllen = control.size();
     const ssize_t length = ::recvmsg(fd.get(), &message, 0);
-    leapdb::UtcTime t4 = io::realtime_now();
+    leapdb::UtcTime t4 = reference::realtime_now();
     if (length < 0) {
       if (errno == EINTR) continue;
       return "receive from " + options.target.to_string() + ": " + std::strerror(errno);
@@ -93,7 +93,7 @@ std::string exchange(const QueryOptions& options, Exchange& out) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
         timespec ts{};
         std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        t4 = io::from_timespec(ts);
+        t4 = reference::from_timespec(ts);
       }
     }
     const ntp::ReplyCheck check = ntp::check_reply({buffer.data(), static_cast<std::size_t>(length)}, sent);

@@ -1,7 +1,7 @@
 #include "server/io/worker.hpp"
 
-#include "server/io/clock.hpp"
-#include "server/reference/system.hpp"
+#include "server/reference/clocks.hpp"
+#include "server/reference/kernel.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace io {
 namespace {
@@ -114,12 +115,15 @@ void Worker::answer_batch(unsigned received) {
   const ntp::ReferenceClock& clock = snapshot->clock;
   const std::uint8_t timescale = snapshot->listener_timescale[listener_];
   // Only within a second of an inserted leap does the kernel's leap state matter (whether a
-  // 23:59:59 reading is the first or the repeated one): ask it only then.
-  auto to_tai = [&clock](leapdb::UtcTime reading) {
+  // 23:59:59 reading is the first or the repeated one): ask it only then, once for the batch's
+  // receive timestamps and once after the transmit reading (it must be read after what it judges).
+  std::optional<reference::KernelClockStatus> kernel;
+  auto to_tai = [&clock, &kernel](leapdb::UtcTime reading) {
     if (clock.steady.contains(reading)) return clock.steady.to_tai(reading);
     const leapdb::Leap* leap = clock.inserted_leap_near(reading);
     if (leap == nullptr) return clock.to_tai(reading);
-    return clock.to_tai(reading, reference::kernel_leap_correction(reading, *leap, reference::read_kernel_clock_status()));
+    if (!kernel) kernel = reference::read_kernel_clock_status();
+    return clock.to_tai(reading, reference::kernel_leap_correction(reading, *leap, *kernel));
   };
   unsigned replies = 0;
   for (unsigned i = 0; i < received; ++i) {
@@ -135,14 +139,14 @@ void Worker::answer_batch(unsigned received) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
         timespec ts{};
         std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        received_at = from_timespec(ts);
+        received_at = reference::from_timespec(ts);
         have_timestamp = true;
       } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
                  (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
         destination = c;
       }
     }
-    if (!have_timestamp) received_at = realtime_now();
+    if (!have_timestamp) received_at = reference::realtime_now();
 
     const ntp::Request request{std::span<const std::byte>{b.packets[i].data(), b.receive_headers[i].msg_len},
                                client_address_of(b.sources[i]), listener_, to_tai(received_at)};
@@ -192,7 +196,8 @@ void Worker::answer_batch(unsigned received) {
   }
 
   // The transmit timestamp is read last, once for the batch, right before it leaves.
-  const leapdb::UtcTime transmit_reading = realtime_now();
+  const leapdb::UtcTime transmit_reading = reference::realtime_now();
+  kernel.reset();
   const leapdb::TaiTime transmit = to_tai(transmit_reading);
   const ntp::TimescaleView& view = snapshot->timescales[timescale];
   for (unsigned j = 0; j < replies; ++j) ntp::stamp_transmit(b.replies[j], transmit, view);

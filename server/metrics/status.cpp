@@ -99,8 +99,38 @@ std::string to_prometheus(const Status& s) {
   f.gauge("smeard_reference_offset_seconds", "The reference minus the system clock", s.reference_offset_seconds, reference);
   f.gauge("smeard_reference_error_bound_seconds", "The reference's maximum error", s.reference_error_bound_seconds, reference);
   f.gauge("smeard_reference_stratum", "The reference's own stratum (0: a primary source)", s.reference_stratum, reference);
-  f.gauge("smeard_reference_last_update_timestamp_seconds", "When the reference was last read", s.reference_last_update,
-          reference);
+  if (s.reference_last_update) {
+    f.gauge("smeard_reference_last_update_timestamp_seconds", "When the reference last gave a good sample",
+            *s.reference_last_update, reference);
+  }
+  for (const char* stage : kReferenceStages) {
+    f.gauge("smeard_reference_stage", "1 for the stage the reference is in: synchronized, holdover, unsynchronized, local",
+            s.reference_stage == stage ? 1 : 0, {{"type", s.reference_type}, {"stage", stage}});
+  }
+  if (s.holdover_ends) {
+    f.gauge("smeard_reference_holdover_end_timestamp_seconds",
+            "When holdover ends and replies stop claiming synchronization", *s.holdover_ends, reference);
+  }
+  for (const SourceStatus& source : s.sources) {
+    const Labels l{{"type", s.reference_type}, {"source", source.name}};
+    for (const char* state : kSourceStates) {
+      Labels with_state = l;
+      with_state.push_back({"state", state});
+      f.gauge("smeard_source_state", "1 for each source's state: selected, candidate, falseticker, unreachable, refused",
+              source.state == state ? 1 : 0, with_state);
+    }
+    f.gauge("smeard_source_stratum", "The source's stratum (0: a refclock)", source.stratum, l);
+    f.gauge("smeard_source_poll_seconds", "How often the source is polled", source.poll_seconds, l);
+    f.gauge("smeard_source_reach", "The source's reach register: the last eight polls, newest in bit 0", source.reach, l);
+    if (source.offset_seconds) {
+      f.gauge("smeard_source_offset_seconds", "The source's last good sample, minus the system clock", *source.offset_seconds, l);
+    }
+    if (source.delay_seconds) f.gauge("smeard_source_delay_seconds", "The round-trip delay of that sample", *source.delay_seconds, l);
+    if (source.error_seconds) f.gauge("smeard_source_error_seconds", "That sample's error bound", *source.error_seconds, l);
+    if (source.last_sample) {
+      f.gauge("smeard_source_last_sample_timestamp_seconds", "When the source last gave a good sample", *source.last_sample, l);
+    }
+  }
   f.gauge("smeard_reference_reachable", "1 when the reference can be read", s.reference_reachable ? 1 : 0, reference);
   f.gauge("smeard_reference_synchronized", "1 when the reference says it is synchronized",
           s.reference_synchronized ? 1 : 0, reference);
@@ -149,12 +179,27 @@ std::string to_json(const Status& s) {
   json["not_ready"] = s.not_ready;
   json["healthy"] = s.healthy;
   json["reference"] = {{"type", s.reference_type},
+                       {"stage", s.reference_stage},
                        {"offset_s", s.reference_offset_seconds},
                        {"error_bound_s", s.reference_error_bound_seconds},
                        {"stratum", s.reference_stratum},
-                       {"last_update", s.reference_last_update},
+                       {"last_update", optional(s.reference_last_update)},
+                       {"holdover_ends", optional(s.holdover_ends)},
                        {"reachable", s.reference_reachable},
                        {"synchronized", s.reference_synchronized}};
+  json["sources"] = nlohmann::ordered_json::array();
+  for (const SourceStatus& source : s.sources) {
+    json["sources"].push_back({{"name", source.name},
+                               {"state", source.state},
+                               {"stratum", source.stratum},
+                               {"poll_s", source.poll_seconds},
+                               {"reach", source.reach},
+                               {"offset_s", optional(source.offset_seconds)},
+                               {"delay_s", optional(source.delay_seconds)},
+                               {"error_s", optional(source.error_seconds)},
+                               {"last_sample", optional(source.last_sample)},
+                               {"why", source.why}});
+  }
   json["served"] = {{"stratum", s.served_stratum},
                     {"refid", s.refid},
                     {"root_delay_s", s.root_delay_seconds},

@@ -47,17 +47,36 @@ struct Traffic {
   double processing_sum_seconds = 0;
 };
 
+// One reference source, as `chronyc sources` lists it.
+struct SourceStatus {
+  std::string name;
+  std::string state;  // selected | candidate | falseticker | unreachable | refused
+  int stratum = 0;
+  double poll_seconds = 0;
+  int reach = 0;  // the last eight polls, newest in bit 0
+  std::optional<double> offset_seconds;  // the last good sample: reference minus the system clock
+  std::optional<double> delay_seconds;
+  std::optional<double> error_seconds;
+  std::optional<double> last_sample;  // Unix seconds
+  std::string why;
+};
+inline constexpr std::array<const char*, 5> kSourceStates{"selected", "candidate", "falseticker", "unreachable", "refused"};
+inline constexpr std::array<const char*, 4> kReferenceStages{"synchronized", "holdover", "unsynchronized", "local"};
+
 struct Status {
   std::string version;
   double now = 0;  // Unix seconds (true UTC as the reference sees it)
   // The reference.
-  std::string reference_type;       // system | simulated
+  std::string reference_type;       // system | phc | shm | sock | upstream | simulated
+  std::string reference_stage;      // one of kReferenceStages
   double reference_offset_seconds = 0;  // reference minus the system clock
   double reference_error_bound_seconds = 0;
   int reference_stratum = 0;
-  double reference_last_update = 0;
+  std::optional<double> reference_last_update;  // none: never had a good sample
+  std::optional<double> holdover_ends;  // when replies stop claiming synchronization, if the reference stopped
   bool reference_reachable = false;
   bool reference_synchronized = false;
+  std::vector<SourceStatus> sources;
   // What clients are told.
   int served_stratum = 1;
   std::string refid;

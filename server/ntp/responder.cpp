@@ -103,14 +103,14 @@ Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory*
     out.reference_id = kKissDeny;
     decision.kiss_of_death = true;
   } else {
-    out.leap = snapshot.unsynchronized ? LeapIndicator::unsynchronized
-                                       : static_cast<LeapIndicator>(served.leap_indicator);
-    out.stratum = snapshot.stratum;
-    out.root_delay = snapshot.root_delay;
-    out.root_dispersion = snapshot.root_dispersion;
+    const HeaderQuality quality = header_quality(snapshot.quality, request.received);
+    out.leap = quality.unsynchronized ? LeapIndicator::unsynchronized : static_cast<LeapIndicator>(served.leap_indicator);
+    out.stratum = quality.stratum;
+    out.root_delay = quality.root_delay;
+    out.root_dispersion = quality.root_dispersion;
     out.reference_time = to_ntp(timescale.reference_time);
-    out.reference_id = snapshot.reference_id;
-    if (served.active) {
+    out.reference_id = quality.reference_id;
+    if (served.active && !quality.unsynchronized) {
       if (timescale.refid == RefidConvention::ntpd) out.reference_id = ntpd_smear_refid(served.offset);
       if (timescale.refid == RefidConvention::chrony) out.reference_id = kChronySmearRefid;
     }

@@ -13,8 +13,7 @@ leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, std::chrono::sec
     const leapdb::Int128 sum = std::clamp<leapdb::Int128>(start.time_since_epoch().count() + advanced, -kLimit, kLimit);
     return leapdb::TaiTime{leapdb::Nanoseconds{static_cast<std::int64_t>(sum)}};
   }
-  const leapdb::TaiTime tai = table->to_tai(reading);
-  return tai + kernel_correction;
+  return table->to_tai(reading) + kernel_correction + correction.of(reading);
 }
 
 const leapdb::Leap* ReferenceClock::inserted_leap_near(leapdb::UtcTime reading) const {
@@ -30,7 +29,8 @@ const leapdb::Leap* ReferenceClock::inserted_leap_near(leapdb::UtcTime reading) 
 
 ReferenceClock::Steady ReferenceClock::steady_around(leapdb::UtcTime reading) const {
   if (kind != Kind::system || inserted_leap_near(reading) != nullptr) return {};
-  Steady span{leapdb::UtcTime::min(), leapdb::UtcTime::max(), table->to_tai(reading) - leapdb::TaiTime{reading.time_since_epoch()}};
+  Steady span{leapdb::UtcTime::min(), leapdb::UtcTime::max(),
+              table->to_tai(reading) - leapdb::TaiTime{reading.time_since_epoch()}, correction};
   for (const leapdb::Leap& leap : table->leaps) {
     // The last second before each leap: deleted (every reading in it maps to the next
     // midnight, no shift), or followed by the kernel's repeated one.
@@ -46,6 +46,31 @@ ReferenceClock::Steady ReferenceClock::steady_around(leapdb::UtcTime reading) co
   return span;
 }
 
+HeaderQuality header_quality(const ServedQuality& quality, leapdb::TaiTime received) {
+  HeaderQuality out;
+  out.root_delay = quality.root_delay;
+  // Past MAXDISP / 15 ppm (12 days) the dispersion is capped anyway; the bound keeps the
+  // product in range, and a request stamped before the update ages nothing.
+  constexpr leapdb::Int128 kLongest = leapdb::Int128{1} << 50;  // 13 days of nanoseconds
+  const leapdb::Int128 elapsed = std::clamp<leapdb::Int128>(
+      leapdb::Int128{received.time_since_epoch().count()} - quality.last_update.time_since_epoch().count(), 0, kLongest);
+  const leapdb::Nanoseconds dispersion =
+      quality.dispersion + quality.dispersion_growth.over(leapdb::Nanoseconds{static_cast<std::int64_t>(elapsed)});
+  out.root_dispersion = to_ntp_short(std::min(dispersion, kMaxDispersion));
+  if (received < quality.synchronized_until) {
+    out.stratum = quality.stratum;
+    out.reference_id = quality.reference_id;
+  } else if (quality.local_stratum != 0) {
+    out.stratum = quality.local_stratum;
+    out.reference_id = kLocalRefid;
+  } else {
+    out.unsynchronized = true;
+    out.stratum = kUnsynchronizedStratum;
+    out.reference_id = 0;
+  }
+  return out;
+}
+
 bool in_network(const Pin& pin, const std::array<std::uint8_t, 16>& address) {
   const unsigned whole = pin.prefix_length / 8, rest = pin.prefix_length % 8;
   if (!std::equal(pin.network.begin(), pin.network.begin() + whole, address.begin())) return false;
@@ -56,6 +81,7 @@ bool in_network(const Pin& pin, const std::array<std::uint8_t, 16>& address) {
 
 Snapshot true_utc_snapshot() {
   Snapshot s;
+  s.quality.dispersion_growth = {};  // a perfect clock: what tests and the fuzzer start from
   auto made = smear::Smearer::make(*s.clock.table, smear::parse_profile("none").profile.value());
   s.timescales.push_back(TimescaleView{"utc", std::make_shared<const smear::Smearer>(std::move(*made.smearer)),
                                        RefidConvention::reference, false, {}, {}});

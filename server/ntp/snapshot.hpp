@@ -16,6 +16,16 @@
 
 namespace ntp {
 
+// Where the reference is relative to the system clock (the clock every kernel timestamp is
+// taken on): reference TAI minus the system clock's TAI, as a line through the reading `at`.
+struct Correction {
+  leapdb::UtcTime at{};
+  leapdb::Nanoseconds offset{0};
+  leapdb::Rate rate{};
+  leapdb::Nanoseconds of(leapdb::UtcTime reading) const { return offset + rate.over(reading - at); }
+  friend bool operator==(const Correction&, const Correction&) = default;
+};
+
 // Turns the I/O layer's clock readings (CLOCK_REALTIME, kernel receive timestamps) into TAI,
 // the one axis every timescale is a function of.
 struct ReferenceClock {
@@ -27,18 +37,21 @@ struct ReferenceClock {
   leapdb::UtcTime origin{};
   std::int64_t rate_numerator = 1;
   std::int64_t rate_denominator = 1;
+  // System: the system clock's TAI plus this (zero when the system clock is the reference).
+  Correction correction;
 
-  // Readings on which TAI is the reading plus a constant and no inserted second is near: the
-  // workers' shortcut around "now", set by the control thread in every snapshot (empty for a
-  // simulated reference, whose mapping needs no search anyway).
+  // Readings on which the system clock's TAI is the reading plus a constant and no inserted
+  // second is near: the workers' shortcut around "now", set by the control thread in every
+  // snapshot (empty for a simulated reference, whose mapping needs no search anyway).
   struct Steady {
     leapdb::UtcTime from{};   // inclusive
     leapdb::UtcTime until{};  // exclusive; from == until: empty
     leapdb::Nanoseconds tai_minus_utc{0};
+    Correction correction;
     bool contains(leapdb::UtcTime reading) const { return from <= reading && reading < until; }
     // Only for a reading it contains.
     leapdb::TaiTime to_tai(leapdb::UtcTime reading) const {
-      return leapdb::TaiTime{reading.time_since_epoch() + tai_minus_utc};
+      return leapdb::TaiTime{reading.time_since_epoch() + tai_minus_utc + correction.of(reading)};
     }
   };
   Steady steady;
@@ -52,6 +65,36 @@ struct ReferenceClock {
   const leapdb::Leap* inserted_leap_near(leapdb::UtcTime reading) const;
 };
 
+// What replies say about the reference, and how that ages between snapshots: the root
+// dispersion grows from the last update at `dispersion_growth` (RFC 5905's 15 ppm, or more when
+// the reference knows its frequency worse), and from `synchronized_until` (the end of holdover)
+// on, replies say LI=3 and stratum 16, or serve this clock at `local_stratum`.
+struct ServedQuality {
+  std::uint8_t stratum = 1;
+  std::uint32_t reference_id = 0;
+  std::uint32_t root_delay = 0;              // NTP short format
+  leapdb::Nanoseconds dispersion{0};         // root dispersion at the last update
+  leapdb::Rate dispersion_growth = leapdb::Rate::from_ppb(15'000);
+  leapdb::TaiTime last_update{};
+  leapdb::TaiTime synchronized_until = leapdb::TaiTime::max();
+  std::uint8_t local_stratum = 0;            // 0: none; unsynchronized past holdover
+};
+
+inline constexpr std::uint32_t kLocalRefid = 0x4C4F434C;  // "LOCL"
+inline constexpr std::uint8_t kUnsynchronizedStratum = 16;
+inline constexpr leapdb::Nanoseconds kMaxDispersion = std::chrono::seconds{16};  // RFC 5905 MAXDISP
+
+struct HeaderQuality {
+  bool unsynchronized = false;  // LI=3
+  std::uint8_t stratum = 1;
+  std::uint32_t reference_id = 0;
+  std::uint32_t root_delay = 0;
+  std::uint32_t root_dispersion = 0;
+};
+
+// What a reply to a request received at `received` says; cheap enough for every packet.
+HeaderQuality header_quality(const ServedQuality& quality, leapdb::TaiTime received);
+
 enum class RefidConvention : std::uint8_t { ntpd, chrony, reference };
 
 struct TimescaleView {
@@ -59,7 +102,7 @@ struct TimescaleView {
   std::shared_ptr<const smear::Smearer> smearer;
   RefidConvention refid = RefidConvention::ntpd;
   bool rehearsal = false;
-  leapdb::UtcTime reference_time{};  // the snapshot's reference_time on this timescale
+  leapdb::UtcTime reference_time{};  // the reference's last update on this timescale
   smear::Steady steady;  // around the snapshot's time: the shortcut past smearer->at()
 };
 
@@ -79,14 +122,8 @@ struct Policy {
 };
 
 struct Snapshot {
-  std::uint8_t stratum = 1;
   std::int8_t precision = -20;
-  std::uint32_t reference_id = 0;
-  std::uint32_t root_delay = 0;       // NTP short format
-  std::uint32_t root_dispersion = 0;  // NTP short format
-  leapdb::TaiTime reference_time{};   // when the reference was last read
-  // Set when the reference cannot be trusted: every reply then says LI=3 (unsynchronized).
-  bool unsynchronized = false;
+  ServedQuality quality;
   ReferenceClock clock;
   std::vector<TimescaleView> timescales;
   std::vector<std::uint8_t> listener_timescale;  // listener index -> timescale index

@@ -1,101 +1,89 @@
 #include "server/reference/system.hpp"
 
-#include <sys/timex.h>
-
 #include <algorithm>
-
-#include "server/io/clock.hpp"
 
 namespace reference {
 
-KernelClockStatus read_kernel_clock_status() {
-  timex tx{};
-  const int state = ::adjtimex(&tx);
-  KernelClockStatus status;
-  status.synchronized = state != TIME_ERROR && state >= 0 && (tx.status & STA_UNSYNC) == 0;
-  status.leap = state == TIME_OOP     ? KernelClockStatus::Leap::repeating
-                : state == TIME_WAIT  ? KernelClockStatus::Leap::done
-                : state == TIME_ERROR ? KernelClockStatus::Leap::hidden
-                                      : KernelClockStatus::Leap::none;
-  status.tai = tx.tai;
-  const bool nanoseconds = (tx.status & STA_NANO) != 0;
-  status.time = leapdb::UtcTime{std::chrono::seconds{tx.time.tv_sec} +
-                                (nanoseconds ? leapdb::Nanoseconds{tx.time.tv_usec}
-                                             : std::chrono::microseconds{tx.time.tv_usec})};
-  status.time_resolution = nanoseconds ? leapdb::Nanoseconds{1} : leapdb::Nanoseconds{1'000};
-  status.max_error = leapdb::Nanoseconds{std::int64_t{tx.maxerror} * 1000};
-  status.estimated_error = leapdb::Nanoseconds{std::int64_t{tx.esterror} * 1000};
-  return status;
+Estimate SystemSource::poll(const Tick& tick) {
+  const KernelClockStatus& kernel = tick.kernel;
+  std::vector<std::string> problems = kernel_disagreements(kernel, tick.table, tick.realtime);
+  for (const std::string& problem : problems) {
+    if (std::ranges::find(disagreements_, problem) == disagreements_.end()) {
+      notice(Notice::Level::warning, "kernel_leap_disagreement", {{"problem", problem}});
+    }
+  }
+  if (!disagreements_.empty() && problems.empty()) {
+    notice(Notice::Level::info, "kernel_leap_agreement", {{"detail", "the kernel and the leap table agree again"}});
+  }
+  disagreements_ = std::move(problems);
+
+  const int table_tai = tick.table.tai_utc_at(tick.realtime);
+  const bool tai_agrees = !options_.tai || kernel.tai == table_tai;
+  const bool usable = kernel.synchronized && tai_agrees;
+  if (!synchronized_ || *synchronized_ != usable) {
+    if (usable) {
+      notice(Notice::Level::info, "system_clock_synchronized",
+             {{"max_error_ns", std::to_string(kernel.max_error.count())},
+              {"estimated_error_ns", std::to_string(kernel.estimated_error.count())}});
+    } else if (!kernel.synchronized) {
+      notice(Notice::Level::warning, "system_clock_unsynchronized",
+             {{"detail", "the kernel reports no clock discipline (adjtimex): after holdover replies say so, "
+                         "unless unsynchronized.local_stratum is set"}});
+    } else {
+      notice(Notice::Level::warning, "system_clock_unsynchronized",
+             {{"detail", "clock: tai needs the kernel's TAI offset (" + std::to_string(kernel.tai) +
+                             " s) set to the leap table's (" + std::to_string(table_tai) + " s)"}});
+    }
+    synchronized_ = usable;
+  }
+
+  estimate_.line = ntp::Correction{tick.realtime, {}, {}};
+  estimate_.tracking = usable;
+  estimate_.stratum = 0;
+  estimate_.reference_id = options_.reference_id;
+  estimate_.precision = options_.precision;
+  estimate_.leap = kernel.armed > 0 ? LeapWarning::insert : kernel.armed < 0 ? LeapWarning::remove : LeapWarning::none;
+  if (usable) {
+    // The discipline sets the kernel's maximum error to its root distance; it is all we know.
+    estimate_.last_update = tick.realtime;
+    estimate_.dispersion = kernel.max_error;
+    estimate_.root_delay = {};
+  }
+  report_.state = usable ? SourceState::selected : SourceState::unreachable;
+  report_.reach = static_cast<std::uint8_t>((report_.reach << 1) | (usable ? 1 : 0));
+  report_.why = usable ? "" : kernel.synchronized ? "the kernel's TAI offset disagrees with the leap table"
+                                                  : "the kernel says the clock is unsynchronized";
+  if (usable) {
+    report_.offset = leapdb::Nanoseconds{0};
+    report_.error = kernel.max_error;
+    report_.last_sample = tick.realtime;
+  }
+  return estimate_;
 }
 
-std::chrono::seconds kernel_leap_correction(leapdb::UtcTime reading, const leapdb::Leap& leap,
-                                            const KernelClockStatus& later) {
-  using std::chrono::seconds;
-  const leapdb::UtcTime midnight = leap.effective;
-  KernelClockStatus::Leap state = later.leap;
-  if (state == KernelClockStatus::Leap::hidden) {
-    // A clock error masks the leap state, not the TAI offset, which the kernel raises with
-    // the repetition (adjtimex included, in the tick before the step).
-    if (later.tai != leap.tai_utc) return seconds{0};  // not set, or not inserted yet
-    state = later.time < midnight ? KernelClockStatus::Leap::repeating : KernelClockStatus::Leap::done;
-  }
-  switch (state) {
-    case KernelClockStatus::Leap::repeating:
-      // Past midnight while the kernel repeats 23:59:59: read in the tick before it stepped
-      // back, so the reading is a second ahead of the kernel's own count.
-      if (reading >= midnight) return seconds{-1};
-      // Read earlier, so a reading no later than the kernel's clock was in the repetition too;
-      // one past it was read in the first 23:59:59, before the kernel stepped back.
-      return reading <= later.time + later.time_resolution ? seconds{1} : seconds{0};
-    case KernelClockStatus::Leap::done:
-      // The repetition has ended since a reading before midnight (the kernel's clock has
-      // passed it again); a TIME_WAIT left over from an earlier leap leaves the clock before it.
-      return reading < midnight && later.time >= midnight ? seconds{1} : seconds{0};
-    case KernelClockStatus::Leap::none:
-    case KernelClockStatus::Leap::hidden:
-      break;
-  }
-  return seconds{0};
+std::vector<SourceReport> SystemSource::report() const { return {report_}; }
+
+Estimate SimulatedSource::poll(const Tick& tick) {
+  last_ = tick.realtime;
+  Estimate e;
+  e.line = ntp::Correction{tick.realtime, {}, {}};
+  e.tracking = true;
+  e.last_update = tick.realtime;
+  e.dispersion_growth = {};
+  e.reference_id = reference_id_;
+  e.leap = LeapWarning::unknown;
+  return e;
 }
 
-std::int8_t measure_precision() {
-  timespec resolution{};
-  ::clock_getres(CLOCK_REALTIME, &resolution);
-  std::int64_t step = std::int64_t{resolution.tv_sec} * 1'000'000'000 + resolution.tv_nsec;
-  // The smallest difference between two consecutive reads bounds what a timestamp can mean.
-  std::int64_t cheapest_read = INT64_MAX;
-  for (int i = 0; i < 100; ++i) {
-    const auto a = io::realtime_now();
-    const auto b = io::realtime_now();
-    cheapest_read = std::min(cheapest_read, (b - a).count());
-  }
-  step = std::clamp<std::int64_t>(std::max(step, cheapest_read), 1, 1'000'000'000);
-  // The smallest p with 2^p seconds >= step, i.e. the largest k = -p with step * 2^k <= 1 s.
-  for (int k = 32; k > 0; --k) {
-    if ((step << k) <= 1'000'000'000) return static_cast<std::int8_t>(-k);
-  }
-  return 0;
-}
-
-std::uint32_t encode_refid(const std::string& text) {
-  std::uint32_t value = 0;
-  for (std::size_t i = 0; i < 4; ++i) {
-    const auto c = i < text.size() ? static_cast<unsigned char>(text[i]) : 0u;
-    value = (value << 8) | c;
-  }
-  return value;
-}
-
-ReferenceState reference_state(const config::Reference& reference, const KernelClockStatus& status,
-                               std::int8_t precision, leapdb::UtcTime now) {
-  ReferenceState state;
-  state.stratum = 1;
-  state.precision = precision;
-  state.reference_id = encode_refid(reference.refid);
-  const bool bounded = reference.type == config::Reference::Type::system && status.synchronized;
-  state.root_dispersion = bounded ? status.max_error : leapdb::Nanoseconds{0};
-  state.read_at = now;
-  return state;
+std::vector<SourceReport> SimulatedSource::report() const {
+  SourceReport r;
+  r.name = "simulated";
+  r.state = SourceState::selected;
+  r.reach = 0xff;
+  r.offset = leapdb::Nanoseconds{0};
+  r.error = leapdb::Nanoseconds{0};
+  r.last_sample = last_;
+  return {r};
 }
 
 }  // namespace reference

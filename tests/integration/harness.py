@@ -71,15 +71,45 @@ def free_tcp_port():
         return s.getsockname()[1]
 
 
-def config_text(addresses, refid="GPS", workers=2, metrics=None):
-    """A smeard configuration serving true UTC on each "HOST:PORT" / "[V6]:PORT" address, with
-    the metrics endpoint on `metrics` ("HOST:PORT"), or off."""
+class _Timex(ctypes.Structure):
+    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
+                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
+                ("constant", ctypes.c_long), ("precision", ctypes.c_long), ("tolerance", ctypes.c_long),
+                ("time_sec", ctypes.c_long), ("time_usec", ctypes.c_long), ("tick", ctypes.c_long),
+                ("ppsfreq", ctypes.c_long), ("jitter", ctypes.c_long), ("shift", ctypes.c_int),
+                ("stabil", ctypes.c_long), ("jitcnt", ctypes.c_long), ("calcnt", ctypes.c_long),
+                ("errcnt", ctypes.c_long), ("stbcnt", ctypes.c_long), ("tai", ctypes.c_int),
+                ("padding", ctypes.c_int * 11)]
+
+
+def kernel_clock():
+    """What adjtimex(2) says, read-only: (synchronized, maximum error in seconds, TAI offset)."""
+    tx = _Timex()
+    state = ctypes.CDLL(None, use_errno=True).adjtimex(ctypes.byref(tx))
+    synchronized = state >= 0 and state != 5 and not tx.status & 0x40  # TIME_ERROR, STA_UNSYNC
+    return synchronized, tx.maxerror / 1e6, tx.tai
+
+
+def served_refid(configured):
+    """The refid a system reference with `unsynchronized: {local_stratum: N}` serves: its own
+    when the kernel says the clock is synchronized, LOCL (the local clock) when it does not, as
+    on most test machines, where nothing disciplines the clock."""
+    return configured if kernel_clock()[0] else "LOCL"
+
+
+def config_text(addresses, refid="GPS", workers=2, metrics=None, local_stratum=1):
+    """A smeard configuration serving true UTC on each "HOST:PORT" / "[V6]:PORT" address from the
+    system clock, with the metrics endpoint on `metrics` ("HOST:PORT"), or off. With
+    `local_stratum`, an unsynchronized kernel clock is served at that stratum (refid LOCL)
+    instead of as unsynchronized, as chrony's `local stratum` does on a lab machine."""
     lines = ["listeners:"]
     for address in addresses:
         lines += [f'  - address: "{address}"', "    timescale: utc"]
     lines += ["timescales:", "  utc:", "    smear: none",
-              "reference:", "  type: system", f"  refid: {refid}",
-              f"workers: {workers}", f'metrics: {{listen: "{metrics}"}}' if metrics else "metrics: {listen: off}", ""]
+              "reference:", "  type: system", f"  refid: {refid}"]
+    if local_stratum:
+        lines.append(f"  unsynchronized: {{local_stratum: {local_stratum}}}")
+    lines += [f"workers: {workers}", f'metrics: {{listen: "{metrics}"}}' if metrics else "metrics: {listen: off}", ""]
     return "\n".join(lines)
 
 

@@ -306,7 +306,7 @@ class Wire(unittest.TestCase):
         self.assertEqual(fields["mode"], 4)
         self.assertEqual(fields["stratum"], 1)
         self.assertEqual(fields["leap"], 0)
-        self.assertEqual(fields["refid"], REFID.encode())
+        self.assertEqual(fields["refid"], harness.served_refid(REFID).encode())
         self.assertEqual(fields["origin_raw"], payload[40:48])
         self.assertLessEqual(before - 0.001, fields["receive"])
         self.assertLessEqual(fields["receive"], fields["transmit"])

@@ -30,7 +30,7 @@ def smeard_with_metrics(workers, extra="", host="127.0.0.1"):
     text = "\n".join([
         "listeners:", f'  - address: "{host}:{port}"', "    timescale: google",
         "timescales:", "  google:", "    smear: google",
-        "reference:", "  type: system",
+        "reference:", "  type: system", "  unsynchronized: {local_stratum: 1}",
         f"workers: {workers}",
         f'metrics: {{listen: "127.0.0.1:{metrics}"}}', extra, ""])
     daemon = harness.Smeard([f"{host}:{port}"], text=text)

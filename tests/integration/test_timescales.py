@@ -93,7 +93,7 @@ def config(listeners, timescales, reference=None, leap_files=(), extra=""):
     lines.append("timescales:")
     for name, body in timescales.items():
         lines.append(f"  {name}: {body}")
-    lines += (reference or ["reference: {type: system, refid: GPS}"])
+    lines += (reference or ["reference: {type: system, refid: GPS, unsynchronized: {local_stratum: 1}}"])
     lines.append("workers: 1")
     lines.append("metrics: {listen: off}")
     if leap_files:
@@ -288,7 +288,7 @@ class Reload(unittest.TestCase):
         good = {"smeared": "{smear: google}", "utc": "{smear: none}"}
         with daemon(config(listeners, good), p) as server:
             stop = threading.Event()
-            counts = {"sent": 0, "lost": 0, "refids": set()}
+            counts = {"sent": 0, "lost": 0, "signatures": set()}
             lock = threading.Lock()
 
             def load():
@@ -304,7 +304,7 @@ class Reload(unittest.TestCase):
                                     break
                             with lock:
                                 counts["sent"] += 1
-                                counts["refids"].add(reply[12:16])
+                                counts["signatures"].add((reply[1], reply[12:16]))
                         except socket.timeout:
                             with lock:
                                 counts["sent"] += 1
@@ -315,10 +315,12 @@ class Reload(unittest.TestCase):
                 t.start()
             try:
                 time.sleep(0.5)
-                for refid in ["PPS", "GPS", "PTP", "GPS"]:
+                # Each configuration shows in the replies: by its refid when the kernel clock is
+                # synchronized, by its local stratum when it is not.
+                for refid, stratum in [("PPS", 1), ("GPS", 2), ("PTP", 3), ("GPS", 2)]:
                     before = len(server.events("config_reloaded"))
-                    harness.write_file(server.directory, "smeard.yaml",
-                                       config(listeners, good, [f"reference: {{type: system, refid: {refid}}}"]))
+                    reference = f"reference: {{type: system, refid: {refid}, unsynchronized: {{local_stratum: {stratum}}}}}"
+                    harness.write_file(server.directory, "smeard.yaml", config(listeners, good, [reference]))
                     server.process.send_signal(signal.SIGHUP)
                     deadline = time.monotonic() + 5
                     while len(server.events("config_reloaded")) <= before and time.monotonic() < deadline:
@@ -339,14 +341,17 @@ class Reload(unittest.TestCase):
             print(f"\nreload under load: {counts['sent']} requests, {counts['lost']} lost", file=sys.stderr)
             self.assertGreater(counts["sent"], 2000)
             self.assertEqual(counts["lost"], 0, counts)
-            self.assertTrue({b"PPS\0", b"PTP\0", b"GPS\0"} <= counts["refids"], counts["refids"])
+            expected = ({(1, b"PPS\0"), (1, b"GPS\0"), (1, b"PTP\0")} if harness.kernel_clock()[0]
+                        else {(1, b"LOCL"), (2, b"LOCL"), (3, b"LOCL")})
+            self.assertTrue(expected <= counts["signatures"], counts["signatures"])
             self.assertTrue(server.events("config_reload_failed"), server.log())
             rejected = [e["problem"] for e in server.events("config_rejected")]
             self.assertTrue(any("smeard.yaml:2:1: YAML syntax error" in r or "YAML syntax error" in r for r in rejected),
                             rejected)
             self.assertTrue(any("only change with a restart" in r for r in rejected), rejected)
             reply = raw_query(p[1], "127.0.0.1")
-            self.assertEqual(reply["refid"], b"GPS")  # the last good configuration
+            # The last good configuration: GPS, local stratum 2.
+            self.assertEqual((reply["stratum"], reply["refid"]), (1, b"GPS") if harness.kernel_clock()[0] else (2, b"LOCL"))
             server.stop()
 
 

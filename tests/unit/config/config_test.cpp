@@ -108,7 +108,7 @@ TEST_CASE("errors name file, line, column and key") {
         "smeard.yaml:7:34: reference.refid: 'TOOLONG' must be 1 to 4 printable ASCII characters, e.g. GPS");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
                      "reference: {type: gps}\n") ==
-        "smeard.yaml:7:19: reference.type: unknown reference type 'gps' (expected: system, simulated)");
+        "smeard.yaml:7:19: reference.type: unknown reference type 'gps' (expected: system, phc, shm, sock, upstream, simulated)");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\ntimescales:\n  utc:\n    smear: "
                      "gogle\n")
             .starts_with("smeard.yaml:6:12: timescales.utc.smear: unknown profile 'gogle'"));
@@ -267,5 +267,71 @@ TEST_CASE("simulated reference") {
   CHECK(only_problem(kListener + kTimescales + "reference: {type: simulated, start: \"2016-12-31T23:00:00Z\", rate: 0}\n") ==
         "smeard.yaml:7:67: reference.rate: '0' is not a rate above 0 and at most 100000, e.g. 60 or 0.5");
   CHECK(only_problem(kListener + kTimescales + "reference: {type: system, rate: 2}\n") ==
-        "smeard.yaml:7:33: reference.rate: only for type: simulated");
+        "smeard.yaml:7:27: reference.rate: not for type: system (only for type: simulated)");
+}
+
+TEST_CASE("references: each type with its own keys, and one key per type") {
+  using config::Reference;
+  const auto ref = [](const std::string& yaml) {
+    const auto result = parse(kListener + kTimescales + yaml);
+    REQUIRE_MESSAGE(result.problems.empty(), result.problems.front().to_string());
+    return result.config->reference;
+  };
+  const Reference system = ref("reference: {type: system, clock: tai, holdover: 600, unsynchronized: {local_stratum: 10}}\n");
+  CHECK(system.clock == Reference::Clock::tai);
+  CHECK(system.holdover == std::chrono::seconds{600});
+  CHECK(system.local_stratum == 10);
+  CHECK(system.reference_id_text() == "LOCL");
+  CHECK(ref("reference: {type: system}\n").holdover == std::chrono::hours{1});
+
+  const Reference phc = ref("reference: {type: phc, device: /dev/ptp0, timescale: utc}\n");
+  CHECK(phc.device == "/dev/ptp0");
+  CHECK(phc.timescale == Reference::Timescale::utc);
+  CHECK(phc.reference_id_text() == "PHC");
+  CHECK(phc.resource_location.line == 7);
+  CHECK(phc.resource_location.column == 32);
+  CHECK(ref("reference: {type: phc, device: /dev/ptp1}\n").timescale == Reference::Timescale::tai);
+
+  const Reference shm = ref("reference: {type: shm, unit: 2, refid: GPS}\n");
+  CHECK(shm.unit == 2);
+  CHECK(shm.reference_id_text() == "GPS");
+  CHECK(ref("reference: {type: shm, unit: 1}\n").reference_id_text() == "SHM1");
+
+  CHECK(ref("reference: {type: sock, path: /run/chrony.ttyS0.sock}\n").path == "/run/chrony.ttyS0.sock");
+
+  const Reference upstream = ref(
+      "reference: {type: upstream, servers: [ntp1.example.net, \"192.0.2.1:1123\", \"[2001:db8::1]:123\", \"2001:db8::2\"], "
+      "minsources: 2, drift_file: /var/lib/smeard/drift, poll: 8}\n");
+  REQUIRE(upstream.servers.size() == 4);
+  CHECK(upstream.servers[0].host == "ntp1.example.net");
+  CHECK(upstream.servers[0].port == 123);
+  CHECK(upstream.servers[1].host == "192.0.2.1");
+  CHECK(upstream.servers[1].port == 1123);
+  CHECK(upstream.servers[2].host == "2001:db8::1");
+  CHECK(upstream.servers[3].host == "2001:db8::2");
+  CHECK(upstream.servers[3].port == 123);
+  CHECK(upstream.minsources == 2);
+  CHECK(upstream.drift_file == "/var/lib/smeard/drift");
+  CHECK(upstream.poll == std::chrono::seconds{8});
+
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: upstream, servers: [a], refid: GPS}\n") ==
+        "smeard.yaml:7:43: reference.refid: not for type: upstream (only for type: system, simulated, phc, shm, sock)");
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: phc}\n") ==
+        "smeard.yaml:7:12: reference.device: required key is missing");
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: phc, device: ptp0}\n") ==
+        "smeard.yaml:7:32: reference.device: 'ptp0' must be an absolute path");
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: shm, unit: 256}\n") ==
+        "smeard.yaml:7:30: reference.unit: '256' is not a whole number from 0 to 255");
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: upstream, servers: [\"a:0\"]}\n") ==
+        "smeard.yaml:7:39: reference.servers[0]: 'a:0' is not HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT");
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: upstream, servers: [a, b], minsources: 3}\n") ==
+        "smeard.yaml:7:58: reference.minsources: must be from 1 to the number of servers");
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: system, unsynchronized: {local_stratum: 16}}\n") ==
+        "smeard.yaml:7:59: reference.unsynchronized.local_stratum: '16' is not a whole number from 0 to 15");
+  CHECK(only_problem(kListener + kTimescales + "reference: {type: system, clock: monotonic}\n") ==
+        "smeard.yaml:7:34: reference.clock: 'monotonic' is not one of: realtime, tai");
+  for (const char* bad : {"", ":123", "[::1", "[::1]x", "host:", "host:99999", "-host", "ho st", "[nothost]:1"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(config::parse_upstream_server(bad).has_value());
+  }
 }

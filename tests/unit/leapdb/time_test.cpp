@@ -45,3 +45,23 @@ TEST_CASE("RFC 3339 round trip over random instants, 1900 to 2200") {
     REQUIRE(parse_rfc3339(text) == t);
   }
 }
+
+TEST_CASE("a rate is applied in integer arithmetic to a fraction of a nanosecond per second") {
+  using leapdb::Nanoseconds;
+  using leapdb::Rate;
+  CHECK(Rate::from_ppb(1'000'000'000).per_2_32 == std::int64_t{1} << 32);
+  CHECK(Rate::from_ppm(1).per_2_32 == 4295);
+  CHECK(Rate::from_ppm(-15).per_2_32 == -64'425);
+  CHECK(Rate::from_ppm(15).ppm() == doctest::Approx(15).epsilon(1e-4));
+  // 15 ppm over an hour: 54 ms, within the rate's rounding (0.23 ppb of an hour is under 1 µs).
+  const Nanoseconds hour = std::chrono::hours{1};
+  CHECK(std::abs(Rate::from_ppm(15).over(hour).count() - 54'000'000) < 1'000);
+  CHECK(std::abs(Rate::from_ppm(-500).over(hour).count() + 1'800'000'000) < 1'000);
+  // Floors: a negative rate over a nanosecond is -1 ns, never 0 rounded up.
+  CHECK(Rate::from_ppm(-1).over(Nanoseconds{1}).count() == -1);
+  CHECK(Rate{}.over(Nanoseconds{INT64_MAX}).count() == 0);
+  // A century at 1000 ppm stays in range: 128-bit intermediates.
+  const Nanoseconds century{std::int64_t{3'155'760'000} * 1'000'000'000};
+  CHECK(Rate::from_ppm(1000).over(century).count() == doctest::Approx(3.15576e15).epsilon(1e-6));
+  CHECK(Rate::from_ppm(1e9).ppm() == doctest::Approx(1e6));
+}

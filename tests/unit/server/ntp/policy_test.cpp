@@ -26,7 +26,7 @@ ntp::Snapshot two_timescales(bool deny = true, leapdb::Nanoseconds sticky = {}) 
   static const auto table = std::make_shared<const leapdb::LeapTable>(
       leapdb::parse(test_files::fixture("leap-seconds.list"), "leap-seconds.list").table);
   ntp::Snapshot s;
-  s.reference_id = 0x4750'5300;
+  s.quality.reference_id = 0x4750'5300;
   s.clock.table = table;
   s.timescales.push_back({"google", smearer(*table, "google"), ntp::RefidConvention::ntpd, false, {}, {}});
   s.timescales.push_back({"utc", smearer(*table, "none"), ntp::RefidConvention::reference, false, {}, {}});

@@ -20,11 +20,12 @@ const ntp::ClientAddress kClient{};
 
 ntp::Snapshot test_snapshot() {
   ntp::Snapshot s = ntp::true_utc_snapshot();
-  s.stratum = 1;
+  s.quality.stratum = 1;
   s.precision = -25;
-  s.reference_id = 0x4750'5300;  // "GPS"
-  s.root_delay = 0x10;
-  s.root_dispersion = 0x20;
+  s.quality.reference_id = 0x4750'5300;  // "GPS"
+  s.quality.root_delay = 0x10;
+  s.quality.dispersion = ntp::from_ntp_short(0x20);
+  s.quality.last_update = kReceived;
   s.timescales[0].reference_time = leapdb::utc_from_unix_nanoseconds(1'700'000'000'000'000'000);
   return s;
 }
@@ -74,10 +75,55 @@ TEST_CASE("a client request gets a server reply built from the snapshot") {
   CHECK(h.receive_time == ntp::to_ntp(kReceivedUtc));
 }
 
-TEST_CASE("an unsynchronized reference says so in every reply") {
+TEST_CASE("root dispersion grows from the last update, and holdover ends in LI=3 and stratum 16") {
+  using std::chrono::seconds;
   auto snapshot = test_snapshot();
-  snapshot.unsynchronized = true;
-  CHECK(answer(request(4, Mode::client), snapshot).header().leap == ntp::LeapIndicator::unsynchronized);
+  snapshot.quality.stratum = 3;
+  snapshot.quality.dispersion = std::chrono::microseconds{100};
+  snapshot.quality.dispersion_growth = leapdb::Rate::from_ppm(15);
+  snapshot.quality.last_update = kReceived - seconds{100};  // 15 ppm of 100 s: 1.5 ms more
+  snapshot.quality.synchronized_until = kReceived + seconds{1};
+  ntp::Header h = answer(request(4, Mode::client), snapshot).header();
+  CHECK(h.leap == ntp::LeapIndicator::none);
+  CHECK(h.stratum == 3);
+  CHECK(h.reference_id == 0x4750'5300);
+  CHECK(std::abs((ntp::from_ntp_short(h.root_dispersion) - std::chrono::microseconds{1600}).count()) < 16'000);
+
+  // A faster growth (a reference that knows its frequency poorly) is applied the same way.
+  snapshot.quality.dispersion_growth = leapdb::Rate::from_ppm(500);
+  h = answer(request(4, Mode::client), snapshot).header();
+  CHECK(std::abs((ntp::from_ntp_short(h.root_dispersion) - std::chrono::microseconds{50'100}).count()) < 16'000);
+
+  // Past holdover: unsynchronized, whatever the smear says.
+  snapshot.quality.synchronized_until = kReceived;
+  h = answer(request(4, Mode::client), snapshot).header();
+  CHECK(h.leap == ntp::LeapIndicator::unsynchronized);
+  CHECK(h.stratum == ntp::kUnsynchronizedStratum);
+  CHECK(h.reference_id == 0);
+
+  // Or, by choice, the local clock at a local stratum, like chrony's `local stratum`.
+  snapshot.quality.local_stratum = 10;
+  h = answer(request(4, Mode::client), snapshot).header();
+  CHECK(h.leap == ntp::LeapIndicator::none);
+  CHECK(h.stratum == 10);
+  CHECK(h.reference_id == ntp::kLocalRefid);
+}
+
+TEST_CASE("header quality: dispersion is capped at 16 s and never shrinks before the update") {
+  ntp::ServedQuality q;
+  q.dispersion = std::chrono::milliseconds{2};
+  q.last_update = kReceived;
+  CHECK(ntp::header_quality(q, kReceived - std::chrono::hours{1}).root_dispersion ==
+        ntp::to_ntp_short(std::chrono::milliseconds{2}));
+  CHECK(ntp::header_quality(q, kReceived + std::chrono::hours{24 * 365 * 100}).root_dispersion ==
+        ntp::to_ntp_short(ntp::kMaxDispersion));
+  q.last_update = leapdb::TaiTime::min();
+  CHECK(ntp::header_quality(q, leapdb::TaiTime::max()).root_dispersion == ntp::to_ntp_short(ntp::kMaxDispersion));
+  q.dispersion_growth = {};
+  q.last_update = leapdb::TaiTime::max();
+  CHECK(ntp::header_quality(q, leapdb::TaiTime::min()).root_dispersion == ntp::to_ntp_short(std::chrono::milliseconds{2}));
+  q.synchronized_until = leapdb::TaiTime::max();
+  CHECK_FALSE(ntp::header_quality(q, leapdb::TaiTime::max() - std::chrono::seconds{1}).unsynchronized);
 }
 
 TEST_CASE("versions 1 to 4 are answered in their own version") {

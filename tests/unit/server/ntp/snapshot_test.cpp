@@ -24,9 +24,15 @@ ntp::ReferenceClock clock_with(const char* fixture) {
 
 TEST_CASE("the clock's steady span maps readings exactly as to_tai does, and never near an inserted second") {
   std::mt19937_64 random{11};
-  for (const char* fixture : {"leap-seconds.list", "negative-leap.list"}) {
+  // With the system clock as the reference, and with a reference 3.2 ms ahead of it and 37 ppm fast.
+  const ntp::Correction corrections[] = {{}, {leapdb::utc_from_unix_nanoseconds(1'483'228'800'000'000'000),
+                                              -Nanoseconds{3'200'000}, leapdb::Rate::from_ppm(37)}};
+  for (const auto& [fixture, correction] : {std::pair{"leap-seconds.list", corrections[0]},
+                                            std::pair{"negative-leap.list", corrections[0]},
+                                            std::pair{"leap-seconds.list", corrections[1]}}) {
     CAPTURE(fixture);
-    const ntp::ReferenceClock clock = clock_with(fixture);
+    ntp::ReferenceClock clock = clock_with(fixture);
+    clock.correction = correction;
     for (const leapdb::Leap& leap : clock.table->leaps) {
       for (std::int64_t d = -3'000'000'001; d <= 2'000'000'001; d += 250'000'000) {
         for (const std::int64_t nudge : {-1LL, 0LL, 1LL}) {
@@ -48,6 +54,17 @@ TEST_CASE("the clock's steady span maps readings exactly as to_tai does, and nev
       }
     }
   }
+}
+
+TEST_CASE("a correction moves the system clock's TAI along a line") {
+  ntp::ReferenceClock clock = clock_with("leap-seconds.list");
+  const UtcTime at = leapdb::utc_from_unix_nanoseconds(1'795'000'000'000'000'000);
+  const leapdb::TaiTime plain = clock.to_tai(at);
+  clock.correction = {at, Nanoseconds{1'500}, leapdb::Rate::from_ppm(-20)};
+  CHECK(clock.to_tai(at) == plain + Nanoseconds{1'500});
+  // 20 ppm slow over 10 s: 200 µs less.
+  CHECK(std::abs((clock.to_tai(at + seconds{10}) - (plain + seconds{10})).count() - (1'500 - 200'000)) <= 2);
+  CHECK(std::abs((clock.to_tai(at - seconds{10}) - (plain - seconds{10})).count() - (1'500 + 200'000)) <= 2);
 }
 
 TEST_CASE("an inserted leap is near from a second before it to a second after; a deleted one never") {

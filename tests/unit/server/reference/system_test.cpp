@@ -1,107 +1,113 @@
 #include "server/reference/system.hpp"
 
-#include "server/io/clock.hpp"
-
 #include <doctest/doctest.h>
 
+#include <algorithm>
 
-TEST_CASE("refid text is packed left-aligned and zero-padded") {
-  CHECK(reference::encode_refid("GPS") == 0x4750'5300u);
-  CHECK(reference::encode_refid("LOCL") == 0x4C4F'434Cu);
-  CHECK(reference::encode_refid("A") == 0x4100'0000u);
+#include "leapdb/parse.hpp"
+#include "tests/unit/leapdb/files.hpp"
+
+using namespace std::chrono;
+using reference::KernelClockStatus;
+
+namespace {
+
+const leapdb::LeapTable& table() {
+  static const leapdb::LeapTable t = leapdb::parse(test_files::fixture("leap-seconds.list"), "leap-seconds.list").table;
+  return t;
 }
 
-TEST_CASE("reference state") {
-  config::Reference ref;
-  ref.refid = "PPS";
-  const auto now = leapdb::utc_from_unix_nanoseconds(1'700'000'000'750'000'000);
-  reference::KernelClockStatus synced{true, leapdb::Nanoseconds{2'000'000}, leapdb::Nanoseconds{1'000}};
-  const reference::ReferenceState s = reference::reference_state(ref, synced, -24, now);
-  CHECK(s.stratum == 1);
-  CHECK(s.precision == -24);
-  CHECK(s.reference_id == 0x5050'5300u);
-  CHECK(s.root_delay.count() == 0);
-  CHECK(s.root_dispersion == leapdb::Nanoseconds{2'000'000});
-  CHECK(s.read_at == now);
-
-  const reference::KernelClockStatus unsynced{false, leapdb::Nanoseconds{16'000'000'000}, {}};
-  CHECK(reference::reference_state(ref, unsynced, -24, now).root_dispersion.count() == 0);
-  ref.type = config::Reference::Type::simulated;
-  CHECK(reference::reference_state(ref, synced, -24, now).root_dispersion.count() == 0);
+// 2016-12-31, hours before the leap that makes TAI-UTC 37.
+leapdb::UtcTime leap_day(int hour) {
+  return leapdb::UtcTime{sys_days{year{2016} / December / 31}} + hours{hour};
 }
 
-TEST_CASE("what the kernel's count of an inserted leap adds to a reading within a second of it") {
-  using std::chrono::microseconds;
-  using std::chrono::seconds;
-  using Leap = reference::KernelClockStatus::Leap;
-  const leapdb::Leap leap{leapdb::utc_from_unix_nanoseconds(1'483'228'800'000'000'000), 1, 37, 0};  // 2017-01-01
-  const leapdb::UtcTime midnight = leap.effective;
-  const auto at = [&](std::int64_t ns_after_2359_59) { return midnight - seconds{1} + leapdb::Nanoseconds{ns_after_2359_59}; };
-  const auto kernel = [](Leap state, leapdb::UtcTime time, leapdb::Nanoseconds resolution = leapdb::Nanoseconds{1}, int tai = 0) {
-    reference::KernelClockStatus status;
-    status.leap = state;
-    status.time = time;
-    status.time_resolution = resolution;
-    status.tai = tai;
-    return status;
-  };
-  const auto correction = [&](leapdb::UtcTime reading, const reference::KernelClockStatus& later) {
-    return reference::kernel_leap_correction(reading, leap, later);
-  };
-
-  SUBCASE("the kernel has not reached the leap: the first occurrence") {
-    CHECK(correction(at(400'000'000), kernel(Leap::none, at(400'000'100))) == seconds{0});
-  }
-  SUBCASE("read in the first 23:59:59, processed once the kernel repeats it") {
-    // The reading is later on the clock than the kernel's: the clock stepped back in between.
-    CHECK(correction(at(999'999'500), kernel(Leap::repeating, at(300))) == seconds{0});
-  }
-  SUBCASE("read and processed in the repetition") {
-    CHECK(correction(at(200), kernel(Leap::repeating, at(300))) == seconds{1});
-    CHECK(correction(at(300), kernel(Leap::repeating, at(300))) == seconds{1});
-    CHECK(correction(at(999'999'000), kernel(Leap::repeating, at(999'999'900))) == seconds{1});
-  }
-  SUBCASE("read in the tick before the kernel stepped back: past midnight on the clock") {
-    // adjtimex already counts the repetition (and takes the second off its own time).
-    CHECK(correction(midnight + microseconds{1'500}, kernel(Leap::repeating, at(1'600'000))) == seconds{-1});
-    CHECK(correction(midnight, kernel(Leap::repeating, at(100))) == seconds{-1});
-  }
-  SUBCASE("a kernel clock in microseconds, truncated below the reading") {
-    CHECK(correction(at(1'700), kernel(Leap::repeating, at(1'000), microseconds{1})) == seconds{1});
-    CHECK(correction(at(2'100), kernel(Leap::repeating, at(1'000), microseconds{1})) == seconds{0});
-  }
-  SUBCASE("read in the repetition, processed after it ended") {
-    CHECK(correction(at(999'999'900), kernel(Leap::done, midnight + leapdb::Nanoseconds{50})) == seconds{1});
-  }
-  SUBCASE("after the repetition, past midnight: nothing to add") {
-    CHECK(correction(midnight + leapdb::Nanoseconds{10}, kernel(Leap::done, midnight + leapdb::Nanoseconds{50})) == seconds{0});
-  }
-  SUBCASE("a TIME_WAIT left over from an earlier leap, the clock still before midnight") {
-    CHECK(correction(at(500'000'000), kernel(Leap::done, at(500'000'100))) == seconds{0});
-  }
-  SUBCASE("a clock error hides the state: the kernel's TAI offset tells, when it is set") {
-    CHECK(correction(at(200), kernel(Leap::hidden, at(300), leapdb::Nanoseconds{1}, 37)) == seconds{1});
-    CHECK(correction(at(999'999'500), kernel(Leap::hidden, at(300), leapdb::Nanoseconds{1}, 37)) == seconds{0});
-    CHECK(correction(midnight + microseconds{5}, kernel(Leap::hidden, at(100), leapdb::Nanoseconds{1}, 37)) == seconds{-1});
-    CHECK(correction(at(999'999'900), kernel(Leap::hidden, midnight + leapdb::Nanoseconds{50}, leapdb::Nanoseconds{1}, 37)) ==
-          seconds{1});
-    // Not inserted yet (the old offset), or never set: nothing is known, nothing is added.
-    CHECK(correction(at(200), kernel(Leap::hidden, at(300), leapdb::Nanoseconds{1}, 36)) == seconds{0});
-    CHECK(correction(at(200), kernel(Leap::hidden, at(300), leapdb::Nanoseconds{1}, 0)) == seconds{0});
-  }
+KernelClockStatus kernel(bool synchronized, int tai = 0, int armed = 0) {
+  KernelClockStatus status;
+  status.synchronized = synchronized;
+  status.max_error = microseconds{1'500};
+  status.tai = tai;
+  status.armed = armed;
+  return status;
 }
 
-TEST_CASE("the kernel's clock status is read with its clock") {
-  const auto before = io::realtime_now();
-  const reference::KernelClockStatus status = reference::read_kernel_clock_status();
-  const auto after = io::realtime_now();
-  CHECK(status.time + status.time_resolution >= before);
-  CHECK(status.time <= after);
-  CHECK((status.time_resolution == leapdb::Nanoseconds{1} || status.time_resolution == std::chrono::microseconds{1}));
+reference::Tick tick(leapdb::UtcTime at, const KernelClockStatus& status) {
+  return reference::Tick{table(), at, seconds{100}, status};
 }
 
-TEST_CASE("measured precision is plausible") {
-  const std::int8_t precision = reference::measure_precision();
-  CHECK(precision <= -10);  // better than a millisecond on any machine we run on
-  CHECK(precision >= -32);
+}  // namespace
+
+TEST_CASE("the kernel and the leap table: what each disagreement says") {
+  using reference::kernel_disagreements;
+  const leapdb::UtcTime morning = leap_day(6), evening = leap_day(20);
+  CHECK(kernel_disagreements(kernel(true, 36, 1), table(), evening).empty());
+  CHECK(kernel_disagreements(kernel(true, 0, 0), table(), morning).empty());  // not yet: the kernel is told on the day
+  CHECK(kernel_disagreements(kernel(false, 0, 0), table(), evening).empty());  // nothing disciplines it anyway
+
+  const auto unarmed = kernel_disagreements(kernel(true, 0, 0), table(), evening);
+  REQUIRE(unarmed.size() == 1);
+  CHECK(unarmed[0].find("the kernel was not told") != std::string::npos);
+  CHECK(unarmed[0].find("2017-01-01T00:00:00") != std::string::npos);
+
+  const auto wrong_tai = kernel_disagreements(kernel(true, 35, 1), table(), evening);
+  REQUIRE(wrong_tai.size() == 1);
+  CHECK(wrong_tai[0] == "the kernel's TAI offset is 35 s, the leap table's 36 s");
+
+  const auto wrong_sign = kernel_disagreements(kernel(true, 36, -1), table(), evening);
+  REQUIRE(wrong_sign.size() == 1);
+  CHECK(wrong_sign[0].find("set to delete a second at 2017-01-01") != std::string::npos);
+
+  const auto not_tonight = kernel_disagreements(kernel(true, 37, 1), table(), leap_day(24 * 30));
+  REQUIRE(not_tonight.size() == 1);
+  CHECK(not_tonight[0].find("which the leap table does not") != std::string::npos);
+}
+
+TEST_CASE("system source: synchronized kernel -> the system clock itself, its maximum error as dispersion") {
+  reference::SystemSource source{{false, 0x4C4F434C, -24}};
+  const leapdb::UtcTime now = leap_day(-24 * 100);
+  const reference::Estimate e = source.poll(tick(now, kernel(true)));
+  CHECK(e.tracking);
+  CHECK(e.last_update == now);
+  CHECK(e.line.offset == leapdb::Nanoseconds{0});
+  CHECK(e.line.rate == leapdb::Rate{});
+  CHECK(e.dispersion == microseconds{1'500});
+  CHECK(e.stratum == 0);
+  CHECK(e.precision == -24);
+  const auto notices = source.take_notices();
+  REQUIRE(notices.size() == 1);
+  CHECK(notices[0].event == "system_clock_synchronized");
+  CHECK(source.report().at(0).state == reference::SourceState::selected);
+
+  // The kernel loses its discipline: the last update stays where it was; logged once.
+  const reference::Estimate lost = source.poll(tick(now + seconds{1}, kernel(false)));
+  CHECK_FALSE(lost.tracking);
+  CHECK(lost.last_update == now);
+  source.poll(tick(now + seconds{2}, kernel(false)));
+  const auto lost_notices = source.take_notices();
+  REQUIRE(lost_notices.size() == 1);
+  CHECK(lost_notices[0].event == "system_clock_unsynchronized");
+  CHECK(source.report().at(0).state == reference::SourceState::unreachable);
+  CHECK(source.report().at(0).reach == 0b100);
+}
+
+TEST_CASE("system source, clock: tai: the kernel's TAI offset must be set and agree") {
+  reference::SystemSource source{{true, 0, -20}};
+  const leapdb::UtcTime now = leap_day(-24 * 100);  // TAI-UTC 36
+  CHECK_FALSE(source.poll(tick(now, kernel(true, 0))).tracking);
+  CHECK(source.take_notices().at(0).fields.at(0).second.find("clock: tai needs") != std::string::npos);
+  CHECK(source.poll(tick(now, kernel(true, 36))).tracking);
+}
+
+TEST_CASE("system source: each kernel disagreement is logged when it appears and when it clears") {
+  reference::SystemSource source{{false, 0, -20}};
+  source.poll(tick(leap_day(20), kernel(true, 36, 0)));
+  auto notices = source.take_notices();
+  CHECK(std::ranges::count_if(notices, [](const auto& n) { return n.event == "kernel_leap_disagreement"; }) == 1);
+  source.poll(tick(leap_day(20) + seconds{1}, kernel(true, 36, 0)));
+  CHECK(source.take_notices().empty());
+  source.poll(tick(leap_day(21), kernel(true, 36, 1)));
+  notices = source.take_notices();
+  REQUIRE(notices.size() == 1);
+  CHECK(notices[0].event == "kernel_leap_agreement");
+  CHECK(source.poll(tick(leap_day(21), kernel(true, 36, 1))).leap == reference::LeapWarning::insert);
 }

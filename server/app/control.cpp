@@ -1,0 +1,389 @@
+#include "server/app/control.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "server/app/log.hpp"
+#include "server/app/status_builder.hpp"
+#include "server/ntp/client.hpp"
+#include "server/reference/clocks.hpp"
+#include "server/reference/kernel.hpp"
+
+namespace app {
+namespace {
+
+std::string listener_layout(const config::Config& config) {
+  std::string text = std::to_string(worker_count(config));
+  for (const config::Listener& listener : config.listeners) text += " " + listener.address.to_string();
+  return text;
+}
+
+// What an operator must see about the timescales being served: loudly for rehearsals and a
+// simulated clock, which are not real time.
+void log_serving(const config::Config& config) {
+  if (config.reference.type == config::Reference::Type::simulated) {
+    log(Level::warning, "reference_simulated",
+        {{"start", leapdb::format_rfc3339(config.reference.start)},
+         {"rate", config.reference.rate_text},
+         {"detail", "SIMULATED TIME: this server does not serve the real time; for rehearsals and tests only"}});
+  }
+  for (const auto& [name, timescale] : config.timescales) {
+    log(Level::info, "timescale",
+        {{"name", name},
+         {"smear", timescale.profile.name},
+         {"shape", std::string{smear::to_string(timescale.profile.shape)}},
+         {"window_s", std::to_string(timescale.profile.window.count() / 1'000'000'000)}});
+    if (timescale.rehearsal) {
+      log(Level::warning, "rehearsal_leap",
+          {{"timescale", name},
+           {"leap_at", leapdb::format_rfc3339(timescale.rehearsal->leap_at)},
+           {"sign", timescale.rehearsal->sign > 0 ? "+" : "-"},
+           {"detail", "REHEARSAL: this timescale smears a leap that does not exist; its clients will end a second "
+                      "away from UTC"}});
+    }
+  }
+}
+
+void log_notice(const reference::Notice& notice) {
+  std::vector<Field> fields;
+  for (const auto& [key, value] : notice.fields) fields.push_back(Field{key, value});
+  const Level level = notice.level == reference::Notice::Level::error     ? Level::error
+                      : notice.level == reference::Notice::Level::warning ? Level::warning
+                                                                          : Level::info;
+  log(level, notice.event, fields);
+}
+
+std::string_view stage_detail(reference::Stage stage) {
+  switch (stage) {
+    case reference::Stage::synchronized: return "the reference steers the served time";
+    case reference::Stage::holdover:
+      return "the reference stopped giving good samples: serving from its last estimate, the root dispersion growing";
+    case reference::Stage::unsynchronized: return "replies say LI=3 (unsynchronized) and stratum 16";
+    case reference::Stage::local: return "replies serve this clock at the configured local stratum";
+  }
+  return "";
+}
+
+std::vector<std::string> timescale_names(const ServingPlan& plan) {
+  std::vector<std::string> names;
+  for (const ntp::TimescaleView& view : plan.timescales) names.push_back(view.name);
+  return names;
+}
+
+std::string name_of(const ntp::Snapshot& snapshot, std::uint8_t index) {
+  return index < snapshot.timescales.size() ? snapshot.timescales[index].name : "#" + std::to_string(index);
+}
+
+std::string client_text(const ntp::ClientAddress& client) {
+  config::SocketAddress address;
+  const bool v4 = std::all_of(client.ip.begin(), client.ip.begin() + 10, [](std::uint8_t b) { return b == 0; }) &&
+                  client.ip[10] == 0xff && client.ip[11] == 0xff;
+  address.family = v4 ? config::SocketAddress::Family::ipv4 : config::SocketAddress::Family::ipv6;
+  std::copy(client.ip.begin() + (v4 ? 12 : 0), client.ip.end(), address.bytes.begin());
+  address.port = client.port;
+  const std::string text = address.to_string();
+  return text.substr(0, text.rfind(':'));
+}
+
+}  // namespace
+
+unsigned worker_count(const config::Config& config) {
+  if (config.workers != 0) return config.workers;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+Control::Control(config::Config config, std::optional<std::string> config_path, asio::io_context& io,
+                 io::RcuCell<ntp::Snapshot>& state, std::vector<std::unique_ptr<io::Worker>>& workers,
+                 std::vector<std::unique_ptr<ntp::ClientHistory>>& histories, std::int8_t precision, leapdb::UtcTime origin)
+    : config_(std::move(config)),
+      config_path_(std::move(config_path)),
+      timer_(io),
+      state_(state),
+      workers_(workers),
+      histories_(histories),
+      precision_(precision),
+      origin_(origin),
+      leaps_(std::make_unique<LeapWatcher>(config_.leapdb)) {
+  if (config_path_) config_signature_ = io::file_signature(*config_path_);
+}
+
+bool Control::prepare() {
+  auto opened = open_reference(config_.reference, precision_);
+  if (const auto* problem = std::get_if<config::Problem>(&opened)) {
+    log(Level::error, "reference_failed", {{"problem", problem->to_string()}});
+    return false;
+  }
+  reference_ = std::move(std::get<OpenedReference>(opened));
+  log(Level::info, "reference", {{"type", std::string{config::to_string(config_.reference.type)}},
+                                 {"refid", config_.reference.reference_id_text()},
+                                 {"holdover_s", std::to_string(config_.reference.holdover.count() / 1'000'000'000)},
+                                 {"local_stratum", std::to_string(config_.reference.local_stratum)}});
+  log_serving(config_);
+  if (!leaps_->start(reference::realtime_now(), acceptor(config_, plan_))) return false;
+  poll_reference();
+  return true;
+}
+
+reference::Served Control::served_at(leapdb::UtcTime reading) const {
+  ntp::ReferenceClock clock = plan_.clock;
+  if (clock.kind == ntp::ReferenceClock::Kind::system) clock.correction = estimate_.line;
+  const std::optional<leapdb::TaiTime> updated =
+      estimate_.last_update ? std::optional{clock.to_tai(*estimate_.last_update)} : std::nullopt;
+  return reference::serve(estimate_, reference_.policy, updated, clock.to_tai(reading), clock.to_tai(origin_));
+}
+
+ntp::Snapshot Control::snapshot() const {
+  const leapdb::UtcTime reading = reference::realtime_now();
+  return make_snapshot(plan_, ReferenceView{estimate_.line, served_at(reading).quality,
+                                            std::max(precision_, estimate_.precision), reading});
+}
+
+void Control::publish() { state_.publish(std::make_unique<const ntp::Snapshot>(snapshot())); }
+
+void Control::poll_reference() {
+  const leapdb::UtcTime realtime = reference::realtime_now();
+  const leapdb::Nanoseconds raw = reference::monotonic_raw_now();
+  const reference::KernelClockStatus kernel = reference::read_kernel_clock_status();
+  estimate_ = reference_.source->poll(reference::Tick{*leaps_->table(), realtime, raw, kernel});
+  for (const reference::Notice& notice : reference_.source->take_notices()) log_notice(notice);
+
+  const reference::Stage stage = served_at(realtime).stage;
+  if (stage_ != stage) {
+    const Level level = stage == reference::Stage::synchronized ? Level::info : Level::warning;
+    log(level, "reference_stage",
+        {{"stage", std::string{reference::to_string(stage)}},
+         {"type", std::string{config::to_string(config_.reference.type)}},
+         {"last_update", estimate_.last_update ? leapdb::format_rfc3339(*estimate_.last_update) : "never"},
+         {"detail", std::string{stage_detail(stage)}}});
+    stage_ = stage;
+  }
+}
+
+void Control::reload(std::string_view reason) {
+  if (!config_path_) {
+    log(Level::info, "reload", {{"reason", std::string{reason}}, {"detail", "embedded configuration: rereading leap files"}});
+    if (leaps_->reload(reason, reference::realtime_now(), acceptor(config_, plan_))) publish();
+    return;
+  }
+  config_signature_ = io::file_signature(*config_path_);
+  const io::FileRead file = io::read_file(*config_path_);
+  if (!file.ok()) {
+    refuse(reason, {file.error});
+    return;
+  }
+  config::ParseResult parsed = config::parse(file.bytes, *config_path_);
+  std::vector<std::string> problems;
+  for (const config::Problem& problem : parsed.problems) problems.push_back(problem.to_string());
+  if (!parsed.config) {
+    refuse(reason, problems);
+    return;
+  }
+  config::Config candidate = std::move(*parsed.config);
+  if (listener_layout(candidate) != listener_layout(config_)) {
+    refuse(reason, {*config_path_ + ": listeners: listeners and workers can only change with a restart"});
+    return;
+  }
+  if (candidate.client_policy.table_size != config_.client_policy.table_size) {
+    log(Level::warning, "reload_partial", {{"detail", "client_policy.table_size takes effect at the next restart"}});
+  }
+  if (candidate.metrics.listen != config_.metrics.listen) {
+    log(Level::warning, "reload_partial", {{"detail", "metrics.listen takes effect at the next restart"}});
+  }
+  // A changed reference is opened before anything else changes, so a device that is not
+  // there refuses the whole reload and the old reference keeps serving.
+  std::optional<OpenedReference> reopened;
+  if (!same_source(candidate.reference, config_.reference)) {
+    auto opened = open_reference(candidate.reference, precision_);
+    if (const auto* problem = std::get_if<config::Problem>(&opened)) {
+      refuse(reason, {problem->to_string()});
+      return;
+    }
+    reopened = std::move(std::get<OpenedReference>(opened));
+  }
+  // Leap files: the same watcher rereads them; new settings get a new watcher.
+  ServingPlan plan;
+  const LeapWatcher::Acceptor accept = acceptor(candidate, plan);
+  std::unique_ptr<LeapWatcher> leaps;
+  if (candidate.leapdb.files != config_.leapdb.files || candidate.leapdb.allow_unhashed != config_.leapdb.allow_unhashed ||
+      candidate.leapdb.expiry_warning_days != config_.leapdb.expiry_warning_days) {
+    leaps = std::make_unique<LeapWatcher>(candidate.leapdb);
+    if (!leaps->start(reference::realtime_now(), accept)) {
+      refuse(reason, {"the new leapdb files could not be used (see above)"});
+      return;
+    }
+  } else {
+    // Reread the files: a new table is taken only if the new configuration can serve it.
+    // Either way the plan is then built from the table in force, so plan and table agree.
+    leaps_->reload(reason, reference::realtime_now(), accept);
+    if (const auto refusals = accept(leaps_->table()); !refusals.empty()) {
+      refuse(reason, refusals);
+      return;
+    }
+  }
+  if (leaps) leaps_ = std::move(leaps);
+  // Client history records timescales by index; when the set of timescales changes, an index
+  // may name another timescale, so sticky and mixed-client memory starts afresh.
+  if (timescale_names(plan) != timescale_names(plan_)) {
+    for (const auto& history : histories_) history->clear();
+    log(Level::warning, "client_history_cleared", {{"reason", "the set of timescales changed"}});
+  }
+  log_as_json(candidate.log_json);
+  if (reopened) {
+    reference_ = std::move(*reopened);
+    stage_.reset();
+  } else {
+    reference_.policy = {candidate.reference.holdover, static_cast<std::uint8_t>(candidate.reference.local_stratum)};
+  }
+  config_ = std::move(candidate);
+  plan_ = std::move(plan);
+  log(Level::info, "config_reloaded", {{"reason", std::string{reason}}, {"config", *config_path_}});
+  log_serving(config_);
+  if (reopened) {
+    log(Level::info, "reference", {{"type", std::string{config::to_string(config_.reference.type)}},
+                                   {"refid", config_.reference.reference_id_text()}});
+    poll_reference();
+  }
+  publish();
+}
+
+std::vector<metrics::Traffic> Control::traffic() const {
+  std::vector<metrics::Traffic> out;
+  for (std::size_t listener = 0; listener < config_.listeners.size(); ++listener) {
+    metrics::Traffic traffic;
+    traffic.listener = config_.listeners[listener].address.to_string();
+    traffic.timescale = config_.listeners[listener].timescale;
+    std::array<std::uint64_t, ntp::kDropReasonCount> drops{};
+    for (const auto& worker : workers_) {
+      if (worker->listener() != listener) continue;
+      const io::WorkerCounters& c = worker->counters();
+      traffic.requests_by_worker.push_back(c.requests.load());
+      for (std::size_t v = 0; v < 8; ++v) {
+        traffic.requests_by_version[v] += c.requests_by_version[v].load();
+        traffic.responses_by_version[v] += c.replies_by_version[v].load();
+      }
+      for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += c.drops[i].load();
+      traffic.kod_deny += c.kod_deny.load();
+      traffic.pin_violations += c.pin_violations.load();
+      traffic.sticky_violations += c.sticky_violations.load();
+      traffic.mixed_clients += c.mixed_clients.load();
+      traffic.send_errors += c.send_errors.load();
+      for (std::size_t b = 0; b < traffic.processing_buckets.size(); ++b) {
+        traffic.processing_buckets[b] += c.processing_buckets[b].load();
+      }
+      traffic.processing_sum_seconds += static_cast<double>(c.processing_sum_ns.load()) / 1e9;
+    }
+    for (std::size_t i = 0; i < drops.size(); ++i) {
+      traffic.drops.emplace_back(std::string{ntp::to_string(static_cast<ntp::DropReason>(i))}, drops[i]);
+    }
+    out.push_back(std::move(traffic));
+  }
+  return out;
+}
+
+metrics::Status Control::status() const {
+  StatusInputs in;
+  in.version = SMEARD_VERSION;
+  in.snapshot = &state_.current();
+  in.reading = reference::realtime_now();
+  in.reference_type = std::string{config::to_string(config_.reference.type)};
+  in.stage = stage_.value_or(reference::Stage::unsynchronized);
+  in.estimate = estimate_;
+  in.sources = reference_.source->report();
+  in.leap_files_configured = !config_.leapdb.files.empty();
+  in.leap_table_loaded = leaps_->loaded();
+  in.traffic = traffic();
+  in.workers_running = !workers_.empty() && std::ranges::all_of(workers_, [](const auto& w) { return w->running(); });
+  return build_status(in);
+}
+
+metrics::HttpResponse Control::serve_http(std::string_view path) const {
+  if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics::to_prometheus(status())};
+  if (path == "/status") return {200, "application/json", metrics::to_json(status())};
+  if (path == "/healthz") {
+    const bool healthy = status().healthy;
+    return {healthy ? 200 : 503, "text/plain; charset=utf-8", healthy ? "ok\n" : "a worker thread has stopped\n"};
+  }
+  if (path == "/readyz") {
+    const metrics::Status s = status();
+    std::string body = s.not_ready.empty() ? "ready\n" : "";
+    for (const std::string& reason : s.not_ready) body += "not ready: " + reason + "\n";
+    return {s.not_ready.empty() ? 200 : 503, "text/plain; charset=utf-8", body};
+  }
+  return {404, "text/plain; charset=utf-8", "not found: try /metrics, /status, /healthz or /readyz\n"};
+}
+
+// Accepting a leap table means being able to serve every timescale with it.
+LeapWatcher::Acceptor Control::acceptor(const config::Config& config, ServingPlan& plan) {
+  return [this, &config, &plan](std::shared_ptr<const leapdb::LeapTable> table) {
+    PlanResult result = plan_serving(config, std::move(table), origin_);
+    if (result.plan) plan = std::move(*result.plan);
+    return result.problems;
+  };
+}
+
+void Control::refuse(std::string_view reason, const std::vector<std::string>& problems) {
+  for (const std::string& problem : problems) log(Level::error, "config_rejected", {{"problem", problem}});
+  log(Level::error, "config_reload_failed",
+      {{"reason", std::string{reason}}, {"kept", "the configuration in force since the last successful load"}});
+}
+
+void Control::schedule() {
+  timer_.expires_after(std::chrono::seconds{1});
+  timer_.async_wait([this](const std::error_code& error) {
+    if (error) return;
+    tick();
+    schedule();
+  });
+}
+
+void Control::tick() {
+  if (config_path_ && io::file_signature(*config_path_) != config_signature_) reload("config changed on disk");
+  leaps_->poll(reference::realtime_now(), acceptor(config_, plan_));
+  poll_reference();
+  publish();
+  report_mixed_clients();
+  report_transitions();
+}
+
+// Smears starting and ending, and leaps taking effect, each logged once with the offset.
+void Control::report_transitions() {
+  const ntp::Snapshot& snap = state_.current();
+  const leapdb::TaiTime tai = snap.clock.to_tai(reference::realtime_now());
+  const int tai_offset = snap.clock.table->tai_utc_at(tai);
+  for (const metrics::TimescaleStatus& t : timescale_statuses(snap, tai)) {
+    const auto [previous, inserted] = smearing_.try_emplace(t.name, t.active);
+    if (inserted || previous->second == t.active) continue;
+    previous->second = t.active;
+    log(Level::info, t.active ? "smear_started" : "smear_finished",
+        {{"timescale", t.name}, {"profile", t.profile}, {"offset_s", std::to_string(t.offset_seconds)},
+         {"progress", std::to_string(t.progress)}});
+  }
+  if (tai_offset_ && *tai_offset_ != tai_offset) {
+    log(Level::info, "leap", {{"tai_utc", std::to_string(tai_offset)}, {"previous", std::to_string(*tai_offset_)}});
+  }
+  tai_offset_ = tai_offset;
+}
+
+// At most a few lines a second, whatever the traffic; the rest is counted.
+void Control::report_mixed_clients() {
+  constexpr int kLinesPerTick = 5;
+  int lines = 0;
+  std::uint64_t suppressed = 0;
+  const ntp::Snapshot& current = state_.current();
+  for (const auto& worker : workers_) {
+    worker->mixed_clients().drain([&](const io::MixedClient& event) {
+      if (lines++ >= kLinesPerTick) {
+        ++suppressed;
+        return;
+      }
+      log(Level::warning, "mixed_client",
+          {{"client", client_text(event.client)},
+           {"timescale", name_of(current, event.timescale)},
+           {"also_used", name_of(current, event.other_timescale)},
+           {"detail", "this host asks servers of two timescales: configure it for one"}});
+    });
+  }
+  if (suppressed > 0) log(Level::warning, "mixed_clients_suppressed", {{"count", std::to_string(suppressed)}});
+}
+
+}  // namespace app

@@ -1,0 +1,78 @@
+#pragma once
+// The control thread's work: once a second it polls the reference, rereads changed leap files
+// and configuration, builds a new snapshot and publishes it to the workers; it reports what the
+// workers saw (mixed clients, smears starting and ending); and it answers the HTTP endpoint.
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "server/app/leap_watcher.hpp"
+#include "server/app/reference_factory.hpp"
+#include "server/app/serving_state.hpp"
+#include "server/io/file.hpp"
+#include "server/io/rcu.hpp"
+#include "server/io/worker.hpp"
+#include "server/metrics/http.hpp"
+#include "server/metrics/status.hpp"
+#include "server/ntp/client_history.hpp"
+
+namespace app {
+
+// Worker threads per listener: as configured, or one per core.
+unsigned worker_count(const config::Config& config);
+
+class Control {
+ public:
+  // `origin`: the system-clock reading a simulated reference starts from.
+  Control(config::Config config, std::optional<std::string> config_path, asio::io_context& io,
+          io::RcuCell<ntp::Snapshot>& state, std::vector<std::unique_ptr<io::Worker>>& workers,
+          std::vector<std::unique_ptr<ntp::ClientHistory>>& histories, std::int8_t precision, leapdb::UtcTime origin);
+
+  // Opens the reference, loads the leap data, plans what to serve and polls the reference once;
+  // false (with problems logged) if it cannot.
+  bool prepare();
+  ntp::Snapshot snapshot() const;
+  void start() { schedule(); }
+  void reload(std::string_view reason);
+  void publish();
+  metrics::Status status() const;
+  metrics::HttpResponse serve_http(std::string_view path) const;
+
+ private:
+  LeapWatcher::Acceptor acceptor(const config::Config& config, ServingPlan& plan);
+  void refuse(std::string_view reason, const std::vector<std::string>& problems);
+  void schedule();
+  void tick();
+  void poll_reference();
+  // The reference's claims as of the system-clock reading, on the TAI axis snapshots serve from.
+  reference::Served served_at(leapdb::UtcTime reading) const;
+  void report_transitions();
+  void report_mixed_clients();
+  std::vector<metrics::Traffic> traffic() const;
+
+  config::Config config_;
+  std::optional<std::string> config_path_;
+  std::optional<io::FileSignature> config_signature_;
+  asio::steady_timer timer_;
+  io::RcuCell<ntp::Snapshot>& state_;
+  std::vector<std::unique_ptr<io::Worker>>& workers_;
+  std::vector<std::unique_ptr<ntp::ClientHistory>>& histories_;
+  std::int8_t precision_;
+  leapdb::UtcTime origin_;
+  std::unique_ptr<LeapWatcher> leaps_;
+  ServingPlan plan_;
+  OpenedReference reference_;
+  reference::Estimate estimate_;
+  std::optional<reference::Stage> stage_;
+  std::map<std::string, bool, std::less<>> smearing_;
+  std::optional<int> tai_offset_;
+};
+
+}  // namespace app

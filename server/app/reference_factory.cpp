@@ -1,0 +1,47 @@
+#include "server/app/reference_factory.hpp"
+
+#include <tuple>
+
+#include "server/reference/system.hpp"
+
+namespace app {
+
+std::variant<OpenedReference, config::Problem> open_reference(const config::Reference& settings, std::int8_t precision) {
+  OpenedReference opened;
+  opened.policy = {settings.holdover, static_cast<std::uint8_t>(settings.local_stratum)};
+  const std::uint32_t refid = reference::encode_refid(settings.reference_id_text());
+  std::string error;
+  std::string key;
+  switch (settings.type) {
+    case config::Reference::Type::system:
+      opened.source = std::make_unique<reference::SystemSource>(
+          reference::SystemOptions{settings.clock == config::Reference::Clock::tai, refid, precision});
+      break;
+    case config::Reference::Type::simulated:
+      opened.source = std::make_unique<reference::SimulatedSource>(refid);
+      break;
+    case config::Reference::Type::phc:
+    case config::Reference::Type::shm:
+    case config::Reference::Type::sock:
+    case config::Reference::Type::upstream:
+      key = "reference.type";
+      error = "the " + std::string{config::to_string(settings.type)} + " reference is not available in this build";
+      break;
+  }
+  if (!opened.source) return config::Problem{settings.resource_location, key, error};
+  return opened;
+}
+
+bool same_source(const config::Reference& a, const config::Reference& b) {
+  const auto fields = [](const config::Reference& r) {
+    return std::tie(r.type, r.refid, r.clock, r.device, r.timescale, r.unit, r.path, r.minsources, r.drift_file, r.poll,
+                    r.start, r.rate_numerator, r.rate_denominator);
+  };
+  if (fields(a) != fields(b) || a.servers.size() != b.servers.size()) return false;
+  for (std::size_t i = 0; i < a.servers.size(); ++i) {
+    if (a.servers[i].host != b.servers[i].host || a.servers[i].port != b.servers[i].port) return false;
+  }
+  return true;
+}
+
+}  // namespace app

@@ -1,0 +1,1 @@
+# Sources of the phc reference, added to smeard_reference (owned by that module).

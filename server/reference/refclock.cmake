@@ -1,0 +1,1 @@
+# Sources of the refclock reference, added to smeard_reference (owned by that module).

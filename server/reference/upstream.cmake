@@ -1,0 +1,1 @@
+# Sources of the upstream reference, added to smeard_reference (owned by that module).
