@@ -1,6 +1,8 @@
 #include "server/ctl/status.hpp"
 
+#include <algorithm>
 #include <asio/ip/tcp.hpp>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -96,9 +98,15 @@ int run_status(const std::string& url_text, bool json) {
   std::printf("Version         : %s\n", s.value("version", "").c_str());
   std::printf("Ready           : %s\n", ready ? "yes" : "NO");
   for (const auto& reason : s["not_ready"]) std::printf("  not ready     : %s\n", reason.get<std::string>().c_str());
+  std::string stage = ref.value("stage", "");
+  if (stage != "synchronized") std::transform(stage.begin(), stage.end(), stage.begin(), ::toupper);
   std::printf("Reference       : %s, %s, offset %+.9f s, error bound %.9f s\n", ref.value("type", "").c_str(),
-              ref.value("synchronized", false) ? "synchronized" : "UNSYNCHRONIZED", ref.value("offset_s", 0.0),
-              ref.value("error_bound_s", 0.0));
+              stage.c_str(), ref.value("offset_s", 0.0), ref.value("error_bound_s", 0.0));
+  std::printf("Last update     : %s\n", time_text(ref["last_update"]).c_str());
+  if (!ref["holdover_ends"].is_null()) {
+    std::printf("Holdover ends   : %s (in %.0f s)\n", time_text(ref["holdover_ends"]).c_str(),
+                ref["holdover_ends"].get<double>() - now);
+  }
   std::printf("Stratum / refid : %d / %s\n", served.value("stratum", 0), served.value("refid", "").c_str());
   std::printf("Time (UTC)      : %s\n", time_text(s["now"]).c_str());
   std::printf("TAI-UTC         : %d s\n", leap.value("tai_offset", 0));
@@ -108,6 +116,20 @@ int run_status(const std::string& url_text, bool json) {
   std::printf("Leap table      : %s, %d leaps, hash %s, expires %s%s%s\n", leap.value("source", "").c_str(),
               leap.value("leaps", 0), leap.value("hash", "").c_str(), time_text(leap["expires"]).c_str(),
               in_days(leap["expires"], now).c_str(), leap.value("valid", false) ? "" : " [NOT VALID]");
+  // Like `chronyc sources`: state, name, stratum, poll, reach (octal), last sample.
+  std::printf("\n%-12s %-32s %-3s %-6s %-5s %-14s %-12s %-12s\n", "State", "Source", "St", "Poll", "Reach",
+              "Offset (s)", "Delay (s)", "Error (s)");
+  for (const auto& source : s["sources"]) {
+    const auto number = [&source](const char* key) {
+      char text[32] = "-";
+      if (source.contains(key) && source[key].is_number()) std::snprintf(text, sizeof text, "%+.9f", source[key].get<double>());
+      return std::string{text};
+    };
+    std::printf("%-12s %-32s %-3d %-6.0f %-5o %-14s %-12s %-12s%s%s\n", source.value("state", "").c_str(),
+                source.value("name", "").c_str(), source.value("stratum", 0), source.value("poll_s", 0.0),
+                static_cast<unsigned>(source.value("reach", 0)), number("offset_s").c_str(), number("delay_s").c_str(),
+                number("error_s").c_str(), source.value("why", "").empty() ? "" : "  ", source.value("why", "").c_str());
+  }
   std::printf("\n%-14s %-22s %-6s %-14s %-9s %-14s %-3s\n", "Timescale", "Profile", "Smear", "Offset (s)", "Progress",
               "Freq (ppm)", "LI");
   for (const auto& t : s["timescales"]) {

@@ -62,11 +62,13 @@ HeaderQuality header_quality(const ServedQuality& quality, leapdb::TaiTime recei
     out.reference_id = quality.reference_id;
   } else if (quality.local_stratum != 0) {
     out.stratum = quality.local_stratum;
-    out.reference_id = kLocalRefid;
+    out.reference_id = quality.local_stratum == 1 ? kLocalRefid : kLocalAddressRefid;
   } else {
+    // Nothing bounds the error any more: the largest dispersion there is.
     out.unsynchronized = true;
     out.stratum = kUnsynchronizedStratum;
     out.reference_id = 0;
+    out.root_dispersion = to_ntp_short(kMaxDispersion);
   }
   return out;
 }

@@ -80,7 +80,10 @@ struct ServedQuality {
   std::uint8_t local_stratum = 0;            // 0: none; unsynchronized past holdover
 };
 
-inline constexpr std::uint32_t kLocalRefid = 0x4C4F434C;  // "LOCL"
+// The local clock: "LOCL" at stratum 1 (ntpd's local driver); above, where a refid reads as an
+// address, chrony's 127.127.1.1.
+inline constexpr std::uint32_t kLocalRefid = 0x4C4F434C;
+inline constexpr std::uint32_t kLocalAddressRefid = 0x7F7F0101;
 inline constexpr std::uint8_t kUnsynchronizedStratum = 16;
 inline constexpr leapdb::Nanoseconds kMaxDispersion = std::chrono::seconds{16};  // RFC 5905 MAXDISP
 

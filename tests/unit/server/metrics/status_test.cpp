@@ -94,3 +94,48 @@ TEST_CASE("the status JSON smearctl reads") {
   CHECK(json["traffic"][0]["requests"] == 10);
   CHECK(json["traffic"][0]["dropped"] == 1);
 }
+
+TEST_CASE("the reference's stage and each source, as metrics and JSON") {
+  auto s = example();
+  s.reference_type = "upstream";
+  s.reference_stage = "holdover";
+  s.holdover_ends = 1800000000;
+  s.reference_last_update = 1799996400;
+  metrics::SourceStatus good;
+  good.name = "192.0.2.1:123";
+  good.state = "selected";
+  good.stratum = 2;
+  good.poll_seconds = 16;
+  good.reach = 0xfe;
+  good.offset_seconds = -2.5e-5;
+  good.delay_seconds = 1e-4;
+  good.error_seconds = 3e-5;
+  metrics::SourceStatus bad;
+  bad.name = "192.0.2.2:123";
+  bad.state = "falseticker";
+  bad.why = "2.0 s from the others";
+  s.sources = {good, bad};
+  const std::string text = metrics::to_prometheus(s);
+  for (const char* line :
+       {"smeard_reference_stage{type=\"upstream\",stage=\"holdover\"} 1",
+        "smeard_reference_stage{type=\"upstream\",stage=\"synchronized\"} 0",
+        "smeard_reference_holdover_end_timestamp_seconds{type=\"upstream\"} 1800000000",
+        "smeard_reference_last_update_timestamp_seconds{type=\"upstream\"} 1799996400",
+        "smeard_source_state{type=\"upstream\",source=\"192.0.2.1:123\",state=\"selected\"} 1",
+        "smeard_source_state{type=\"upstream\",source=\"192.0.2.1:123\",state=\"falseticker\"} 0",
+        "smeard_source_state{type=\"upstream\",source=\"192.0.2.2:123\",state=\"falseticker\"} 1",
+        "smeard_source_reach{type=\"upstream\",source=\"192.0.2.1:123\"} 254",
+        "smeard_source_poll_seconds{type=\"upstream\",source=\"192.0.2.1:123\"} 16",
+        "smeard_source_offset_seconds{type=\"upstream\",source=\"192.0.2.1:123\"} -2.5e-05"}) {
+    CAPTURE(line);
+    CHECK(text.find(std::string{line} + "\n") != std::string::npos);
+  }
+  // A source without a sample has no offset series at all.
+  CHECK(text.find("smeard_source_offset_seconds{type=\"upstream\",source=\"192.0.2.2:123\"}") == std::string::npos);
+  const auto json = nlohmann::json::parse(metrics::to_json(s));
+  CHECK(json["reference"]["stage"] == "holdover");
+  CHECK(json["reference"]["holdover_ends"] == 1800000000.0);
+  CHECK(json["sources"][1]["why"] == "2.0 s from the others");
+  CHECK(json["sources"][1]["offset_s"].is_null());
+  CHECK(json["sources"][0]["reach"] == 254);
+}

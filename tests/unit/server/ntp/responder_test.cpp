@@ -100,13 +100,16 @@ TEST_CASE("root dispersion grows from the last update, and holdover ends in LI=3
   CHECK(h.leap == ntp::LeapIndicator::unsynchronized);
   CHECK(h.stratum == ntp::kUnsynchronizedStratum);
   CHECK(h.reference_id == 0);
+  CHECK(h.root_dispersion == ntp::to_ntp_short(ntp::kMaxDispersion));
 
   // Or, by choice, the local clock at a local stratum, like chrony's `local stratum`.
   snapshot.quality.local_stratum = 10;
   h = answer(request(4, Mode::client), snapshot).header();
   CHECK(h.leap == ntp::LeapIndicator::none);
   CHECK(h.stratum == 10);
-  CHECK(h.reference_id == ntp::kLocalRefid);
+  CHECK(h.reference_id == ntp::kLocalAddressRefid);
+  snapshot.quality.local_stratum = 1;
+  CHECK(answer(request(4, Mode::client), snapshot).header().reference_id == ntp::kLocalRefid);
 }
 
 TEST_CASE("header quality: dispersion is capped at 16 s and never shrinks before the update") {

@@ -57,7 +57,7 @@ TEST_CASE("holdover, then unsynchronized or the local stratum") {
   const auto fallback = reference::serve(refclock(false), local, kNow - hours{1}, kNow, kStarted);
   CHECK(fallback.stage == Stage::local);
   CHECK(ntp::header_quality(fallback.quality, kNow).stratum == 10);
-  CHECK(ntp::header_quality(fallback.quality, kNow).reference_id == ntp::kLocalRefid);
+  CHECK(ntp::header_quality(fallback.quality, kNow).reference_id == ntp::kLocalAddressRefid);
 }
 
 TEST_CASE("a reference that never had a good sample is unsynchronized from the start, not held over") {
