@@ -2,6 +2,7 @@
 
 #include <tuple>
 
+#include "server/reference/phc.hpp"
 #include "server/reference/system.hpp"
 
 namespace app {
@@ -21,6 +22,10 @@ std::variant<OpenedReference, config::Problem> open_reference(const config::Refe
       opened.source = std::make_unique<reference::SimulatedSource>(refid);
       break;
     case config::Reference::Type::phc:
+      key = "reference.device";
+      opened.source = reference::make_phc_source(
+          reference::PhcOptions{settings.device, settings.timescale == config::Reference::Timescale::utc, refid}, error);
+      break;
     case config::Reference::Type::shm:
     case config::Reference::Type::sock:
     case config::Reference::Type::upstream:
