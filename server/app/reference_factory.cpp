@@ -4,6 +4,7 @@
 
 #include "server/reference/phc.hpp"
 #include "server/reference/system.hpp"
+#include "server/reference/upstream/upstream.hpp"
 
 namespace app {
 
@@ -26,9 +27,17 @@ std::variant<OpenedReference, config::Problem> open_reference(const config::Refe
       opened.source = reference::make_phc_source(
           reference::PhcOptions{settings.device, settings.timescale == config::Reference::Timescale::utc, refid}, error);
       break;
+    case config::Reference::Type::upstream: {
+      key = "reference.servers";
+      reference::UpstreamOptions options{{}, settings.minsources, settings.drift_file, settings.poll, precision};
+      for (const config::UpstreamServer& server : settings.servers) {
+        options.servers.push_back({server.host, server.port, server.text});
+      }
+      opened.source = reference::make_upstream_source(options, error);
+      break;
+    }
     case config::Reference::Type::shm:
     case config::Reference::Type::sock:
-    case config::Reference::Type::upstream:
       key = "reference.type";
       error = "the " + std::string{config::to_string(settings.type)} + " reference is not available in this build";
       break;

@@ -1,0 +1,281 @@
+"""Upstream NTP servers as the reference, against real chronyd servers on loopback ports: smeard
+selects the servers that agree, rejects a falseticker (a chronyd run by faketime 2 s off),
+serves stratum upstream + 1 within a millisecond of them, goes to LI=3 / stratum 16 once the
+servers are gone for longer than `holdover`, and recovers when they return. A smeared upstream
+(a second smeard rehearsing a leap) is refused with a log line; a drift file makes a restart
+lock faster than a cold start."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+from datetime import datetime, timezone
+
+import harness
+
+try:
+    import ntplib
+except ImportError:  # the pyenv python on PATH lacks it; run with /usr/bin/python3
+    ntplib = None
+
+
+class Chronyd:
+    """A chronyd serving its own system clock at local stratum 2 on 127.0.0.1:port, optionally
+    under faketime. It does not touch the system clock (-x)."""
+
+    def __init__(self, directory, offset=None):
+        self.port = harness.free_udp_port()
+        self.offset = offset
+        self.directory = directory
+        self.conf = os.path.join(directory, f"chronyd-{self.port}.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join([f"port {self.port}", "bindaddress 127.0.0.1", "allow 127.0.0.1", "cmdport 0",
+                               "local stratum 2", f"pidfile {directory}/chronyd-{self.port}.pid",
+                               f"driftfile {directory}/chronyd-{self.port}.drift", ""]))
+        self.process = None
+
+    def start(self):
+        command = [harness.tool("chronyd", "chrony"), "-x", "-d", "-f", self.conf]
+        if self.offset:
+            command = [harness.tool("faketime", "faketime"), "-f", self.offset] + command
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            reply = harness.request(("127.0.0.1", self.port), harness.ntp_request(), timeout=0.2)
+            if reply and harness.decode(reply)["leap"] == 0:
+                return self
+        self.stop()
+        raise AssertionError(f"chronyd on port {self.port} never served LI=0")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+
+def upstream_config(port, servers, metrics=None, minsources=2, holdover=3, drift_file=None):
+    lines = ["listeners:", f'  - address: "127.0.0.1:{port}"', "    timescale: utc",
+             "timescales:", "  utc:", "    smear: none",
+             "reference:", "  type: upstream",
+             "  servers: [" + ", ".join(f'"{s}"' for s in servers) + "]",
+             f"  minsources: {minsources}", "  poll: 1", f"  holdover: {holdover}"]
+    if drift_file:
+        lines.append(f"  drift_file: {drift_file}")
+    lines += ["workers: 1", f'metrics: {{listen: "{metrics}"}}' if metrics else "metrics: {listen: off}", ""]
+    return "\n".join(lines)
+
+
+def header(port):
+    reply = harness.request(("127.0.0.1", port), harness.ntp_request(), timeout=1)
+    if reply is None:
+        return None
+    fields = harness.decode(reply)
+    fields["refid_raw"] = reply[12:16]
+    fields["root_delay"] = int.from_bytes(reply[4:8], "big") / 65536
+    fields["root_dispersion"] = int.from_bytes(reply[8:12], "big") / 65536
+    return fields
+
+
+def wait_for(predicate, timeout, step=0.2):
+    """Polls predicate() until it returns something true; returns (value, seconds waited)."""
+    start = time.monotonic()
+    while True:
+        value = predicate()
+        if value:
+            return value, time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            return None, time.monotonic() - start
+        time.sleep(step)
+
+
+def ntplib_offset(port):
+    """ntplib's offset to 127.0.0.1:port, the least delayed of five."""
+    client = ntplib.NTPClient()
+    return harness.best_of(lambda: client.request("127.0.0.1", port=port, version=4, timeout=1),
+                           lambda r: r.delay).offset
+
+
+class Upstream(unittest.TestCase):
+    def setUp(self):
+        if ntplib is None:
+            self.fail("import ntplib failed: run with /usr/bin/python3 (apt-get install python3-ntplib)")
+        self.directory = tempfile.mkdtemp(prefix="smeard-upstream-")
+        self.addCleanup(shutil.rmtree, self.directory, True)
+        self.chronyds = []
+
+    def chronyd(self, offset=None):
+        server = Chronyd(self.directory, offset).start()
+        self.chronyds.append(server)
+        self.addCleanup(server.stop)
+        return server
+
+    def smeard(self, text):
+        port = harness.free_udp_port()
+        daemon = harness.Smeard([f"127.0.0.1:{port}"], text=text.replace("PORT", str(port)))
+        self.addCleanup(daemon.close)
+        return daemon.start()
+
+    def test_majority_falseticker_holdover_and_recovery(self):
+        good = [self.chronyd(), self.chronyd()]
+        liar = self.chronyd("+2s")
+        metrics = f"127.0.0.1:{harness.free_tcp_port()}"
+        daemon = self.smeard(upstream_config("PORT", [good[0].address, good[1].address, liar.address], metrics))
+
+        locked, waited = wait_for(lambda: daemon.events("upstream_locked"), 40)
+        self.assertTrue(locked, daemon.log())
+        print(f"\ncold start with 3 servers: locked after {locked[0]['after_s']} s (frequency "
+              f"{locked[0]['frequency_ppm']} ppm)")
+        synchronized, _ = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 10)
+        self.assertTrue(synchronized, daemon.log())
+        # Stratum 2 servers make smeard 3; its refid names the selected server.
+        self.assertEqual(synchronized["stratum"], 3, synchronized)
+        self.assertEqual(synchronized["refid_raw"], socket.inet_aton("127.0.0.1"), synchronized)
+        self.assertLess(synchronized["root_delay"], 0.005, synchronized)
+        self.assertLess(synchronized["root_dispersion"], 0.005, synchronized)
+
+        falsetickers = daemon.events("falseticker")
+        self.assertEqual([e["server"] for e in falsetickers], [liar.address], daemon.log())
+        self.assertEqual(daemon.events("source_refused"), [], daemon.log())
+
+        # Within a millisecond of the good servers, as ntplib sees them both.
+        ours, theirs = ntplib_offset(daemon.port), ntplib_offset(good[0].port)
+        print(f"smeard {ours * 1e6:+.1f} us, chronyd {theirs * 1e6:+.1f} us against the system clock")
+        self.assertLess(abs(ours - theirs), 0.001)
+
+        # The sources as chronyc shows them, in smearctl status and the metrics.
+        status = harness.run([harness.binary(harness.SMEARCTL), "status", "--url", f"http://{metrics}", "--json"])
+        self.assertEqual(status.returncode, 0, status.stdout + status.stderr)
+        sources = {s["name"]: s for s in json.loads(status.stdout)["sources"]}
+        states = sorted(sources[s.address]["state"] for s in good)
+        self.assertEqual(states, ["candidate", "selected"], sources)
+        self.assertEqual(sources[liar.address]["state"], "falseticker", sources)
+        self.assertIn("outside what the majority agree on", sources[liar.address]["why"], sources)
+        self.assertEqual(sources[good[0].address]["stratum"], 2, sources)
+        print(harness.run([harness.binary(harness.SMEARCTL), "status", "--url", f"http://{metrics}"]).stdout)
+        with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        self.assertIn(f'smeard_source_state{{type="upstream",source="{liar.address}",state="falseticker"}} 1', text)
+        self.assertIn('smeard_reference_stage{type="upstream",stage="synchronized"} 1', text)
+
+        # All gone: holdover (3 s from the last update), then unsynchronized.
+        for server in self.chronyds:
+            server.stop()
+        stopped_at = time.monotonic()
+        lost, waited = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 3 and h, 15, 0.1)
+        self.assertTrue(lost, daemon.log())
+        self.assertEqual(lost["stratum"], 16, lost)
+        print(f"servers gone: LI=3 / stratum 16 after {waited:.1f} s (holdover 3 s)")
+        self.assertGreater(waited, 2.0)
+        self.assertLess(waited, 6.0)
+        self.assertTrue(any(e["stage"] == "unsynchronized" for e in daemon.events("reference_stage")), daemon.log())
+        self.assertGreater(time.monotonic() - stopped_at, 2.0)
+
+        # They return: smeard recovers by itself.
+        for server in self.chronyds:
+            server.start()
+        back, waited = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 30)
+        self.assertTrue(back, daemon.log())
+        self.assertEqual(back["stratum"], 3, back)
+        print(f"servers back: synchronized again after {waited:.1f} s")
+        self.assertLess(abs(ntplib_offset(daemon.port) - ntplib_offset(good[1].port)), 0.001)
+        daemon.stop()
+
+    def test_smeared_upstream_is_refused(self):
+        good = [self.chronyd(), self.chronyd()]
+        # A second smeard rehearsing a leap in 45 s, smeared linearly over the minute around it:
+        # one listener names the smear in its refid (ntpd's 254.x.y.z), one hides it.
+        hidden, marked = harness.free_udp_port(), harness.free_udp_port()
+        leap_at = datetime.fromtimestamp(int(time.time()) + 45, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rehearsal = f'rehearsal: {{leap_at: "{leap_at}", sign: "+"}}'
+        smearing = harness.Smeard([f"127.0.0.1:{hidden}", f"127.0.0.1:{marked}"], text="\n".join([
+            "listeners:", f'  - address: "127.0.0.1:{hidden}"', "    timescale: hidden",
+            f'  - address: "127.0.0.1:{marked}"', "    timescale: marked",
+            "timescales:",
+            f"  hidden: {{smear: {{profile: linear, window: 60, anchor: center}}, refid: reference, {rehearsal}}}",
+            f"  marked: {{smear: {{profile: linear, window: 60, anchor: center}}, refid: ntpd, {rehearsal}}}",
+            "reference: {type: system, unsynchronized: {local_stratum: 2}}",
+            "metrics: {listen: off}", ""]))
+        self.addCleanup(smearing.close)
+        smearing.start()
+
+        servers = [good[0].address, good[1].address, f"127.0.0.1:{hidden}", f"127.0.0.1:{marked}"]
+        daemon = self.smeard(upstream_config("PORT", servers))
+        refused, waited = wait_for(lambda: len({e["server"] for e in daemon.events("source_refused")}) >= 2
+                                   and daemon.events("source_refused"), 60)
+        self.assertTrue(refused, daemon.log())
+        why = {e["server"]: e["why"] for e in refused}
+        print(f"\nrefused after {waited:.1f} s: " + "; ".join(f"{k}: {v}" for k, v in why.items()))
+        self.assertRegex(why[f"127.0.0.1:{marked}"], r"^its refid 254\.x\.y\.z \(ntpd's leap smear\) says it serves smeared time")
+        self.assertRegex(why[f"127.0.0.1:{hidden}"],
+                         r"^it drifts -?\d+\.\d ppm against the other servers: it smears, or its clock is broken$")
+        self.assertEqual(set(why), {f"127.0.0.1:{hidden}", f"127.0.0.1:{marked}"})
+        # The smear never reached the served time.
+        served, _ = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 10)
+        self.assertTrue(served, daemon.log())
+        self.assertLess(abs(ntplib_offset(daemon.port) - ntplib_offset(good[0].port)), 0.001)
+        self.assertEqual(served["stratum"], 3)
+        daemon.stop()
+        smearing.stop()
+
+    def test_drift_file_restart_locks_faster_than_a_cold_start(self):
+        server = self.chronyd()
+        drift = os.path.join(self.directory, "smeard.drift")
+        text = upstream_config("PORT", [server.address], minsources=1, drift_file=drift)
+
+        def lock_time():
+            daemon = self.smeard(text)
+            locked, _ = wait_for(lambda: daemon.events("upstream_locked"), 40)
+            self.assertTrue(locked, daemon.log())
+            daemon.stop()
+            return locked[0]
+
+        cold = lock_time()
+        self.assertEqual(cold["from_drift_file"], "false")
+        with open(drift) as f:
+            stored = f.read()
+        self.assertRegex(stored, r"^-?\d+\.\d{6} \d+\.\d{6}\n$")
+        warm = lock_time()
+        self.assertEqual(warm["from_drift_file"], "true")
+        print(f"\ncold start locked after {cold['after_s']} s, restart with the drift file after {warm['after_s']} s "
+              f"(stored: {stored.strip()} ppm)")
+        self.assertLess(float(warm["after_s"]), float(cold["after_s"]) - 2)
+
+        # A damaged drift file is named and ignored: the start is cold, not refused.
+        with open(drift, "w") as f:
+            f.write("fast\n")
+        daemon = self.smeard(text)
+        ignored, _ = wait_for(lambda: daemon.events("drift_file_ignored"), 5)
+        self.assertTrue(ignored, daemon.log())
+        self.assertEqual(ignored[0]["problem"], f"{drift}:1: frequency (ppm): expected a number")
+        daemon.stop()
+
+    def test_a_server_that_cannot_be_resolved_stops_the_start(self):
+        port = harness.free_udp_port()
+        path = harness.write_file(self.directory, "smeard.yaml",
+                                  upstream_config(port, ["127.0.0.1:123", "no-such-host.invalid"]))
+        result = harness.run([harness.binary(harness.SMEARD), "--config", path], timeout=60)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        failures = [harness.parse_log_line(l) for l in result.stderr.splitlines() if "event=reference_failed" in l]
+        self.assertEqual(len(failures), 1, result.stderr)
+        self.assertRegex(failures[0]["problem"],
+                         "^" + re.escape(f"{path}:9:12: reference.servers: cannot resolve no-such-host.invalid: "))
+
+
+if __name__ == "__main__":
+    unittest.main()
