@@ -242,15 +242,8 @@ class Bench {
     for (int i = 0; i < n; ++i) {
       const auto index = static_cast<std::size_t>(i);
       const std::span<const std::byte> bytes{replies_[index].data(), headers_[index].msg_len};
-      std::int64_t received_ns = fallback_ns;
-      msghdr& h = headers_[index].msg_hdr;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-          timespec ts{};
-          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-          received_ns = reference::from_timespec(ts).time_since_epoch().count();
-        }
-      }
+      const std::optional<leapdb::UtcTime> kernel = reference::kernel_receive_time(headers_[index].msg_hdr);
+      const std::int64_t received_ns = kernel ? kernel->time_since_epoch().count() : fallback_ns;
       if (bytes.size() < ntp::kHeaderLength) {
         ++totals_.invalid;
         continue;

@@ -84,18 +84,12 @@ std::string exchange(const QueryOptions& options, Exchange& out) {
     message.msg_control = control.data();
     message.msg_controllen = control.size();
     const ssize_t length = ::recvmsg(fd.get(), &message, 0);
-    leapdb::UtcTime t4 = reference::realtime_now();
+    const leapdb::UtcTime read_at = reference::realtime_now();
     if (length < 0) {
       if (errno == EINTR) continue;
       return "receive from " + options.target.to_string() + ": " + std::strerror(errno);
     }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-        timespec ts{};
-        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        t4 = reference::from_timespec(ts);
-      }
-    }
+    const leapdb::UtcTime t4 = reference::kernel_receive_time(message).value_or(read_at);
     const ntp::ReplyCheck check = ntp::check_reply({buffer.data(), static_cast<std::size_t>(length)}, sent);
     if (check.problem == ntp::ReplyProblem::origin_mismatch) continue;  // a stray or late reply
     if (check.problem == ntp::ReplyProblem::kiss_of_death) {

@@ -1,7 +1,11 @@
 #pragma once
 // Reading the kernel's clocks as the strong time types.
 
+#include <sys/socket.h>
 #include <time.h>
+
+#include <cstring>
+#include <optional>
 
 #include "leapdb/time.hpp"
 
@@ -23,6 +27,18 @@ inline leapdb::Nanoseconds monotonic_raw_now() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
   return leapdb::Nanoseconds{std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec};
+}
+
+// The kernel's receive timestamp (SO_TIMESTAMPNS) of a datagram read with recvmsg, if it has one.
+inline std::optional<leapdb::UtcTime> kernel_receive_time(msghdr& message) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec ts{};
+      std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      return from_timespec(ts);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace reference

@@ -93,14 +93,7 @@ class UpstreamSource final : public Source {
       }
       const leapdb::UtcTime now_realtime = realtime_now();
       const leapdb::Nanoseconds now_raw = monotonic_raw_now();
-      leapdb::UtcTime arrival = now_realtime;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-          timespec ts{};
-          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-          arrival = from_timespec(ts);
-        }
-      }
+      const leapdb::UtcTime arrival = kernel_receive_time(message).value_or(now_realtime);
       ensemble_.received(index, std::span{buffer.data(), static_cast<std::size_t>(n)}, arrival, now_realtime, now_raw);
     }
   }
