@@ -44,6 +44,11 @@ void log_serving(const config::Config& config) {
   }
 }
 
+std::string refid_text(const config::Reference& reference) {
+  return reference.type == config::Reference::Type::upstream ? "the selected server's address"
+                                                             : reference.reference_id_text();
+}
+
 void log_notice(const reference::Notice& notice) {
   std::vector<Field> fields;
   for (const auto& [key, value] : notice.fields) fields.push_back(Field{key, value});
@@ -115,7 +120,7 @@ bool Control::prepare() {
   }
   reference_ = std::move(std::get<OpenedReference>(opened));
   log(Level::info, "reference", {{"type", std::string{config::to_string(config_.reference.type)}},
-                                 {"refid", config_.reference.reference_id_text()},
+                                 {"refid", refid_text(config_.reference)},
                                  {"holdover_s", std::to_string(config_.reference.holdover.count() / 1'000'000'000)},
                                  {"local_stratum", std::to_string(config_.reference.local_stratum)}});
   log_serving(config_);
@@ -240,7 +245,7 @@ void Control::reload(std::string_view reason) {
   log_serving(config_);
   if (reopened) {
     log(Level::info, "reference", {{"type", std::string{config::to_string(config_.reference.type)}},
-                                   {"refid", config_.reference.reference_id_text()}});
+                                   {"refid", refid_text(config_.reference)}});
     poll_reference();
   }
   publish();
