@@ -16,9 +16,10 @@ build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev pro
 # Real peers: chronyd -Q, ntpdig and Python's ntplib (Debian's python3, not another one on PATH);
 # unshare and ip give the port-123 tests a private network namespace.
 # clang and its runtime build the libFuzzer targets; prometheus (with promtool) scrapes smeard
-# and checks the alert rules; python3-yaml reads them. faketime runs a chronyd upstream 2 s off.
+# and checks the alert rules; python3-yaml reads them. faketime runs a chronyd upstream 2 s off;
+# gpsd, fed by gpsd-clients' gpsfake, writes the SHM refclock samples.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
-               prometheus faketime)
+               prometheus faketime gpsd gpsd-clients)
 
 install_packages() {
   local missing=() package

@@ -3,6 +3,8 @@
 #include <tuple>
 
 #include "server/reference/phc.hpp"
+#include "server/reference/shm.hpp"
+#include "server/reference/sock.hpp"
 #include "server/reference/system.hpp"
 #include "server/reference/upstream/upstream.hpp"
 
@@ -37,9 +39,12 @@ std::variant<OpenedReference, config::Problem> open_reference(const config::Refe
       break;
     }
     case config::Reference::Type::shm:
+      key = "reference.unit";
+      opened.source = reference::make_shm_source(reference::ShmOptions{settings.unit, refid}, error);
+      break;
     case config::Reference::Type::sock:
-      key = "reference.type";
-      error = "the " + std::string{config::to_string(settings.type)} + " reference is not available in this build";
+      key = "reference.path";
+      opened.source = reference::make_sock_source(reference::SockOptions{settings.path, refid}, error);
       break;
   }
   if (!opened.source) return config::Problem{settings.resource_location, key, error};
