@@ -159,7 +159,7 @@ class Gpsd:
         self.loaded_at = None  # time.monotonic()
         self._lock = threading.Lock()
         threading.Thread(target=self._write_log, args=(cycles,), daemon=True).start()
-        gpsfake = harness.tool("gpsfake", "gpsd-tools")
+        gpsfake = harness.tool("gpsfake", "gpsd-clients")
         harness.tool("gpsd", "gpsd")
         # -t: TCP, for which gpsd writes SHM; -n: read without waiting for a client.
         self.process = subprocess.Popen([gpsfake, "-t", "-q", "-n", "-P", str(self.port), self.fifo],
@@ -431,7 +431,7 @@ class RefclocksInPrivateNamespaces(unittest.TestCase):
 
 class RefclockReference(unittest.TestCase):
     def test_in_private_namespaces(self):
-        for name, package in (("unshare", "util-linux"), ("gpsfake", "gpsd-tools"), ("gpsd", "gpsd"),
+        for name, package in (("unshare", "util-linux"), ("gpsfake", "gpsd-clients"), ("gpsd", "gpsd"),
                               ("ip", "iproute2"), ("ipcs", "util-linux")):
             harness.tool(name, package)
         unshare = harness.tool("unshare", "util-linux")

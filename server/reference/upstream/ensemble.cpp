@@ -37,8 +37,6 @@ LeapWarning warning_of(ntp::LeapIndicator leap) {
   return LeapWarning::unknown;
 }
 
-leapdb::Nanoseconds abs(leapdb::Nanoseconds d) { return d < leapdb::Nanoseconds{0} ? -d : d; }
-
 }  // namespace
 
 Ensemble::Ensemble(std::vector<ServerIdentity> servers, EnsembleOptions options, std::optional<Drift> stored,
@@ -343,7 +341,7 @@ Estimate Ensemble::update(const Tick& tick) {
     claims_.stratum = m.stratum;
     claims_.reference_id = best->identity.reference_id;
     claims_.root_delay = m.root_delay + m.delay;
-    claims_.dispersion = m.root_dispersion + m.error + best->best->jitter + abs(clock_.pending()) +
+    claims_.dispersion = m.root_dispersion + m.error + best->best->jitter + std::chrono::abs(clock_.pending()) +
                          leapdb::Rate::from_ppm(kDispersionGrowthPpm).over(std::max(raw - m.raw, leapdb::Nanoseconds{0}));
     claims_.leap = warning_of(m.leap);
   }
