@@ -45,8 +45,10 @@ class Chronyd:
         command = [harness.tool("chronyd", "chrony"), "-x", "-d", "-f", self.conf]
         if self.offset:
             command = [harness.tool("faketime", "faketime"), "-f", self.offset] + command
+        # Its own process group: faketime runs chronyd as a child, which a signal to faketime
+        # alone would leave running.
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             reply = harness.request(("127.0.0.1", self.port), harness.ntp_request(), timeout=0.2)
@@ -57,12 +59,17 @@ class Chronyd:
 
     def stop(self):
         if self.process and self.process.poll() is None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
+        if self.process:
+            try:  # a chronyd that outlived faketime
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     @property
     def address(self):
