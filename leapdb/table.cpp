@@ -84,4 +84,9 @@ const Leap* LeapTable::next_leap_after(UtcTime t) const {
   return it == leaps.end() ? nullptr : &*it;
 }
 
+bool LeapTable::leap_within(UtcTime t, Nanoseconds guard) const {
+  const Leap* next = next_leap_after(t - guard);
+  return next != nullptr && next->effective <= t + guard;
+}
+
 }  // namespace leapdb

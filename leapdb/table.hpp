@@ -52,6 +52,8 @@ struct LeapTable {
   UtcTime to_utc(TaiTime t) const;
   // The first leap strictly after t, or nullptr.
   const Leap* next_leap_after(UtcTime t) const;
+  // A leap takes effect in (t - guard, t + guard]: POSIX readings that close are ambiguous.
+  bool leap_within(UtcTime t, Nanoseconds guard) const;
   bool expired_at(UtcTime t) const { return expires && t >= *expires; }
 };
 

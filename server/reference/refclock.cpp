@@ -6,12 +6,6 @@
 namespace reference {
 namespace {
 
-// A leap takes effect within `guard` either side of `t`.
-bool near_leap(const leapdb::LeapTable& table, leapdb::UtcTime t, leapdb::Nanoseconds guard) {
-  const leapdb::Leap* next = table.next_leap_after(t - guard);
-  return next != nullptr && next->effective <= t + guard;
-}
-
 std::string whole_seconds(leapdb::Nanoseconds d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s";
 }
@@ -45,7 +39,7 @@ RefclockSource::Taken RefclockSource::take(const RefclockSample& sample, const T
   const bool utc = std::holds_alternative<leapdb::UtcTime>(sample.reference);
   const leapdb::UtcTime reference_utc =
       utc ? std::get<leapdb::UtcTime>(sample.reference) : tick.table.to_utc(std::get<leapdb::TaiTime>(sample.reference));
-  if (near_leap(tick.table, sample.received, kLeapGuard) || near_leap(tick.table, reference_utc, kLeapGuard)) {
+  if (tick.table.leap_within(sample.received, kLeapGuard) || tick.table.leap_within(reference_utc, kLeapGuard)) {
     why = "a sample within " + whole_seconds(kLeapGuard) + " of a leap second, where POSIX times are ambiguous";
     return Taken::refused;
   }

@@ -16,11 +16,6 @@ constexpr std::uint32_t kNtpdSmearRefidByte = 0xFE;           // 254.x.y.z
 
 std::string kiss_code(std::uint32_t reference_id) { return ntp::format_reference_id(0, reference_id); }
 
-bool near_a_leap(const leapdb::LeapTable& table, leapdb::UtcTime t) {
-  const leapdb::Leap* leap = table.next_leap_after(t - std::chrono::seconds{1});
-  return leap && leap->effective - t <= std::chrono::seconds{1};
-}
-
 }  // namespace
 
 std::string_view to_string(Verdict verdict) {
@@ -79,7 +74,7 @@ Judged judge(std::span<const std::byte> reply, const Request& request, leapdb::N
 
   const leapdb::UtcTime t2 = ntp::from_ntp(h.receive_time, received_realtime);
   const leapdb::UtcTime t3 = ntp::from_ntp(h.transmit_time, received_realtime);
-  if (near_a_leap(table, t2) || near_a_leap(table, t3)) {
+  if (table.leap_within(t2, std::chrono::seconds{1}) || table.leap_within(t3, std::chrono::seconds{1})) {
     out.verdict = Verdict::near_leap;
     return out;
   }

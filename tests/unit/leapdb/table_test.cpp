@@ -64,6 +64,14 @@ TEST_CASE("next leap and expiry") {
   CHECK(next->effective == utc(2017, 1, 1));
   CHECK(t.next_leap_after(utc(2017, 1, 1)) == nullptr);
   CHECK(t.next_leap_after(utc(2016, 12, 31, 23, 59, 59))->tai_utc == 37);
+  // A leap in (t - guard, t + guard]: 2017-01-01 is within a second of 23:59:59 and of 00:00:00.999.
+  const auto leap = utc(2017, 1, 1);
+  CHECK(t.leap_within(leap - 1s, 1s));
+  CHECK(t.leap_within(leap, 1s));
+  CHECK(t.leap_within(leap + 999ms, 1s));
+  CHECK_FALSE(t.leap_within(leap + 1s, 1s));
+  CHECK_FALSE(t.leap_within(leap - 1001ms, 1s));
+  CHECK_FALSE(t.leap_within(utc(2016, 6, 1), 1s));
   CHECK_FALSE(t.expired_at(utc(2026, 6, 27, 23, 59, 59)));
   CHECK(t.expired_at(utc(2026, 6, 28)));
 }
