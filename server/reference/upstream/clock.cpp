@@ -117,7 +117,7 @@ void SoftwareClock::advance(leapdb::Nanoseconds raw) {
 
 std::optional<leapdb::Nanoseconds> SoftwareClock::update(leapdb::Nanoseconds raw, leapdb::Nanoseconds measured) {
   points_.push_back({raw, measured});
-  if (points_.size() > kRegressionPoints) points_.pop_front();
+  if (points_.size() > kRegressionPoints) points_.erase(points_.begin());
   const bool was_known = frequency_known_;
   if (was_known) ++known_updates_;
   if (updates_++ == 0) {
@@ -126,17 +126,16 @@ std::optional<leapdb::Nanoseconds> SoftwareClock::update(leapdb::Nanoseconds raw
   }
   advance(raw);
 
-  const std::vector<Point> points(points_.begin(), points_.end());
-  const std::optional<LineFit> fit = fit_line(points);
-  const leapdb::Nanoseconds span = points.back().x - points.front().x;
-  if (fit && points.size() >= 3 && span >= kProvisionalSpan && std::abs(fit->slope_ppm) <= kMaxSlewPpm) {
-    const bool good = points.size() >= kLockPoints && span >= kLockSpan && fit->slope_stderr_ppm <= kLockStderrPpm;
+  const std::optional<LineFit> fit = fit_line(points_);
+  const leapdb::Nanoseconds span = points_.back().x - points_.front().x;
+  if (fit && points_.size() >= 3 && span >= kProvisionalSpan && std::abs(fit->slope_ppm) <= kMaxSlewPpm) {
+    const bool good = points_.size() >= kLockPoints && span >= kLockSpan && fit->slope_stderr_ppm <= kLockStderrPpm;
     // A stored drift stays until the regression knows the frequency as well; once known, a
     // noisier stretch does not make it unknown again.
     if (good || !from_store_) frequency_ = Drift{fit->slope_ppm, fit->slope_stderr_ppm}, from_store_ = false;
     frequency_known_ = frequency_known_ || good;
   }
-  const leapdb::Nanoseconds target = fit && points.size() >= 3 ? fit->value_at(raw) : measured;
+  const leapdb::Nanoseconds target = fit && points_.size() >= 3 ? fit->value_at(raw) : measured;
   const leapdb::Nanoseconds error = target - phase_at(raw);
   // Until the frequency is known nothing is served from this clock: it follows the measurements.
   if (!was_known) {

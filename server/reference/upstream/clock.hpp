@@ -5,11 +5,11 @@
 // rate; it steps only in the first updates, and only past a threshold (like chrony's makestep).
 
 #include <cstddef>
-#include <deque>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "leapdb/time.hpp"
 
@@ -91,7 +91,7 @@ class SoftwareClock {
   bool from_store_ = false;
   int updates_ = 0;
   int known_updates_ = 0;  // updates made with the frequency known
-  std::deque<Point> points_;
+  std::vector<Point> points_;  // oldest first
 };
 
 }  // namespace reference::upstream

@@ -205,7 +205,6 @@ void Ensemble::select_and_steer(const Tick& tick) {
   std::vector<std::size_t> indices;
   for (std::size_t i = 0; i < servers_.size(); ++i) {
     Server& s = servers_[i];
-    if (refused(s, raw) && s.state != SourceState::refused) set_state(s, SourceState::refused, s.why);
     if (!refused(s, raw) && s.state == SourceState::refused && !s.unsynchronized) {
       set_state(s, s.reach ? SourceState::candidate : SourceState::unreachable, s.reach ? "" : "no reply yet");
     }
@@ -255,7 +254,7 @@ void Ensemble::select_and_steer(const Tick& tick) {
     std::size_t others = 0;
     for (std::size_t t : selection.truechimers) {
       if (t == k) continue;
-      const double w = 1.0 / static_cast<double>(std::max<std::int64_t>(candidates[t].distance.count(), 1));
+      const double w = candidates[t].weight();
       weights += w, sum += w * static_cast<double>(candidates[t].residual.count()), ++others;
     }
     if (others < 2) continue;
@@ -281,7 +280,7 @@ void Ensemble::select_and_steer(const Tick& tick) {
     const Server& s = servers_[indices[t]];
     if (refused(s, raw)) continue;
     fresh = fresh || s.fresh;
-    const double w = 1.0 / static_cast<double>(std::max<std::int64_t>(candidates[t].distance.count(), 1));
+    const double w = candidates[t].weight();
     weights += w, sum += w * static_cast<double>((s.best->sample.raw - origin).count());
   }
   for (Server& s : servers_) s.fresh = false;

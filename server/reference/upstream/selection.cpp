@@ -46,7 +46,7 @@ Selection select(std::span<const Candidate> candidates, std::size_t minsources) 
   });
   double weights = 0, sum = 0;
   for (std::size_t i : out.truechimers) {
-    const double w = 1.0 / static_cast<double>(std::max<std::int64_t>(candidates[i].distance.count(), 1));
+    const double w = candidates[i].weight();
     weights += w;
     sum += w * static_cast<double>(candidates[i].residual.count());
   }
@@ -66,15 +66,14 @@ std::optional<std::string> leap_refusal(ntp::LeapIndicator leap, const leapdb::L
 
 void DriftDetector::add(leapdb::Nanoseconds raw, leapdb::Nanoseconds difference) {
   points_.push_back({raw, difference});
-  if (points_.size() > kPoints) points_.pop_front();
+  if (points_.size() > kPoints) points_.erase(points_.begin());
 }
 
 std::optional<double> DriftDetector::drifting_ppm() const {
   if (points_.size() < kMinPoints || points_.back().x - points_.front().x < kMinSpan) return std::nullopt;
-  const std::vector<Point> points(points_.begin(), points_.end());
-  const std::optional<LineFit> fit = fit_line(points);
+  const std::optional<LineFit> fit = fit_line(points_);
   if (!fit) return std::nullopt;
-  const double change_ns = std::abs(fit->slope_ppm) * 1e-6 * static_cast<double>((points.back().x - points.front().x).count());
+  const double change_ns = std::abs(fit->slope_ppm) * 1e-6 * static_cast<double>((points_.back().x - points_.front().x).count());
   if (std::abs(fit->slope_ppm) < kMinDriftPpm || std::abs(fit->slope_ppm) < kSignificance * fit->slope_stderr_ppm ||
       change_ns < static_cast<double>(kMinChange.count())) {
     return std::nullopt;

@@ -4,8 +4,8 @@
 // rather than serving true UTC: no leap warning in the hours before a leap the table knows,
 // and a steady drift against the other servers.
 
+#include <algorithm>
 #include <cstddef>
-#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,6 +20,8 @@ namespace reference::upstream {
 struct Candidate {
   leapdb::Nanoseconds residual{0};
   leapdb::Nanoseconds distance{0};  // λ
+  // What the candidate counts for in a combination: the closer to the truth it may be, the more.
+  double weight() const { return 1.0 / static_cast<double>(std::max<std::int64_t>(distance.count(), 1)); }
 };
 
 struct Selection {
@@ -56,7 +58,7 @@ class DriftDetector {
   std::optional<double> drifting_ppm() const;
 
  private:
-  std::deque<Point> points_;
+  std::vector<Point> points_;  // oldest first
 };
 
 }  // namespace reference::upstream
