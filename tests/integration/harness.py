@@ -146,6 +146,18 @@ def run_in_private_network(script, timeout=60):
                cwd=os.path.dirname(script))
 
 
+def wait_for(predicate, timeout, step=0.1):
+    """Polls predicate() every `step` seconds until it returns something true, and returns
+    that; after `timeout` seconds, whatever it returns then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
 def best_of(measure, delay, count=5):
     """Calls measure() count times and returns the sample with the smallest delay(sample), as
     NTP clients do: a sample's offset error is bounded by half its round-trip delay, so on a

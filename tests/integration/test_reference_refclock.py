@@ -100,23 +100,13 @@ def last_sample(daemon, kind, source):
     return float(found.group(1))
 
 
-def wait_for(predicate, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
-
-
 def stage_events(daemon):
     return [e["stage"] for e in daemon.events("reference_stage")]
 
 
 def wait_until_unsynchronized(testcase, daemon, since):
     """Polls smeard until replies say LI=3, stratum 16; returns when, seconds after `since`."""
-    reply = wait_for(lambda: (lambda f: f if (f["leap"], f["stratum"]) == (3, 16) else None)(query(daemon)),
+    reply = harness.wait_for(lambda: (lambda f: f if (f["leap"], f["stratum"]) == (3, 16) else None)(query(daemon)),
                      HOLDOVER + TIMEOUT + 5, step=0.05)
     testcase.assertIsNotNone(reply, daemon.log())
     return time.time() - since
@@ -180,7 +170,7 @@ class Gpsd:
             self.loaded_at = time.monotonic()
             text = nmea_log(math.ceil(time.time() * 100) / 100, cycles)
             fifo.write(text)
-        wait_for(self._reopening, 10, step=0.01)
+        harness.wait_for(self._reopening, 10, step=0.01)
         with open(self.fifo, "wb") as fifo:
             fifo.write(text)
 
@@ -248,7 +238,7 @@ class Gpsd:
                 self.process.kill()
                 self.process.wait(5)
         if self.gpsd_pid is not None:
-            gone = wait_for(lambda: not os.path.exists(f"/proc/{self.gpsd_pid}"), 5)
+            gone = harness.wait_for(lambda: not os.path.exists(f"/proc/{self.gpsd_pid}"), 5)
             if not gone:
                 os.kill(self.gpsd_pid, signal.SIGKILL)
         if self._client is not None:
@@ -298,12 +288,12 @@ class RefclocksInPrivateNamespaces(unittest.TestCase):
         with refclock_daemon(["type: shm", "unit: 0"]) as daemon:
             gpsd = Gpsd(directory)
             self.addCleanup(gpsd.close)
-            synchronized = wait_for(lambda: "synchronized" in stage_events(daemon), 30)
+            synchronized = harness.wait_for(lambda: "synchronized" in stage_events(daemon), 30)
             self.assertTrue(synchronized, f"smeard's log:\n{daemon.log()}\ngpsfake's:\n{gpsd.log()}")
             log(f"  SHM: synchronized {time.monotonic() - started:.1f} s after smeard started "
                 f"(gpsfake read the log {gpsd.loaded_at - started:.1f} s in)")
             # Enough samples for the tracker's line to have a slope.
-            self.assertTrue(wait_for(lambda: len(gpsd.samples()) >= 10, 20), gpsd.log())
+            self.assertTrue(harness.wait_for(lambda: len(gpsd.samples()) >= 10, 20), gpsd.log())
 
             replies = [query(daemon) for _ in range(5)]
             for reply in replies:
@@ -347,11 +337,11 @@ class RefclocksInPrivateNamespaces(unittest.TestCase):
                 f"(holdover {HOLDOVER} s)")
             self.assertGreater(after, HOLDOVER - 0.1, daemon.log())
             self.assertLess(after, HOLDOVER + 2.5, daemon.log())
-            self.assertTrue(wait_for(lambda: daemon.events("refclock_unreachable")[-1:]
+            self.assertTrue(harness.wait_for(lambda: daemon.events("refclock_unreachable")[-1:]
                                      and daemon.events("refclock_unreachable")[-1]["why"].startswith("no good sample"),
                                      TIMEOUT + 3), daemon.log())
             # The stage is logged at the control tick after the snapshot that says LI=3.
-            self.assertTrue(wait_for(lambda: stage_events(daemon)[-1] == "unsynchronized", 2), daemon.log())
+            self.assertTrue(harness.wait_for(lambda: stage_events(daemon)[-1] == "unsynchronized", 2), daemon.log())
             self.assertIn('smeard_source_state{type="shm",source="SHM(0)",state="unreachable"} 1', metrics_text(daemon))
             daemon.stop()
         log(f"  SHM: {time.monotonic() - started:.1f} s in all")
@@ -386,7 +376,7 @@ class RefclocksInPrivateNamespaces(unittest.TestCase):
 
             thread = threading.Thread(target=every_second, daemon=True)
             thread.start()
-            self.assertTrue(wait_for(lambda: "synchronized" in stage_events(daemon), 10), daemon.log())
+            self.assertTrue(harness.wait_for(lambda: "synchronized" in stage_events(daemon), 10), daemon.log())
             time.sleep(3)
             for reply in (query(daemon) for _ in range(5)):
                 self.assertEqual((reply["leap"], reply["stratum"], reply["refid"]), (0, 1, b"SOCK"), reply)
@@ -402,7 +392,7 @@ class RefclocksInPrivateNamespaces(unittest.TestCase):
                 send(pulse=1)
                 send(magic=0x12345678)
                 send(size=24)
-            self.assertTrue(wait_for(lambda: daemon.events("sock_pulse_refused") and
+            self.assertTrue(harness.wait_for(lambda: daemon.events("sock_pulse_refused") and
                                      daemon.events("sock_malformed_datagram"), 3), daemon.log())
             time.sleep(1.5)
             self.assertEqual(len(daemon.events("sock_pulse_refused")), 1, daemon.log())

@@ -100,15 +100,10 @@ def header(port):
 
 
 def wait_for(predicate, timeout, step=0.2):
-    """Polls predicate() until it returns something true; returns (value, seconds waited)."""
+    """harness.wait_for, and how many seconds it took."""
     start = time.monotonic()
-    while True:
-        value = predicate()
-        if value:
-            return value, time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            return None, time.monotonic() - start
-        time.sleep(step)
+    value = harness.wait_for(predicate, timeout, step)
+    return value, time.monotonic() - start
 
 
 def ntplib_offset(port):
