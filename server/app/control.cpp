@@ -139,11 +139,22 @@ reference::Served Control::served_at(leapdb::UtcTime reading) const {
 
 ntp::Snapshot Control::snapshot() const {
   const leapdb::UtcTime reading = reference::realtime_now();
-  return make_snapshot(plan_, ReferenceView{estimate_.line, served_at(reading).quality,
-                                            std::max(precision_, estimate_.precision), reading});
+  ntp::Snapshot next = make_snapshot(plan_, ReferenceView{estimate_.line, served_at(reading).quality,
+                                                          std::max(precision_, estimate_.precision), reading});
+  next.history_generation = history_generation_;
+  return next;
 }
 
-void Control::publish() { state_.publish(std::make_unique<const ntp::Snapshot>(snapshot())); }
+void Control::publish() {
+  state_.publish(std::make_unique<const ntp::Snapshot>(snapshot()));
+  // Once no worker holds a snapshot of an older generation, nothing can record under one again.
+  if (history_purge_pending_ && state_.reclaim() == 0) {
+    std::size_t purged = 0;
+    for (const auto& history : histories_) purged += history->purge(history_generation_);
+    history_purge_pending_ = false;
+    log(Level::info, "client_history_purged", {{"entries", std::to_string(purged)}});
+  }
+}
 
 void Control::poll_reference() {
   const leapdb::UtcTime realtime = reference::realtime_now();
@@ -227,9 +238,11 @@ void Control::reload(std::string_view reason) {
   }
   if (leaps) leaps_ = std::move(leaps);
   // Client history records timescales by index; when the set of timescales changes, an index
-  // may name another timescale, so sticky and mixed-client memory starts afresh.
+  // may name another timescale, so sticky and mixed-client memory starts afresh, in a new
+  // generation that workers still on the old snapshot cannot write into.
   if (timescale_names(plan) != timescale_names(plan_)) {
-    for (const auto& history : histories_) history->clear();
+    history_generation_ = static_cast<std::uint8_t>((history_generation_ + 1) % ntp::ClientHistory::kGenerations);
+    history_purge_pending_ = true;
     log(Level::warning, "client_history_cleared", {{"reason", "the set of timescales changed"}});
   }
   log_as_json(candidate.log_json);

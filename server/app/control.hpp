@@ -73,6 +73,8 @@ class Control {
   std::optional<reference::Stage> stage_;
   std::map<std::string, bool, std::less<>> smearing_;
   std::optional<int> tai_offset_;
+  std::uint8_t history_generation_ = 0;
+  bool history_purge_pending_ = false;
 };
 
 }  // namespace app

@@ -71,7 +71,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory*
   Decision decision;
   const Pin* pin = pin_of(policy, request.client);
   decision.pin_violation = pin != nullptr && pin->timescale != timescale_index;
-  const ClientHistory::Place place = history != nullptr ? history->place(request.client) : ClientHistory::Place{};
+  const ClientHistory::Place place = history != nullptr ? history->place(request.client, snapshot.history_generation) : ClientHistory::Place{};
   if (history != nullptr) {
     const ClientHistory::Seen seen = history->last(place, request.received);
     const bool elsewhere = seen.known && seen.timescale != timescale_index;

@@ -131,6 +131,8 @@ struct Snapshot {
   std::vector<TimescaleView> timescales;
   std::vector<std::uint8_t> listener_timescale;  // listener index -> timescale index
   Policy policy;
+  // Which timescale set the client history's indices refer to (see ClientHistory).
+  std::uint8_t history_generation = 0;
 };
 
 // The smallest snapshot that serves true UTC on one listener: what smeard holds before its

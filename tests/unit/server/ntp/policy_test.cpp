@@ -152,6 +152,44 @@ TEST_CASE("a clock stepped back, or workers out of order, read as just now; clea
   CHECK_FALSE(history.last(client, t).known);
 }
 
+TEST_CASE("a client recorded under another timescale set reads as unknown until purged") {
+  ntp::ClientHistory history{1024, 5};
+  const auto old_client = v4(192, 0, 2, 30);
+  const auto new_client = v4(192, 0, 2, 31);
+  const leapdb::TaiTime t{seconds{1'700'000'000}};
+  history.record(history.place(old_client, 3), 1, t);
+  CHECK(history.last(history.place(old_client, 3), t).known);
+  CHECK_FALSE(history.last(history.place(old_client, 4), t).known);
+  // A worker still on generation 3 records after the reload: generation 4 never sees it.
+  history.record(history.place(new_client, 4), 0, t);
+  history.record(history.place(old_client, 3), 1, t + seconds{1});
+  CHECK_FALSE(history.last(history.place(old_client, 4), t + seconds{1}).known);
+  CHECK(history.purge(4) == 1);
+  CHECK_FALSE(history.last(history.place(old_client, 3), t).known);
+  CHECK(history.last(history.place(new_client, 4), t).timescale == 0);
+  // Generations wrap: 20 is 4.
+  CHECK(history.last(history.place(new_client, 20), t).known);
+  CHECK(history.purge(20) == 0);
+}
+
+TEST_CASE("after a reload changes the timescale set, a stale worker cannot make a client look stuck") {
+  const auto client = v4(192, 0, 2, 40);
+  ntp::ClientHistory history{1024, 9};
+  ntp::Snapshot before = two_timescales(true, minutes{5});
+  before.policy.pins.clear();
+  ntp::Snapshot after = before;
+  std::swap(after.timescales[0], after.timescales[1]);  // index 0 now names utc
+  after.listener_timescale = {1, 0};
+  after.history_generation = 1;
+  const auto t = utc(2016, 6, 1);
+  // On the old snapshot the client asks "google" (index 0), after the reload "google" is index 1.
+  CHECK(ask(before, 0, client, t, &history).decision.replied());
+  CHECK_FALSE(ask(after, 0, client, t + seconds{1}, &history).decision.sticky_violation);
+  CHECK(ask(before, 0, client, t + seconds{2}, &history).decision.replied());  // a late old-snapshot worker
+  CHECK_FALSE(ask(after, 0, client, t + seconds{3}, &history).decision.sticky_violation);
+  CHECK(ask(after, 1, client, t + seconds{4}, &history).decision.sticky_violation);  // but stuck it is
+}
+
 TEST_CASE("the client history is bounded and forgets on collision, never grows") {
   ntp::ClientHistory history{1024, 99};
   CHECK(history.size_bytes() == 8192);
