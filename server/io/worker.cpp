@@ -54,6 +54,7 @@ struct Worker::Buffers {
   std::array<std::array<std::byte, ntp::kMaxReplyLength>, kBatch> replies;
   std::array<leapdb::UtcTime, kBatch> reply_received;  // kernel receive time, for the histogram
   std::array<std::uint8_t, kBatch> reply_version;
+  std::array<bool, kBatch> reply_lost;  // sendmmsg failed on it
   std::array<iovec, kBatch> send_iov;
   std::array<std::array<std::byte, kControlLength>, kBatch> send_control;
   std::array<mmsghdr, kBatch> send_headers;
@@ -203,6 +204,7 @@ void Worker::answer_batch(unsigned received) {
   for (unsigned j = 0; j < replies; ++j) ntp::stamp_transmit(b.replies[j], transmit, view);
   unsigned sent = 0;
   unsigned failed = 0;
+  std::fill_n(b.reply_lost.begin(), replies, false);
   while (sent < replies) {
     const int n = ::sendmmsg(socket_.fd.get(), &b.send_headers[sent], replies - sent, 0);
     if (n > 0) {
@@ -210,13 +212,15 @@ void Worker::answer_batch(unsigned received) {
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else {
-      ++failed;  // this reply is lost; carry on with the rest
+      b.reply_lost[sent] = true;  // carry on with the rest
+      ++failed;
       ++sent;
     }
   }
   bump(counters_.replies, replies - failed);
   if (failed != 0) bump(counters_.send_errors, failed);
   for (unsigned j = 0; j < replies; ++j) {
+    if (b.reply_lost[j]) continue;
     bump(counters_.replies_by_version[b.reply_version[j]]);
     const std::int64_t processing = std::max<std::int64_t>(0, (transmit_reading - b.reply_received[j]).count());
     const auto bucket = std::ranges::lower_bound(metrics::kProcessingBoundsNs, processing) - metrics::kProcessingBoundsNs.begin();
