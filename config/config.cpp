@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <set>
 #include <tuple>
@@ -49,8 +50,8 @@ std::optional<SocketAddress> parse_socket_address(std::string_view text) {
   return address;
 }
 
-std::optional<ClientPin> parse_network(std::string_view text) {
-  ClientPin pin;
+std::optional<Network> parse_network(std::string_view text) {
+  Network pin;
   pin.text = std::string{text};
   const std::size_t slash = text.find('/');
   const std::string address{text.substr(0, slash)};
@@ -626,6 +627,18 @@ void read_reference(Reader& in, const YAML::Node& node, Config& config) {
   }
 }
 
+std::optional<Network> read_network(Reader& in, const YAML::Node& node, const std::string& key) {
+  const auto text = in.string(node, key);
+  if (!text) return std::nullopt;
+  auto network = parse_network(*text);
+  if (!network) {
+    in.fail(node, key, "'" + *text + "' is not a network such as 10.0.0.0/8 or 2001:db8::/32");
+    return std::nullopt;
+  }
+  network->location = in.at(node);
+  return network;
+}
+
 void read_clients(Reader& in, const YAML::Node& node, Config& config) {
   if (node.IsNull()) return;
   if (!in.is_list(node, "clients")) return;
@@ -633,7 +646,12 @@ void read_clients(Reader& in, const YAML::Node& node, Config& config) {
   for (const auto& item : node) {
     const std::string path = path_index("clients", index++);
     if (!in.is_map(item, path)) continue;
-    in.only_keys(item, path, {"networks", "timescale"});
+    in.only_keys(item, path, {"networks", "timescale", "key_required"});
+    bool key_required = false;
+    if (const YAML::Node flag = item["key_required"]; flag.IsDefined()) {
+      key_required = boolean(in, flag, path + ".key_required").value_or(false);
+      if (key_required && !config.keys) in.fail(flag, path + ".key_required", "needs a keys file (keys: PATH)");
+    }
     const YAML::Node timescale = in.required(item, "timescale", path + ".timescale");
     const auto name = timescale.IsDefined() ? in.string(timescale, path + ".timescale") : std::nullopt;
     if (name && (name->empty() || !config.timescales.contains(*name))) {
@@ -646,16 +664,104 @@ void read_clients(Reader& in, const YAML::Node& node, Config& config) {
       const std::string key = path_index(path + ".networks", n++);
       const auto text = in.string(network, key);
       if (!text) continue;
-      auto pin = parse_network(*text);
-      if (!pin) {
-        in.fail(network, key, "'" + *text + "' is not a network such as 10.0.0.0/8 or 2001:db8::/32");
-        continue;
-      }
-      pin->timescale = name.value_or("");
-      pin->location = in.at(network);
-      config.clients.push_back(std::move(*pin));
+      auto parsed = read_network(in, network, key);
+      if (!parsed) continue;
+      config.clients.push_back(ClientPin{std::move(*parsed), name.value_or(""), key_required});
     }
   }
+}
+
+void read_access(Reader& in, const YAML::Node& node, Config& config) {
+  if (!in.is_map(node, "access")) return;
+  in.only_keys(node, "access", {"allow", "deny", "denied", "min_version"});
+  Access& access = config.access;
+  for (const auto& [name, list] : {std::pair{"allow", &access.allow}, std::pair{"deny", &access.deny}}) {
+    const YAML::Node networks = node[name];
+    const std::string path = std::string{"access."} + name;
+    if (!networks.IsDefined() || !in.is_list(networks, path)) continue;
+    if (networks.size() == 0) {
+      in.fail(networks, path, std::string{"an empty list "} +
+                                  (list == &access.allow ? "would serve nobody; leave allow out to serve everyone"
+                                                         : "denies nobody; leave deny out"));
+    }
+    std::size_t n = 0;
+    for (const auto& network : networks) {
+      if (auto parsed = read_network(in, network, path_index(path, n++))) list->push_back(std::move(*parsed));
+    }
+  }
+  if (const YAML::Node denied = node["denied"]; denied.IsDefined()) {
+    const auto value = in.string(denied, "access.denied");
+    if (value == "kod") {
+      access.denied = Access::Denied::kod;
+    } else if (value == "drop") {
+      access.denied = Access::Denied::drop;
+    } else if (value) {
+      in.fail(denied, "access.denied", "'" + *value + "' is not kod (a KoD DENY reply) or drop");
+    }
+  }
+  if (const YAML::Node version = node["min_version"]; version.IsDefined()) {
+    if (const auto n = count(in, version, "access.min_version", 4)) {
+      if (*n < 1) {
+        in.fail(version, "access.min_version", "must be an NTP version from 1 to 4");
+      } else {
+        access.min_version = *n;
+      }
+    }
+  }
+}
+
+void read_ratelimit(Reader& in, const YAML::Node& node, Config& config) {
+  if (!in.is_map(node, "ratelimit")) return;
+  in.only_keys(node, "ratelimit", {"interval", "burst", "leak", "table_size"});
+  RateLimit& limit = config.ratelimit;
+  limit.enabled = true;
+  if (const YAML::Node interval = node["interval"]; interval.IsDefined()) {
+    const auto text = in.string(interval, "ratelimit.interval");
+    int value = 0;
+    const auto [end, error] = text ? std::from_chars(text->data(), text->data() + text->size(), value)
+                                   : std::from_chars_result{nullptr, std::errc::invalid_argument};
+    if (text && (error != std::errc{} || end != text->data() + text->size() || value < -4 || value > 12)) {
+      in.fail(interval, "ratelimit.interval", "'" + *text + "' is not a log2 of seconds from -4 (1/16 s) to 12 (4096 s)");
+    } else if (text) {
+      limit.interval = value;
+    }
+  }
+  if (const YAML::Node burst = node["burst"]; burst.IsDefined()) {
+    if (const auto n = count(in, burst, "ratelimit.burst", 255)) {
+      if (*n < 1) {
+        in.fail(burst, "ratelimit.burst", "must be from 1 to 255");
+      } else {
+        limit.burst = *n;
+      }
+    }
+  }
+  if (const YAML::Node leak = node["leak"]; leak.IsDefined()) {
+    if (const auto n = count(in, leak, "ratelimit.leak", 8)) limit.leak = *n;
+  }
+  if (const YAML::Node size = node["table_size"]; size.IsDefined()) {
+    if (const auto n = count(in, size, "ratelimit.table_size", 1u << 24)) {
+      if (*n < 1024 || (*n & (*n - 1)) != 0) {
+        in.fail(size, "ratelimit.table_size", "must be a power of two from 1024 to 16777216");
+      } else {
+        limit.table_size = *n;
+      }
+    }
+  }
+}
+
+// A user or group name as passwd and group files allow it, or a numeric id.
+void read_account(Reader& in, const YAML::Node& node, const std::string& key, std::optional<std::string>& out) {
+  const auto text = in.string(node, key);
+  if (!text) return;
+  const bool valid = !text->empty() && text->size() <= 32 && (*text)[0] != '-' &&
+                     std::all_of(text->begin(), text->end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+                     });
+  if (!valid) {
+    in.fail(node, key, "'" + *text + "' is not a user or group name");
+    return;
+  }
+  out = *text;
 }
 
 void read_client_policy(Reader& in, const YAML::Node& node, Config& config) {
@@ -792,7 +898,7 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   }
   in.only_keys(root, "",
                {"listeners", "timescales", "reference", "workers", "leapdb", "clients", "client_policy", "metrics",
-                "log_format"});
+                "log_format", "access", "ratelimit", "keys", "user", "group"});
 
   Config config;
   config.source = std::string{file_name};
@@ -805,7 +911,21 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   if (const YAML::Node node = root["reference"]; node.IsDefined()) read_reference(in, node, config);
   if (const YAML::Node node = root["workers"]; node.IsDefined()) read_workers(in, node, config);
   if (const YAML::Node node = root["leapdb"]; node.IsDefined()) read_leapdb(in, node, config);
+  if (const YAML::Node node = root["keys"]; node.IsDefined()) {
+    if (const auto path = in.string(node, "keys")) {
+      if (path->empty()) {
+        in.fail(node, "keys", "a keys file needs a path");
+      } else {
+        config.keys = *path;
+        config.keys_location = in.at(node);
+      }
+    }
+  }
   if (const YAML::Node node = root["clients"]; node.IsDefined()) read_clients(in, node, config);
+  if (const YAML::Node node = root["access"]; node.IsDefined()) read_access(in, node, config);
+  if (const YAML::Node node = root["ratelimit"]; node.IsDefined()) read_ratelimit(in, node, config);
+  if (const YAML::Node node = root["user"]; node.IsDefined()) read_account(in, node, "user", config.user);
+  if (const YAML::Node node = root["group"]; node.IsDefined()) read_account(in, node, "group", config.group);
   if (const YAML::Node node = root["client_policy"]; node.IsDefined()) read_client_policy(in, node, config);
   if (const YAML::Node node = root["metrics"]; node.IsDefined()) read_metrics(in, node, config);
   if (const YAML::Node node = root["log_format"]; node.IsDefined()) {

@@ -114,17 +114,42 @@ struct Reference {
 
 std::string_view to_string(Reference::Type type);
 
-// Clients in these networks may only use this timescale.
-struct ClientPin {
+struct Network {
   std::array<std::uint8_t, 16> network{};  // IPv4 as ::ffff:a.b.c.d
   unsigned prefix_length = 0;               // over the 128 bits
   std::string text;                         // as written, for messages
-  std::string timescale;
   SourceLocation location;
 };
 
 // "10.0.0.0/8", "2001:db8::/32", or a single address.
-std::optional<ClientPin> parse_network(std::string_view text);
+std::optional<Network> parse_network(std::string_view text);
+
+// Clients in these networks may only use this timescale, and perhaps only with a key.
+struct ClientPin : Network {
+  std::string timescale;
+  bool key_required = false;  // requests without a valid MAC get a crypto-NAK
+};
+
+// Who is served at all: deny is checked first; an empty allow list means everyone.
+struct Access {
+  std::vector<Network> allow;
+  std::vector<Network> deny;
+  enum class Denied : std::uint8_t { kod, drop };
+  Denied denied = Denied::kod;  // KoD DENY, or silence
+  unsigned min_version = 1;     // older requests are dropped
+};
+
+// Per client address, as chrony's ratelimit: on average one answer every 2^interval seconds,
+// `burst` at once; of the requests over the limit, 1 in 2^leak is answered anyway (so a
+// victim whose address is spoofed still gets some time), the rest get at most one KoD RATE
+// per interval and are otherwise dropped.
+struct RateLimit {
+  bool enabled = false;
+  int interval = 3;                // log2 seconds, -4 to 12
+  unsigned burst = 8;              // 1 to 255
+  unsigned leak = 2;               // 0 (never) to 8
+  unsigned table_size = 1u << 16;  // client addresses remembered per worker thread
+};
 
 struct ClientPolicy {
   enum class Mismatch : std::uint8_t { deny, drop };
@@ -156,6 +181,14 @@ struct Config {
   std::vector<ClientPin> clients;
   ClientPolicy client_policy;
   Metrics metrics;
+  Access access;
+  RateLimit ratelimit;
+  // A chrony-format keys file for symmetric-key authentication (RFC 5905, RFC 8573).
+  std::optional<std::string> keys;
+  SourceLocation keys_location;
+  // Who smeard runs as once its sockets are bound; unset: the user "smeard" if it exists.
+  std::optional<std::string> user;
+  std::optional<std::string> group;
   bool log_json = false;  // log_format: json (one JSON object a line) or keyvalue (the default)
   unsigned workers = 0;  // worker threads per listener; 0: one per core
 };
