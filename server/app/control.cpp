@@ -12,6 +12,32 @@
 namespace app {
 namespace {
 
+struct LoadedKeys {
+  std::shared_ptr<const ntp::KeyRing> ring;  // null when there are problems
+  std::vector<std::string> problems;
+};
+
+// The configured keys file, parsed and tried with OpenSSL, before anything serves from it.
+LoadedKeys load_keys(const config::Config& config) {
+  if (!config.keys) return {std::make_shared<const ntp::KeyRing>(), {}};
+  const io::FileRead file = io::read_file(*config.keys);
+  if (!file.ok()) {
+    return {nullptr, {config::Problem{config.keys_location, "keys", file.error}.to_string()}};
+  }
+  ntp::KeysResult parsed = ntp::parse_keys(file.bytes);
+  LoadedKeys loaded;
+  for (const ntp::KeyProblem& problem : parsed.problems) loaded.problems.push_back(problem.to_string(*config.keys));
+  if (!loaded.problems.empty()) return loaded;
+  auto ring = std::make_shared<const ntp::KeyRing>(std::move(parsed.keys));
+  try {
+    ntp::Authenticator trial{ring};
+  } catch (const std::exception& error) {
+    return {nullptr, {*config.keys + ": " + error.what()}};
+  }
+  loaded.ring = std::move(ring);
+  return loaded;
+}
+
 std::string listener_layout(const config::Config& config) {
   std::string text = std::to_string(worker_count(config));
   for (const config::Listener& listener : config.listeners) text += " " + listener.address.to_string();
@@ -113,6 +139,13 @@ Control::Control(config::Config config, std::optional<std::string> config_path, 
 }
 
 bool Control::prepare() {
+  LoadedKeys keys = load_keys(config_);
+  if (!keys.ring) {
+    for (const std::string& problem : keys.problems) log(Level::error, "keys_failed", {{"problem", problem}});
+    return false;
+  }
+  keys_ = std::move(keys.ring);
+  if (config_.keys) log(Level::info, "keys", {{"file", *config_.keys}, {"keys", std::to_string(keys_->keys().size())}});
   auto opened = open_reference(config_.reference, precision_);
   if (const auto* problem = std::get_if<config::Problem>(&opened)) {
     log(Level::error, "reference_failed", {{"problem", problem->to_string()}});
@@ -142,6 +175,9 @@ ntp::Snapshot Control::snapshot() const {
   ntp::Snapshot next = make_snapshot(plan_, ReferenceView{estimate_.line, served_at(reading).quality,
                                                           std::max(precision_, estimate_.precision), reading});
   next.history_generation = history_generation_;
+  next.keys = keys_;
+  // Rate-limit tables exist only if rate limiting was on at start.
+  next.policy.rate_limit.enabled = next.policy.rate_limit.enabled && rate_tables_;
   return next;
 }
 
@@ -202,6 +238,14 @@ void Control::reload(std::string_view reason) {
   if (candidate.client_policy.table_size != config_.client_policy.table_size) {
     log(Level::warning, "reload_partial", {{"detail", "client_policy.table_size takes effect at the next restart"}});
   }
+  if (candidate.ratelimit.enabled && (!rate_tables_ || candidate.ratelimit.table_size != config_.ratelimit.table_size)) {
+    log(Level::warning, "reload_partial",
+        {{"detail", rate_tables_ ? "ratelimit.table_size takes effect at the next restart"
+                                 : "ratelimit.enabled takes effect at the next restart"}});
+  }
+  if (candidate.user != config_.user || candidate.group != config_.group) {
+    log(Level::warning, "reload_partial", {{"detail", "user and group take effect at the next restart"}});
+  }
   if (candidate.metrics.listen != config_.metrics.listen) {
     log(Level::warning, "reload_partial", {{"detail", "metrics.listen takes effect at the next restart"}});
   }
@@ -215,6 +259,12 @@ void Control::reload(std::string_view reason) {
       return;
     }
     reopened = std::move(std::get<OpenedReference>(opened));
+  }
+  // The keys file is reread at every reload, whether or not its name changed.
+  LoadedKeys keys = load_keys(candidate);
+  if (!keys.ring) {
+    refuse(reason, keys.problems);
+    return;
   }
   // Leap files: the same watcher rereads them; new settings get a new watcher.
   ServingPlan plan;
@@ -254,6 +304,8 @@ void Control::reload(std::string_view reason) {
   }
   config_ = std::move(candidate);
   plan_ = std::move(plan);
+  keys_ = std::move(keys.ring);
+  if (config_.keys) log(Level::info, "keys", {{"file", *config_.keys}, {"keys", std::to_string(keys_->keys().size())}});
   log(Level::info, "config_reloaded", {{"reason", std::string{reason}}, {"config", *config_path_}});
   log_serving(config_);
   if (reopened) {
@@ -271,6 +323,7 @@ std::vector<metrics::Traffic> Control::traffic() const {
     traffic.listener = config_.listeners[listener].address.to_string();
     traffic.timescale = config_.listeners[listener].timescale;
     std::array<std::uint64_t, ntp::kDropReasonCount> drops{};
+    std::array<std::uint64_t, 5> auth{};
     for (const auto& worker : workers_) {
       if (worker->listener() != listener) continue;
       const io::WorkerCounters& c = worker->counters();
@@ -281,6 +334,11 @@ std::vector<metrics::Traffic> Control::traffic() const {
       }
       for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += c.drops[i].load();
       traffic.kod_deny += c.kod_deny.load();
+      traffic.kod_rate += c.kod_rate.load();
+      traffic.crypto_nak += c.crypto_nak.load();
+      traffic.ratelimit_leaked += c.ratelimit_leaked.load();
+      traffic.ratelimit_kod += c.kod_rate.load();
+      for (std::size_t r = 1; r < auth.size(); ++r) auth[r] += c.auth[r].load();
       traffic.pin_violations += c.pin_violations.load();
       traffic.sticky_violations += c.sticky_violations.load();
       traffic.mixed_clients += c.mixed_clients.load();
@@ -292,6 +350,10 @@ std::vector<metrics::Traffic> Control::traffic() const {
     }
     for (std::size_t i = 0; i < drops.size(); ++i) {
       traffic.drops.emplace_back(std::string{ntp::to_string(static_cast<ntp::DropReason>(i))}, drops[i]);
+    }
+    traffic.ratelimit_dropped = drops[static_cast<std::size_t>(ntp::DropReason::rate_limited)];
+    for (std::size_t r = 1; r < auth.size(); ++r) {
+      traffic.auth.emplace_back(std::string{ntp::to_string(static_cast<ntp::AuthResult>(r))}, auth[r]);
     }
     out.push_back(std::move(traffic));
   }

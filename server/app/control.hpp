@@ -75,6 +75,8 @@ class Control {
   std::optional<int> tai_offset_;
   std::uint8_t history_generation_ = 0;
   bool history_purge_pending_ = false;
+  std::shared_ptr<const ntp::KeyRing> keys_ = std::make_shared<const ntp::KeyRing>();
+  bool rate_tables_ = config_.ratelimit.enabled;  // the workers' tables were allocated at start
 };
 
 }  // namespace app

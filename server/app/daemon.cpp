@@ -34,7 +34,7 @@ void log_listener_failure(const config::Config& config, std::size_t index, const
 }
 
 void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
-  std::uint64_t requests = 0, replies = 0, send_errors = 0, receive_errors = 0, kod = 0, pins = 0, sticky = 0, mixed = 0;
+  std::uint64_t requests = 0, replies = 0, send_errors = 0, receive_errors = 0, kod_deny = 0, kod_rate = 0, crypto_nak = 0, pins = 0, sticky = 0, mixed = 0;
   std::array<std::uint64_t, ntp::kDropReasonCount> drops{};
   for (const auto& worker : workers) {
     const io::WorkerCounters& c = worker->counters();
@@ -42,7 +42,9 @@ void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
     replies += c.replies.load();
     send_errors += c.send_errors.load();
     receive_errors += c.receive_errors.load();
-    kod += c.kod_deny.load();
+    kod_deny += c.kod_deny.load();
+    kod_rate += c.kod_rate.load();
+    crypto_nak += c.crypto_nak.load();
     pins += c.pin_violations.load();
     sticky += c.sticky_violations.load();
     mixed += c.mixed_clients.load();
@@ -58,7 +60,9 @@ void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
       {{"requests", std::to_string(requests)},
        {"replies", std::to_string(replies)},
        {"dropped", dropped.empty() ? "0" : dropped},
-       {"kod_deny", std::to_string(kod)},
+       {"kod_deny", std::to_string(kod_deny)},
+       {"kod_rate", std::to_string(kod_rate)},
+       {"crypto_nak", std::to_string(crypto_nak)},
        {"pin_violations", std::to_string(pins)},
        {"sticky_violations", std::to_string(sticky)},
        {"mixed_clients", std::to_string(mixed)},
@@ -121,10 +125,13 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   for (std::size_t p = 0; p < partitions; ++p) {
     histories.push_back(std::make_unique<ntp::ClientHistory>(slots, (std::uint64_t{entropy()} << 32) | entropy()));
   }
+  // Rate-limit tables are only allocated when rate limiting is on at start (see Control).
+  const std::size_t rate_entries = config.ratelimit.enabled ? config.ratelimit.table_size : 0;
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     for (unsigned w = 0; w < workers_per_listener; ++w) {
       workers.push_back(std::make_unique<io::Worker>(std::move(sockets[i][w]), static_cast<std::uint8_t>(i), state,
-                                                     workers.size(), *histories[steered ? w : 0]));
+                                                     workers.size(), *histories[steered ? w : 0], rate_entries,
+                                                     (std::uint64_t{entropy()} << 32) | entropy()));
     }
   }
 

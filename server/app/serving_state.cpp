@@ -55,9 +55,19 @@ PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leap
       result.problems.push_back("clients: no timescale named '" + pin.timescale + "'");
       return result;
     }
-    plan.policy.pins.push_back(ntp::Pin{pin.network, pin.prefix_length, found->second});
+    plan.policy.pins.push_back(ntp::Pin{{pin.network, pin.prefix_length}, found->second, pin.key_required});
   }
   plan.policy.deny = config.client_policy.mismatch == config::ClientPolicy::Mismatch::deny;
+  for (const config::Network& network : config.access.allow) {
+    plan.policy.access.allow.push_back({network.network, network.prefix_length});
+  }
+  for (const config::Network& network : config.access.deny) {
+    plan.policy.access.deny.push_back({network.network, network.prefix_length});
+  }
+  plan.policy.access.kod = config.access.denied == config::Access::Denied::kod;
+  plan.policy.access.min_version = static_cast<std::uint8_t>(config.access.min_version);
+  plan.policy.rate_limit = {config.ratelimit.enabled, config.ratelimit.interval, config.ratelimit.burst,
+                            config.ratelimit.leak};
   plan.policy.sticky = config.client_policy.sticky;
   plan.policy.mixed_window = config.client_policy.mixed_window;
 

@@ -54,6 +54,7 @@ struct Worker::Buffers {
   std::array<std::array<std::byte, ntp::kMaxReplyLength>, kBatch> replies;
   std::array<leapdb::UtcTime, kBatch> reply_received;  // kernel receive time, for the histogram
   std::array<std::uint8_t, kBatch> reply_version;
+  std::array<ntp::Decision, kBatch> reply_decision;
   std::array<bool, kBatch> reply_lost;  // sendmmsg failed on it
   std::array<iovec, kBatch> send_iov;
   std::array<std::array<std::byte, kControlLength>, kBatch> send_control;
@@ -61,13 +62,24 @@ struct Worker::Buffers {
 };
 
 Worker::Worker(BoundSocket socket, std::uint8_t listener, RcuCell<ntp::Snapshot>& state, std::size_t reader_slot,
-               ntp::ClientHistory& history)
+               ntp::ClientHistory& history, std::size_t rate_entries, std::uint64_t seed)
     : socket_(std::move(socket)),
       listener_(listener),
       state_(state),
       reader_slot_(reader_slot),
       history_(history),
+      limiter_(rate_entries, seed),
+      authenticator_(std::make_unique<ntp::Authenticator>(nullptr)),
       buffers_(new Buffers{}) {}
+
+void Worker::use_keys(const std::shared_ptr<const ntp::KeyRing>& keys) {
+  try {
+    authenticator_ = std::make_unique<ntp::Authenticator>(keys);
+  } catch (const std::exception&) {
+    // The control thread built one from the same ring before publishing it, so this is
+    // OpenSSL failing now where it did not then: keep the old keys rather than none.
+  }
+}
 
 Worker::~Worker() { delete buffers_; }
 
@@ -115,6 +127,8 @@ void Worker::answer_batch(unsigned received) {
   const auto snapshot = state_.read(reader_slot_);
   const ntp::ReferenceClock& clock = snapshot->clock;
   const std::uint8_t timescale = snapshot->listener_timescale[listener_];
+  if (authenticator_->ring() != snapshot->keys.get()) use_keys(snapshot->keys);
+  const ntp::Tables tables{&history_, &limiter_, authenticator_.get()};
   // Only within a second of an inserted leap does the kernel's leap state matter (whether a
   // 23:59:59 reading is the first or the repeated one): ask it only then, once for the batch's
   // receive timestamps and once after the transmit reading (it must be read after what it judges).
@@ -129,6 +143,9 @@ void Worker::answer_batch(unsigned received) {
   unsigned replies = 0;
   for (unsigned i = 0; i < received; ++i) {
     msghdr& in = b.receive_headers[i].msg_hdr;
+    const std::span<const std::byte> bytes{b.packets[i].data(), b.receive_headers[i].msg_len};
+    const auto version = bytes.empty() ? 0u : (std::to_integer<unsigned>(bytes[0]) >> 3) & 7u;
+    bump(counters_.requests_by_version[version]);
     if ((in.msg_flags & MSG_TRUNC) != 0) {
       bump(counters_.drops[static_cast<std::size_t>(ntp::DropReason::too_long)]);
       continue;
@@ -149,11 +166,11 @@ void Worker::answer_batch(unsigned received) {
     }
     if (!have_timestamp) received_at = reference::realtime_now();
 
-    const ntp::Request request{std::span<const std::byte>{b.packets[i].data(), b.receive_headers[i].msg_len},
-                               client_address_of(b.sources[i]), listener_, to_tai(received_at)};
-    const auto version = request.bytes.empty() ? 0u : (std::to_integer<unsigned>(request.bytes[0]) >> 3) & 7u;
-    bump(counters_.requests_by_version[version]);
-    const ntp::Decision decision = ntp::handle(request, *snapshot, &history_, b.replies[replies]);
+    const ntp::Request request{bytes, client_address_of(b.sources[i]), listener_, to_tai(received_at), received_at};
+    const ntp::Decision decision = ntp::handle(request, *snapshot, tables, b.replies[replies]);
+    if (decision.rate != ntp::RateLimiter::Verdict::answer) bump(counters_.ratelimited);
+    if (decision.rate == ntp::RateLimiter::Verdict::leak) bump(counters_.ratelimit_leaked);
+    if (decision.auth != ntp::AuthResult::none) bump(counters_.auth[static_cast<std::size_t>(decision.auth)]);
     if (decision.pin_violation) bump(counters_.pin_violations);
     if (decision.sticky_violation) bump(counters_.sticky_violations);
     if (decision.mixed) {
@@ -164,7 +181,10 @@ void Worker::answer_batch(unsigned received) {
       bump(counters_.drops[static_cast<std::size_t>(decision.drop_reason)]);
       continue;
     }
-    if (decision.kiss_of_death) bump(counters_.kod_deny);
+    if (decision.kiss_code == ntp::kKissDeny) bump(counters_.kod_deny);
+    if (decision.kiss_code == ntp::kKissRate) bump(counters_.kod_rate);
+    if (decision.kiss_code == ntp::kKissCryp) bump(counters_.crypto_nak);
+    b.reply_decision[replies] = decision;
     b.reply_received[replies] = received_at;
     b.reply_version[replies] = static_cast<std::uint8_t>(version);
 
@@ -201,7 +221,10 @@ void Worker::answer_batch(unsigned received) {
   kernel.reset();
   const leapdb::TaiTime transmit = to_tai(transmit_reading);
   const ntp::TimescaleView& view = snapshot->timescales[timescale];
-  for (unsigned j = 0; j < replies; ++j) ntp::stamp_transmit(b.replies[j], transmit, view);
+  for (unsigned j = 0; j < replies; ++j) {
+    ntp::stamp_transmit(b.replies[j], transmit, view);
+    ntp::sign(b.replies[j], b.reply_decision[j], *authenticator_);
+  }
   unsigned sent = 0;
   unsigned failed = 0;
   std::fill_n(b.reply_lost.begin(), replies, false);

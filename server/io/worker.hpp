@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "server/io/event_ring.hpp"
 #include "server/io/rcu.hpp"
@@ -30,6 +31,11 @@ struct alignas(64) WorkerCounters {
   std::atomic<std::uint64_t> receive_errors{0};
   std::array<std::atomic<std::uint64_t>, ntp::kDropReasonCount> drops{};
   std::atomic<std::uint64_t> kod_deny{0};
+  std::atomic<std::uint64_t> kod_rate{0};
+  std::atomic<std::uint64_t> crypto_nak{0};
+  std::atomic<std::uint64_t> ratelimited{0};         // over the limit, whatever was done
+  std::atomic<std::uint64_t> ratelimit_leaked{0};    // of those, answered anyway
+  std::array<std::atomic<std::uint64_t>, 5> auth{};  // by ntp::AuthResult
   std::atomic<std::uint64_t> pin_violations{0};
   std::atomic<std::uint64_t> sticky_violations{0};
   std::atomic<std::uint64_t> mixed_clients{0};
@@ -45,8 +51,9 @@ using MixedClientRing = EventRing<MixedClient, 256>;
 
 class Worker {
  public:
+  // `rate_entries`: the size of this worker's rate-limit table; `seed` keys its hash.
   Worker(BoundSocket socket, std::uint8_t listener, RcuCell<ntp::Snapshot>& state, std::size_t reader_slot,
-         ntp::ClientHistory& history);
+         ntp::ClientHistory& history, std::size_t rate_entries, std::uint64_t seed);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -64,12 +71,16 @@ class Worker {
  private:
   struct Buffers;
   void answer_batch(unsigned received);
+  // Contexts for a new key ring, made on the first batch that sees it.
+  void use_keys(const std::shared_ptr<const ntp::KeyRing>& keys);
 
   BoundSocket socket_;
   std::uint8_t listener_;
   RcuCell<ntp::Snapshot>& state_;
   std::size_t reader_slot_;
   ntp::ClientHistory& history_;
+  ntp::RateLimiter limiter_;
+  std::unique_ptr<ntp::Authenticator> authenticator_;
   MixedClientRing mixed_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};

@@ -158,7 +158,19 @@ std::string to_prometheus(const Status& s) {
     for (const auto& [reason, count] : t.drops) {
       f.counter("smeard_drops_total", "Requests not answered, by reason", static_cast<double>(count), with("reason", reason));
     }
-    f.counter("smeard_kod_sent_total", "Kiss-o'-death replies, by code", static_cast<double>(t.kod_deny), with("code", "DENY"));
+    for (const auto& [code, count] : {std::pair{"DENY", t.kod_deny}, {"RATE", t.kod_rate}, {"CRYP", t.crypto_nak}}) {
+      f.counter("smeard_kod_sent_total", "Kiss-o'-death replies, by code (CRYP: crypto-NAKs)", static_cast<double>(count),
+                with("code", code));
+    }
+    for (const auto& [action, count] :
+         {std::pair{"leaked", t.ratelimit_leaked}, {"kod", t.ratelimit_kod}, {"dropped", t.ratelimit_dropped}}) {
+      f.counter("smeard_ratelimited_total", "Requests over the rate limit, by what was done with them",
+                static_cast<double>(count), with("action", action));
+    }
+    for (const auto& [result, count] : t.auth) {
+      f.counter("smeard_auth_total", "Requests carrying a MAC, by verification result", static_cast<double>(count),
+                with("result", result));
+    }
     f.counter("smeard_pinning_violations_total", "Clients asking a timescale their pin or stickiness forbids",
               static_cast<double>(t.pin_violations), with("kind", "pin"));
     f.counter("smeard_pinning_violations_total", "Clients asking a timescale their pin or stickiness forbids",
@@ -239,6 +251,9 @@ std::string to_json(const Status& s) {
                                {"responses", responses},
                                {"dropped", dropped},
                                {"kod_deny", t.kod_deny},
+                               {"kod_rate", t.kod_rate},
+                               {"crypto_nak", t.crypto_nak},
+                               {"ratelimited", t.ratelimit_leaked + t.ratelimit_kod + t.ratelimit_dropped},
                                {"pin_violations", t.pin_violations},
                                {"sticky_violations", t.sticky_violations},
                                {"mixed_clients", t.mixed_clients},

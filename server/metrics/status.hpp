@@ -39,6 +39,13 @@ struct Traffic {
   std::vector<std::uint64_t> requests_by_worker;  // datagrams each worker thread received
   std::vector<std::pair<std::string, std::uint64_t>> drops;  // reason -> count
   std::uint64_t kod_deny = 0;
+  std::uint64_t kod_rate = 0;
+  std::uint64_t crypto_nak = 0;
+  // Requests over the rate limit, by what was done with them.
+  std::uint64_t ratelimit_leaked = 0;
+  std::uint64_t ratelimit_kod = 0;
+  std::uint64_t ratelimit_dropped = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> auth;  // MAC verification result -> count
   std::uint64_t pin_violations = 0;
   std::uint64_t sticky_violations = 0;
   std::uint64_t mixed_clients = 0;

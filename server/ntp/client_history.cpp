@@ -8,14 +8,6 @@ namespace {
 
 constexpr std::uint64_t kEmpty = 0;
 
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 std::uint32_t seconds_of(leapdb::TaiTime t) {
   // Wraps after 136 years; ages are taken modulo 2^32 as well.
   return static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.time_since_epoch().count() / 1'000'000'000));
@@ -32,18 +24,10 @@ std::uint64_t pack(std::uint32_t tag_and_generation, std::uint8_t timescale, std
 }  // namespace
 
 ClientHistory::ClientHistory(std::size_t slots, std::uint64_t seed)
-    : slots_(std::make_unique<std::atomic<std::uint64_t>[]>(slots)), slot_count_(slots), seed_(seed | 1), mixed_seed_(mix(seed_)) {}
-
-std::uint64_t ClientHistory::hash(const ClientAddress& client) const {
-  std::uint64_t high = 0, low = 0;
-  std::memcpy(&high, client.ip.data(), 8);
-  std::memcpy(&low, client.ip.data() + 8, 8);
-  // IPv4 clients (::ffff:a.b.c.d) all share the high half: its mix is computed once.
-  return mix((high == 0 ? mixed_seed_ : mix(high ^ seed_)) ^ low);
-}
+    : slots_(std::make_unique<std::atomic<std::uint64_t>[]>(slots)), slot_count_(slots), hash_(seed) {}
 
 ClientHistory::Place ClientHistory::place(const ClientAddress& client, std::uint8_t generation) const {
-  const std::uint64_t h = hash(client);
+  const std::uint64_t h = hash_(client.ip);
   const auto tag = static_cast<std::uint32_t>(h >> 44);
   // A zero tag is made 1, so an occupied slot is never mistaken for an empty one.
   // The low 32 bits scaled to the table (any size, no division); the tag is the top 20.

@@ -56,12 +56,9 @@ class ClientHistory {
   std::size_t size_bytes() const { return slot_count_ * sizeof(std::uint64_t); }
 
  private:
-  std::uint64_t hash(const ClientAddress& client) const;
-
   std::unique_ptr<std::atomic<std::uint64_t>[]> slots_;
   std::uint64_t slot_count_;
-  std::uint64_t seed_;
-  std::uint64_t mixed_seed_;
+  AddressHasher hash_;
 };
 
 }  // namespace ntp

@@ -78,8 +78,12 @@ std::size_t digest_length(MacAlgorithm algorithm) {
     case MacAlgorithm::md5:
     case MacAlgorithm::aes128_cmac:
     case MacAlgorithm::aes256_cmac: return 16;
-    default: return kMaxDigestLength;
+    case MacAlgorithm::sha1: return 20;
+    case MacAlgorithm::sha256: return 32;
+    case MacAlgorithm::sha384: return 48;
+    case MacAlgorithm::sha512: return 64;
   }
+  return kMaxDigestLength;
 }
 
 std::string KeyProblem::to_string(std::string_view file) const {

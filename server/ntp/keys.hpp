@@ -17,10 +17,9 @@ std::string_view to_string(MacAlgorithm algorithm);  // as the keys file spells 
 std::optional<MacAlgorithm> parse_mac_algorithm(std::string_view name);
 bool is_cmac(MacAlgorithm algorithm);
 
-// The legacy MAC field holds at most 20 digest bytes (24 with the key id), so NTPv4 can tell
-// it from an extension field (RFC 7822): longer digests are truncated, as chrony does.
-inline constexpr std::size_t kMaxDigestLength = 20;
-std::size_t digest_length(MacAlgorithm algorithm);  // on the wire: 16 or 20
+// The whole digest goes on the wire, as chrony sends it: 16 bytes (MD5, AES-CMAC) to 64 (SHA512).
+inline constexpr std::size_t kMaxDigestLength = 64;
+std::size_t digest_length(MacAlgorithm algorithm);
 
 struct SymmetricKey {
   std::uint32_t id = 0;

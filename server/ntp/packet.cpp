@@ -28,12 +28,36 @@ std::size_t read_u16(std::span<const std::byte> b, std::size_t at) {
   return (std::to_integer<std::size_t>(b[at]) << 8) | std::to_integer<std::size_t>(b[at + 1]);
 }
 
-// Legacy MAC sizes: crypto-NAK (key id 0 alone), key id + 128-bit digest (MD5, AES-CMAC),
-// key id + 160-bit digest (SHA-1).
-constexpr bool is_mac_length(std::size_t n) { return n == 4 || n == 20 || n == 24; }
-constexpr std::size_t kMaxMacLength = 24;
+// Legacy MAC sizes: crypto-NAK (key id 0 alone), then key id + a 128-bit (MD5, AES-CMAC),
+// 160-bit (SHA-1), 256-, 384- or 512-bit (SHA-2) digest.
+constexpr bool is_mac_length(std::size_t n) { return n == 4 || n == 20 || n == 24 || n == 36 || n == 52 || n == 68; }
+// Up to this length a tail is never an extension field (RFC 7822: the last is 28 bytes or more).
+constexpr std::size_t kMaxShortMacLength = 24;
 constexpr std::size_t kMinExtensionFieldLength = 16;
 constexpr std::size_t kMinLastExtensionFieldLength = 28;
+
+bool is_field_start(std::span<const std::byte> rest) {
+  const std::size_t length = read_u16(rest, 2);
+  return length >= kMinExtensionFieldLength && length % 4 == 0 && length <= rest.size();
+}
+
+// How an NTPv4 tail splits into extension fields and then a MAC: the MAC's length (0: none),
+// or nothing when it cannot. Fields are preferred, so a SHA-2 MAC (longer than 24 bytes) is
+// only a tail that does not read as fields; a key id whose low 16 bits read as a field length
+// makes one ambiguous (RFC 7822 section 7.5), which SHA-2 key ids below 16 never do.
+std::optional<std::size_t> split_tail(std::span<const std::byte> rest) {
+  if (rest.empty()) return 0;
+  if (rest.size() > kMaxShortMacLength && is_field_start(rest)) {
+    const std::size_t length = read_u16(rest, 2);
+    if (length == rest.size()) {
+      if (length >= kMinLastExtensionFieldLength) return 0;
+    } else if (const auto mac = split_tail(rest.subspan(length))) {
+      return mac;
+    }
+  }
+  if (is_mac_length(rest.size())) return rest.size();
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -80,21 +104,15 @@ LayoutResult parse_layout(std::span<const std::byte> packet, std::uint8_t versio
 
   std::span<const std::byte> rest = packet.subspan(kHeaderLength);
   Layout layout;
-  if (version == 4) {
-    const std::span<const std::byte> extensions_start = rest;
-    // Anything longer than the largest MAC must begin with an extension field.
-    while (rest.size() > kMaxMacLength) {
-      const std::size_t length = read_u16(rest, 2);
-      if (length < kMinExtensionFieldLength || length % 4 != 0 || length > rest.size()) {
-        return {std::nullopt, LayoutError::bad_extension_field};
-      }
-      rest = rest.subspan(length);
-      ++layout.extension_count;
-      if (rest.empty() && length < kMinLastExtensionFieldLength) {
-        return {std::nullopt, LayoutError::bad_extension_field};
-      }
+  if (version == 4 && !rest.empty()) {
+    const std::optional<std::size_t> mac = split_tail(rest);
+    if (!mac) {
+      const bool field_error = rest.size() > kMaxShortMacLength && !is_field_start(rest);
+      return {std::nullopt, field_error ? LayoutError::bad_extension_field : LayoutError::bad_mac_length};
     }
-    layout.extensions = extensions_start.first(extensions_start.size() - rest.size());
+    layout.extensions = rest.first(rest.size() - *mac);
+    for_each_extension_field(layout.extensions, [&layout](const ExtensionField&) { ++layout.extension_count; });
+    rest = rest.subspan(rest.size() - *mac);
   }
   if (!rest.empty() && !is_mac_length(rest.size())) return {std::nullopt, LayoutError::bad_mac_length};
   layout.mac = rest;

@@ -25,6 +25,22 @@ bool is_client_request(const Header& request) {
   return request.mode == Mode::client || (request.mode == Mode::unspecified && request.version == 1);
 }
 
+bool reflection_port(std::uint16_t port) { return port == 0 || port == 7 || port == 19; }
+
+bool denied(const Access& access, const ClientAddress& client) {
+  return in_any(access.deny, client.ip) || (!access.allow.empty() && !in_any(access.allow, client.ip));
+}
+
+AuthResult auth_result(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::ok: return AuthResult::ok;
+    case Verdict::unknown_key: return AuthResult::unknown_key;
+    case Verdict::bad_length: return AuthResult::bad_length;
+    case Verdict::bad_mac: return AuthResult::bad_mac;
+  }
+  return AuthResult::unknown_key;
+}
+
 const Pin* pin_of(const Policy& policy, const ClientAddress& client) {
   for (const Pin& pin : policy.pins) {
     if (in_network(pin, client.ip)) return &pin;
@@ -44,6 +60,22 @@ std::string_view to_string(DropReason reason) {
     case DropReason::bad_version: return "bad_version";
     case DropReason::unsupported_mode: return "unsupported_mode";
     case DropReason::wrong_timescale: return "wrong_timescale";
+    case DropReason::bad_source_port: return "bad_source_port";
+    case DropReason::old_version: return "old_version";
+    case DropReason::denied: return "denied";
+    case DropReason::rate_limited: return "rate_limited";
+    case DropReason::key_required: return "key_required";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(AuthResult result) {
+  switch (result) {
+    case AuthResult::none: return "none";
+    case AuthResult::ok: return "ok";
+    case AuthResult::unknown_key: return "unknown_key";
+    case AuthResult::bad_length: return "bad_length";
+    case AuthResult::bad_mac: return "bad_mac";
   }
   return "unknown";
 }
@@ -55,38 +87,81 @@ std::uint32_t ntpd_smear_refid(leapdb::Nanoseconds offset) {
   return 0xFE00'0000u | (static_cast<std::uint32_t>(fixed) & 0x00FF'FFFFu);
 }
 
-Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory* history,
+Decision handle(const Request& request, const Snapshot& snapshot, const Tables& tables,
                 std::span<std::byte, kMaxReplyLength> reply) {
   if (request.bytes.size() < kHeaderLength) return drop(DropReason::too_short);
+  if (reflection_port(request.client.port)) return drop(DropReason::bad_source_port);
   const Header in = decode_header(request.bytes.first<kHeaderLength>());
   if (in.version < 1 || in.version > 4) return drop(DropReason::bad_version);
+  const Policy& policy = snapshot.policy;
+  if (in.version < policy.access.min_version) return drop(DropReason::old_version);
   if (!is_client_request(in)) return drop(DropReason::unsupported_mode);
   const LayoutResult layout = parse_layout(request.bytes, in.version);
   if (!layout.layout) return drop(drop_reason_for(layout.error));
+  const std::span<const std::byte> mac = layout.layout->mac;
+
+  Decision decision;
+  if (denied(policy.access, request.client)) {
+    if (!policy.access.kod) return drop(DropReason::denied);
+    decision.kiss_code = kKissDeny;
+  }
+  // Before the MAC, so a flood costs no digests.
+  if (decision.kiss_code == 0 && policy.rate_limit.enabled && tables.limiter != nullptr) {
+    decision.rate = tables.limiter->check(policy.rate_limit, request.client, request.reading);
+    if (decision.rate == RateLimiter::Verdict::drop) {
+      decision.drop_reason = DropReason::rate_limited;
+      return decision;
+    }
+    if (decision.rate == RateLimiter::Verdict::kod) decision.kiss_code = kKissRate;
+  }
 
   const std::uint8_t timescale_index = snapshot.listener_timescale[request.listener];
   const TimescaleView& timescale = snapshot.timescales[timescale_index];
-  const Policy& policy = snapshot.policy;
-
-  Decision decision;
   const Pin* pin = pin_of(policy, request.client);
-  decision.pin_violation = pin != nullptr && pin->timescale != timescale_index;
-  const ClientHistory::Place place = history != nullptr ? history->place(request.client, snapshot.history_generation) : ClientHistory::Place{};
-  if (history != nullptr) {
-    const ClientHistory::Seen seen = history->last(place, request.received);
-    const bool elsewhere = seen.known && seen.timescale != timescale_index;
-    decision.mixed = elsewhere && seen.age <= policy.mixed_window;
-    decision.other_timescale = seen.timescale;
-    decision.sticky_violation = elsewhere && pin == nullptr && policy.sticky.count() > 0 && seen.age <= policy.sticky;
+  bool refused = false;
+  if (decision.kiss_code == 0) {
+    decision.pin_violation = pin != nullptr && pin->timescale != timescale_index;
+    ClientHistory* history = tables.history;
+    const ClientHistory::Place place =
+        history != nullptr ? history->place(request.client, snapshot.history_generation) : ClientHistory::Place{};
+    if (history != nullptr) {
+      const ClientHistory::Seen seen = history->last(place, request.received);
+      const bool elsewhere = seen.known && seen.timescale != timescale_index;
+      decision.mixed = elsewhere && seen.age <= policy.mixed_window;
+      decision.other_timescale = seen.timescale;
+      decision.sticky_violation =
+          elsewhere && pin == nullptr && policy.sticky.count() > 0 && seen.age <= policy.sticky;
+    }
+    refused = decision.pin_violation || decision.sticky_violation;
+    if (refused && !policy.deny) {
+      decision.drop_reason = DropReason::wrong_timescale;
+      return decision;
+    }
+    if (refused) decision.kiss_code = kKissDeny;
+
+    // A MAC with a key we do not hold, or one that does not verify, is answered with a
+    // crypto-NAK (RFC 5905 section 7.5), so an authenticating client learns why instead of
+    // timing out; it carries a KoD header, so no client takes time from it.
+    if (mac.size() > 4) {
+      const Verification verification = tables.authenticator != nullptr
+                                            ? tables.authenticator->verify(request.bytes.first(kHeaderLength +
+                                                                               layout.layout->extensions.size()),
+                                                                           mac)
+                                            : Verification{};
+      decision.auth = auth_result(verification.verdict);
+      if (decision.auth == AuthResult::ok) {
+        decision.sign_key = verification.key_index;
+      } else if (!refused) {
+        decision.kiss_code = kKissCryp;
+      }
+    } else if (pin != nullptr && pin->key_required && !refused) {
+      decision.drop_reason = DropReason::key_required;
+      return decision;
+    }
+    // The client's timescale is remembered only when it is served: a refused request must
+    // not move a stuck client.
+    if (decision.kiss_code == 0 && history != nullptr) history->record(place, timescale_index, request.received);
   }
-  const bool refused = decision.pin_violation || decision.sticky_violation;
-  if (refused && !policy.deny) {
-    decision.drop_reason = DropReason::wrong_timescale;
-    return decision;
-  }
-  // The client's timescale is remembered only when it is served: a refused request must
-  // not move a stuck client.
-  if (!refused && history != nullptr) history->record(place, timescale_index, request.received);
 
   const smear::Served served = timescale.smearer->at(request.received, timescale.steady);
   Header out;
@@ -96,12 +171,11 @@ Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory*
   out.precision = snapshot.precision;
   out.origin_time = in.transmit_time;
   out.receive_time = to_ntp(served.time);
-  if (refused) {
-    // KoD DENY (RFC 5905 section 7.4): stratum 0, the kiss code as refid, leap "alarm".
+  if (decision.kiss_code != 0) {
+    // KoD (RFC 5905 section 7.4): stratum 0, the kiss code as refid, leap "alarm".
     out.leap = LeapIndicator::unsynchronized;
     out.stratum = 0;
-    out.reference_id = kKissDeny;
-    decision.kiss_of_death = true;
+    out.reference_id = decision.kiss_code;
   } else {
     const HeaderQuality quality = header_quality(snapshot.quality, request.received);
     out.leap = quality.unsynchronized ? LeapIndicator::unsynchronized : static_cast<LeapIndicator>(served.leap_indicator);
@@ -117,13 +191,14 @@ Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory*
   }
   encode_header(out, reply.first<kHeaderLength>());
 
-  // A MAC with a key we do not hold is answered with a crypto-NAK (RFC 5905 section 7.5), so
-  // an authenticating client learns why instead of timing out. Extension fields we do not
-  // implement are ignored, as RFC 7822 asks.
+  // Extension fields we do not implement are ignored, as RFC 7822 asks; the MAC of an
+  // authenticated reply is added by sign() once the transmit time is in.
   decision.reply_length = kHeaderLength;
-  if (layout.layout->mac.size() > 4) {
-    std::fill(reply.begin() + kHeaderLength, reply.end(), std::byte{0});
-    decision.reply_length = kMaxReplyLength;
+  if (decision.sign_key != KeyRing::npos) {
+    decision.reply_length = kHeaderLength + mac.size();
+  } else if (decision.auth != AuthResult::none) {
+    std::fill_n(reply.begin() + kHeaderLength, 4, std::byte{0});
+    decision.reply_length = kHeaderLength + 4;
   }
   return decision;
 }
@@ -131,6 +206,12 @@ Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory*
 void stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::TaiTime transmit,
                     const TimescaleView& timescale) {
   encode_timestamp(to_ntp(timescale.smearer->at(transmit, timescale.steady).time), reply.subspan<kTransmitTimeOffset, 8>());
+}
+
+void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator) {
+  if (decision.sign_key == KeyRing::npos) return;
+  authenticator.sign(decision.sign_key, std::span{reply}.first(kHeaderLength),
+                     std::span{reply}.subspan(kHeaderLength, decision.reply_length - kHeaderLength));
 }
 
 }  // namespace ntp

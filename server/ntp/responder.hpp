@@ -4,9 +4,9 @@
 // history (memory only) that sticky mode and the mixed-client detector need. No sockets and no
 // clocks here; the I/O layer stamps the transmit time with stamp_transmit() as late as it can.
 //
-// Policy order: well-formed -> pinned to another timescale? -> stuck to another timescale?
-// -> answer on this listener's timescale. The mixed-client detector looks at every
-// well-formed request.
+// Policy order: source port -> version -> mode -> layout -> access (deny, then allow) -> rate
+// limit -> pinned or stuck to another timescale? -> MAC -> answer on this listener's
+// timescale. The mixed-client detector looks at every request that gets that far.
 
 #include <cstddef>
 #include <cstdint>
@@ -14,16 +14,18 @@
 #include <string_view>
 
 #include "leapdb/time.hpp"
+#include "server/ntp/auth.hpp"
 #include "server/ntp/client_address.hpp"
 #include "server/ntp/client_history.hpp"
 #include "server/ntp/packet.hpp"
+#include "server/ntp/rate_limit.hpp"
 #include "server/ntp/snapshot.hpp"
 
 namespace ntp {
 
-// A reply is the header, plus a 4-byte crypto-NAK when the request carried a MAC we cannot
-// verify. It is never longer than the request.
-inline constexpr std::size_t kMaxReplyLength = kHeaderLength + 4;
+// A reply is the header, plus the request's key id and a digest of the same length when it was
+// authenticated, or a 4-byte crypto-NAK when its MAC did not verify. Never longer than the request.
+inline constexpr std::size_t kMaxReplyLength = kHeaderLength + 4 + kMaxDigestLength;
 
 enum class DropReason : std::uint8_t {
   too_short,
@@ -34,8 +36,13 @@ enum class DropReason : std::uint8_t {
   bad_version,
   unsupported_mode,
   wrong_timescale,  // pinned or stuck to another timescale, and the policy says drop
+  bad_source_port,  // 0, or the echo (7) and chargen (19) services: reflection loops
+  old_version,      // below access.min_version
+  denied,           // by access, and the policy says drop
+  rate_limited,     // over the limit, neither leaked nor sent a KoD
+  key_required,     // no MAC from a network that must authenticate
 };
-inline constexpr std::size_t kDropReasonCount = 8;
+inline constexpr std::size_t kDropReasonCount = 13;
 std::string_view to_string(DropReason reason);
 
 struct Request {
@@ -43,12 +50,30 @@ struct Request {
   ClientAddress client;
   std::uint8_t listener = 0;
   leapdb::TaiTime received{};
+  leapdb::UtcTime reading{};  // the system clock's receive reading: what rate limiting counts in
 };
+
+// The mutable state a worker answers with; any of them may be absent.
+struct Tables {
+  ClientHistory* history = nullptr;  // shared by all workers
+  RateLimiter* limiter = nullptr;    // this worker's
+  Authenticator* authenticator = nullptr;  // this worker's, for the snapshot's key ring
+};
+
+enum class AuthResult : std::uint8_t { none, ok, unknown_key, bad_length, bad_mac };
+std::string_view to_string(AuthResult result);
+
+inline constexpr std::uint32_t kKissDeny = 0x44454E59;  // "DENY"
+inline constexpr std::uint32_t kKissRate = 0x52415445;  // "RATE"
+inline constexpr std::uint32_t kKissCryp = 0x43525950;  // "CRYP": the crypto-NAK's header
 
 struct Decision {
   std::size_t reply_length = 0;  // 0: drop
   DropReason drop_reason = DropReason::too_short;
-  bool kiss_of_death = false;     // the reply is a KoD DENY
+  std::uint32_t kiss_code = 0;    // the reply is a KoD (or crypto-NAK) with this code; 0: not
+  RateLimiter::Verdict rate = RateLimiter::Verdict::answer;  // what the rate limiter said
+  AuthResult auth = AuthResult::none;
+  std::size_t sign_key = KeyRing::npos;  // sign the reply with this key once it is stamped
   bool pin_violation = false;     // asked a timescale its pin forbids
   bool sticky_violation = false;  // asked a timescale other than the one it is stuck to
   bool mixed = false;             // seen on another timescale within the mixed window
@@ -56,15 +81,16 @@ struct Decision {
   bool replied() const { return reply_length != 0; }
 };
 
-Decision handle(const Request& request, const Snapshot& snapshot, ClientHistory* history,
+Decision handle(const Request& request, const Snapshot& snapshot, const Tables& tables,
                 std::span<std::byte, kMaxReplyLength> reply);
 
+// Writes the transmit time, then the MAC when the decision says so: last, as it covers it.
 void stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::TaiTime transmit,
                     const TimescaleView& timescale);
+void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator);
 
 // The ntpd convention: 254.x.y.z, the low 24 bits the signed offset in 2.22 fixed point.
 std::uint32_t ntpd_smear_refid(leapdb::Nanoseconds offset);
 inline constexpr std::uint32_t kChronySmearRefid = 0x7F7F01FF;  // 127.127.1.255
-inline constexpr std::uint32_t kKissDeny = 0x44454E59;          // "DENY"
 
 }  // namespace ntp

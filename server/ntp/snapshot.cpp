@@ -73,12 +73,16 @@ HeaderQuality header_quality(const ServedQuality& quality, leapdb::TaiTime recei
   return out;
 }
 
-bool in_network(const Pin& pin, const std::array<std::uint8_t, 16>& address) {
-  const unsigned whole = pin.prefix_length / 8, rest = pin.prefix_length % 8;
-  if (!std::equal(pin.network.begin(), pin.network.begin() + whole, address.begin())) return false;
+bool in_network(const Network& network, const std::array<std::uint8_t, 16>& address) {
+  const unsigned whole = network.prefix_length / 8, rest = network.prefix_length % 8;
+  if (!std::equal(network.network.begin(), network.network.begin() + whole, address.begin())) return false;
   if (rest == 0) return true;
   const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
-  return (pin.network[whole] & mask) == (address[whole] & mask);
+  return (network.network[whole] & mask) == (address[whole] & mask);
+}
+
+bool in_any(const std::vector<Network>& networks, const std::array<std::uint8_t, 16>& address) {
+  return std::ranges::any_of(networks, [&address](const Network& network) { return in_network(network, address); });
 }
 
 Snapshot true_utc_snapshot() {

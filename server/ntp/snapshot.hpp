@@ -11,7 +11,9 @@
 
 #include "leapdb/table.hpp"
 #include "leapdb/time.hpp"
+#include "server/ntp/auth.hpp"
 #include "server/ntp/packet.hpp"
+#include "server/ntp/rate_limit.hpp"
 #include "smear/smearer.hpp"
 
 namespace ntp {
@@ -109,19 +111,34 @@ struct TimescaleView {
   smear::Steady steady;  // around the snapshot's time: the shortcut past smearer->at()
 };
 
-struct Pin {
+struct Network {
   std::array<std::uint8_t, 16> network{};  // IPv4 as ::ffff:a.b.c.d
   unsigned prefix_length = 0;               // over the 128 bits
-  std::uint8_t timescale = 0;
 };
 
-bool in_network(const Pin& pin, const std::array<std::uint8_t, 16>& address);
+bool in_network(const Network& network, const std::array<std::uint8_t, 16>& address);
+bool in_any(const std::vector<Network>& networks, const std::array<std::uint8_t, 16>& address);
+
+struct Pin : Network {
+  std::uint8_t timescale = 0;
+  bool key_required = false;  // requests without a valid MAC are not answered
+};
+
+// Who is answered at all: deny first, then allow (empty: everyone).
+struct Access {
+  std::vector<Network> allow;
+  std::vector<Network> deny;
+  bool kod = true;               // the denied get KoD DENY; otherwise silence
+  std::uint8_t min_version = 1;
+};
 
 struct Policy {
   std::vector<Pin> pins;                // first match wins
   bool deny = true;                     // a mismatch gets KoD DENY; otherwise it is dropped
   leapdb::Nanoseconds sticky{0};        // 0: off
   leapdb::Nanoseconds mixed_window{std::chrono::hours{1}};
+  Access access;
+  RateLimitSettings rate_limit;
 };
 
 struct Snapshot {
@@ -133,6 +150,7 @@ struct Snapshot {
   Policy policy;
   // Which timescale set the client history's indices refer to (see ClientHistory).
   std::uint8_t history_generation = 0;
+  std::shared_ptr<const KeyRing> keys = std::make_shared<const KeyRing>();
 };
 
 // The smallest snapshot that serves true UTC on one listener: what smeard holds before its

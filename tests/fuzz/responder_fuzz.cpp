@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Just before NTP era 1 begins.
   const leapdb::TaiTime received{std::chrono::nanoseconds{2'085'978'505'999'999'000}};
   const ntp::Decision decision =
-      ntp::handle(ntp::Request{request, ntp::ClientAddress{}, 0, received}, snapshot, &history, reply);
+      ntp::handle(ntp::Request{request, ntp::ClientAddress{{}, 40123}, 0, received}, snapshot, {&history}, reply);
   if (decision.replied()) {
     if (decision.reply_length > size || decision.reply_length > reply.size()) std::abort();
     ntp::stamp_transmit(reply, received, snapshot.timescales[0]);

@@ -41,7 +41,7 @@ TEST_CASE("the responder and the client agree end to end, in memory") {
   const auto request = ntp::build_client_request(sent);
   std::array<std::byte, ntp::kMaxReplyLength> reply{};
   const leapdb::TaiTime received = snapshot.clock.to_tai(kT1 + Nanoseconds{50'000});
-  const auto decision = ntp::handle(ntp::Request{request, ntp::ClientAddress{}, 0, received}, snapshot, nullptr, reply);
+  const auto decision = ntp::handle(ntp::Request{request, ntp::ClientAddress{{}, 40123}, 0, received}, snapshot, {}, reply);
   REQUIRE(decision.replied());
   ntp::stamp_transmit(reply, received + Nanoseconds{10'000}, snapshot.timescales[0]);
   const auto check = ntp::check_reply(std::span{reply}.first(decision.reply_length), sent);

@@ -46,8 +46,9 @@ TEST_CASE("keys: ID [TYPE] KEY, MD5 by default, HEX: ASCII: or bare, comments an
 TEST_CASE("keys: digest lengths on the wire") {
   CHECK(ntp::digest_length(ntp::MacAlgorithm::md5) == 16);
   CHECK(ntp::digest_length(ntp::MacAlgorithm::sha1) == 20);
-  CHECK(ntp::digest_length(ntp::MacAlgorithm::sha256) == 20);
-  CHECK(ntp::digest_length(ntp::MacAlgorithm::sha512) == 20);
+  CHECK(ntp::digest_length(ntp::MacAlgorithm::sha256) == 32);
+  CHECK(ntp::digest_length(ntp::MacAlgorithm::sha384) == 48);
+  CHECK(ntp::digest_length(ntp::MacAlgorithm::sha512) == 64);
   CHECK(ntp::digest_length(ntp::MacAlgorithm::aes128_cmac) == 16);
   CHECK(ntp::digest_length(ntp::MacAlgorithm::aes256_cmac) == 16);
   for (const char* name : {"MD5", "SHA1", "SHA256", "SHA384", "SHA512", "AES128", "AES256"}) {

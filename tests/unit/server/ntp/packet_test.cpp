@@ -72,10 +72,14 @@ TEST_CASE("layout: lengths") {
 TEST_CASE("layout: legacy MACs") {
   for (const std::uint8_t version : std::initializer_list<std::uint8_t>{1, 2, 3, 4}) {
     CAPTURE(version);
-    for (const std::size_t mac : {4u, 20u, 24u}) {
-      const auto result = ntp::parse_layout(packet_of(48 + mac), version);
+    for (const std::size_t mac : {4u, 20u, 24u, 36u, 52u, 68u}) {
+      CAPTURE(mac);
+      auto packet = packet_of(48 + mac);
+      packet[48 + 3] = std::byte{3};  // key id 3: never a field length
+      const auto result = ntp::parse_layout(packet, version);
       REQUIRE(result.layout);
       CHECK(result.layout->mac.size() == mac);
+      CHECK(result.layout->extension_count == 0);
     }
     for (const std::size_t junk : {8u, 12u, 16u}) {
       CHECK(ntp::parse_layout(packet_of(48 + junk), version).error == LayoutError::bad_mac_length);
@@ -111,6 +115,23 @@ TEST_CASE("layout: RFC 7822 extension fields") {
     REQUIRE(result.layout);
     CHECK(result.layout->extension_count == 2);
     CHECK(result.layout->mac.size() == 20);
+  }
+  SUBCASE("a field followed by a SHA-256 MAC, and a field as long as one") {
+    auto p = packet_of(48);
+    add_extension_field(p, 0x0204, 16);
+    const std::size_t mac_at = p.size();
+    p.resize(p.size() + 36);  // key id + SHA-256
+    p[mac_at + 3] = std::byte{2};
+    const auto with_mac = ntp::parse_layout(p, 4);
+    REQUIRE(with_mac.layout);
+    CHECK(with_mac.layout->extension_count == 1);
+    CHECK(with_mac.layout->mac.size() == 36);
+    auto q = packet_of(48);
+    add_extension_field(q, 0x0104, 36);
+    const auto field = ntp::parse_layout(q, 4);
+    REQUIRE(field.layout);
+    CHECK(field.layout->extension_count == 1);
+    CHECK(field.layout->mac.empty());
   }
   SUBCASE("a short last field without MAC is refused") {
     auto p = packet_of(48);

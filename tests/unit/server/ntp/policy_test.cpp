@@ -31,7 +31,7 @@ ntp::Snapshot two_timescales(bool deny = true, leapdb::Nanoseconds sticky = {}) 
   s.timescales.push_back({"google", smearer(*table, "google"), ntp::RefidConvention::ntpd, false, {}, {}});
   s.timescales.push_back({"utc", smearer(*table, "none"), ntp::RefidConvention::reference, false, {}, {}});
   s.listener_timescale = {0, 1};
-  s.policy.pins.push_back(ntp::Pin{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0}, 104, 1});
+  s.policy.pins.push_back(ntp::Pin{{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0}, 104}, 1});
   s.policy.deny = deny;
   s.policy.sticky = sticky;
   s.policy.mixed_window = minutes{10};
@@ -52,7 +52,7 @@ Exchange ask(const ntp::Snapshot& s, std::uint8_t listener, const ntp::ClientAdd
   const auto request = ntp::build_client_request(ntp::Timestamp{1, 2});
   std::array<std::byte, ntp::kMaxReplyLength> reply{};
   Exchange e;
-  e.decision = ntp::handle(ntp::Request{request, client, listener, s.clock.to_tai(when)}, s, history, reply);
+  e.decision = ntp::handle(ntp::Request{request, client, listener, s.clock.to_tai(when)}, s, {history}, reply);
   e.reply = ntp::decode_header(std::span{reply}.first<ntp::kHeaderLength>());
   return e;
 }
@@ -96,7 +96,7 @@ TEST_CASE("a pinned client asking another timescale gets KoD DENY, or nothing") 
   CHECK(ok.reply.stratum == 1);
   const auto denied = ask(s, 0, pinned, utc(2016, 12, 31, 18));
   CHECK(denied.decision.replied());
-  CHECK(denied.decision.kiss_of_death);
+  CHECK(denied.decision.kiss_code == ntp::kKissDeny);
   CHECK(denied.decision.pin_violation);
   CHECK(denied.reply.stratum == 0);
   CHECK(denied.reply.reference_id == ntp::kKissDeny);
@@ -131,7 +131,7 @@ TEST_CASE("the mixed-client detector and sticky mode") {
   CHECK(ask(sticky, 1, client, t, &sticky_history).decision.replied());
   const auto refused = ask(sticky, 0, client, t + seconds{10}, &sticky_history);
   CHECK(refused.decision.sticky_violation);
-  CHECK(refused.decision.kiss_of_death);
+  CHECK(refused.decision.kiss_code == ntp::kKissDeny);
   // The refusal does not move the client: it is still stuck to utc, and utc still serves it.
   CHECK(ask(sticky, 1, client, t + seconds{20}, &sticky_history).reply.stratum == 1);
   CHECK(ask(sticky, 0, client, t + seconds{30}, &sticky_history).decision.sticky_violation);
@@ -212,13 +212,13 @@ TEST_CASE("the client history is bounded and forgets on collision, never grows")
 }
 
 TEST_CASE("network matching") {
-  const ntp::Pin slash16{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 0, 0}, 112, 0};  // 10.1.0.0/16
+  const ntp::Network slash16{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 0, 0}, 112};  // 10.1.0.0/16
   CHECK(ntp::in_network(slash16, v4(10, 1, 200, 3).ip));
   CHECK_FALSE(ntp::in_network(slash16, v4(10, 2, 0, 1).ip));
-  const ntp::Pin v6{{0x20, 0x01, 0x0d, 0xb8, 0x80}, 33, 0};  // 2001:db8:8000::/33
+  const ntp::Network v6{{0x20, 0x01, 0x0d, 0xb8, 0x80}, 33};  // 2001:db8:8000::/33
   CHECK(ntp::in_network(v6, {0x20, 0x01, 0x0d, 0xb8, 0x80, 1}));
   CHECK_FALSE(ntp::in_network(v6, {0x20, 0x01, 0x0d, 0xb8, 0x7f}));
-  const ntp::Pin all_v4{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96, 0};  // 0.0.0.0/0
+  const ntp::Network all_v4{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96};  // 0.0.0.0/0
   CHECK(ntp::in_network(all_v4, v4(192, 0, 2, 1).ip));
   CHECK_FALSE(ntp::in_network(all_v4, {0x20, 0x01}));  // IPv4 only
 }
@@ -248,8 +248,8 @@ TEST_CASE("the steady shortcuts in a snapshot give byte-identical replies") {
       for (std::uint8_t listener : {std::uint8_t{0}, std::uint8_t{1}}) {
         const auto request = ntp::build_client_request(ntp::Timestamp{1, 2});
         std::array<std::byte, ntp::kMaxReplyLength> with{}, without{};
-        ntp::handle(ntp::Request{request, v4(192, 0, 2, 1), listener, tai}, fast, nullptr, with);
-        ntp::handle(ntp::Request{request, v4(192, 0, 2, 1), listener, tai}, plain, nullptr, without);
+        ntp::handle(ntp::Request{request, v4(192, 0, 2, 1), listener, tai}, fast, {}, with);
+        ntp::handle(ntp::Request{request, v4(192, 0, 2, 1), listener, tai}, plain, {}, without);
         ntp::stamp_transmit(with, tai + milliseconds{3}, fast.timescales[listener]);
         ntp::stamp_transmit(without, tai + milliseconds{3}, plain.timescales[listener]);
         CAPTURE(leapdb::format_rfc3339(when));

@@ -16,7 +16,7 @@ namespace {
 const auto kReceivedUtc = leapdb::utc_from_unix_nanoseconds(1'700'000'000'123'456'789);
 const leapdb::TaiTime kReceived{kReceivedUtc.time_since_epoch() + std::chrono::seconds{10}};
 const ntp::Timestamp kClientTransmit{0xE000'0001u, 0x1234'5678u};
-const ntp::ClientAddress kClient{};
+const ntp::ClientAddress kClient{{}, 40123};
 
 ntp::Snapshot test_snapshot() {
   ntp::Snapshot s = ntp::true_utc_snapshot();
@@ -47,10 +47,43 @@ struct Answer {
   ntp::Header header() const { return ntp::decode_header(std::span{bytes}.first<ntp::kHeaderLength>()); }
 };
 
-Answer answer(std::span<const std::byte> req, const ntp::Snapshot& snapshot = test_snapshot()) {
+Answer answer(std::span<const std::byte> req, const ntp::Snapshot& snapshot = test_snapshot(),
+              const ntp::Tables& tables = {}, const ntp::ClientAddress& client = kClient,
+              leapdb::UtcTime reading = kReceivedUtc) {
   Answer a;
-  a.decision = ntp::handle(ntp::Request{req, kClient, 0, kReceived}, snapshot, nullptr, a.bytes);
+  a.decision = ntp::handle(ntp::Request{req, client, 0, kReceived, reading}, snapshot, tables, a.bytes);
   return a;
+}
+
+ntp::ClientAddress v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint16_t port = 40123) {
+  return ntp::ClientAddress{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d}, port};
+}
+
+ntp::Network v4_network(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, unsigned prefix) {
+  return ntp::Network{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d}, 96 + prefix};
+}
+
+std::vector<std::byte> secret(std::string_view text) {
+  std::vector<std::byte> out;
+  for (const char c : text) out.push_back(static_cast<std::byte>(c));
+  return out;
+}
+
+// Keys 1 (SHA1), 2 (AES128 CMAC) and 3 (MD5).
+std::shared_ptr<const ntp::KeyRing> test_keys() {
+  return std::make_shared<const ntp::KeyRing>(std::vector<ntp::SymmetricKey>{
+      {1, ntp::MacAlgorithm::sha1, secret("sha1-secret"), 1},
+      {2, ntp::MacAlgorithm::aes128_cmac, secret("0123456789abcdef"), 2},
+      {3, ntp::MacAlgorithm::md5, secret("md5-secret"), 3}});
+}
+
+// A client request signed with `key`, as a client holding the same keys file would send it.
+std::vector<std::byte> signed_request(ntp::Authenticator& auth, std::uint32_t key, std::uint8_t version = 4) {
+  const std::size_t index = auth.ring()->index_of(key);
+  const std::size_t digest = ntp::digest_length(auth.ring()->keys()[index].algorithm);
+  auto req = request(version, Mode::client, 48 + 4 + digest);
+  auth.sign(index, std::span{req}.first(48), std::span{req}.subspan(48));
+  return req;
 }
 
 }  // namespace
@@ -177,7 +210,7 @@ TEST_CASE("malformed lengths are dropped with their reason") {
   CHECK(answer(bad_field).decision.drop_reason == DropReason::bad_extension_field);
 }
 
-TEST_CASE("a MAC we cannot verify is answered with a crypto-NAK") {
+TEST_CASE("a MAC we cannot verify is answered with a crypto-NAK that carries no time") {
   for (const std::size_t mac : {20u, 24u}) {
     CAPTURE(mac);
     auto req = request(3, Mode::client, 48 + mac);
@@ -185,6 +218,11 @@ TEST_CASE("a MAC we cannot verify is answered with a crypto-NAK") {
     const Answer a = answer(req);
     REQUIRE(a.decision.replied());
     CHECK(a.decision.reply_length == 52);
+    CHECK(a.decision.auth == ntp::AuthResult::unknown_key);
+    CHECK(a.decision.kiss_code == ntp::kKissCryp);
+    CHECK(a.header().stratum == 0);
+    CHECK(a.header().leap == ntp::LeapIndicator::unsynchronized);
+    CHECK(a.header().reference_id == ntp::kKissCryp);
     for (std::size_t i = 48; i < 52; ++i) CHECK(a.bytes[i] == std::byte{0});
   }
   // A bare crypto-NAK in a request is not a MAC: plain reply.
@@ -217,11 +255,19 @@ TEST_CASE("random input: never a crash, never a reply longer than the request") 
   std::uniform_int_distribution<unsigned> byte{0, 255};
   std::vector<std::byte> req;
   int replies = 0;
+  // With keys, a rate limiter that never limits, and access lists in play.
+  ntp::Snapshot snapshot = test_snapshot();
+  snapshot.keys = test_keys();
+  snapshot.policy.rate_limit = {true, -4, 255, 0};
+  snapshot.policy.access.deny.push_back(v4_network(10, 0, 0, 0, 8));
+  ntp::Authenticator authenticator{snapshot.keys};
+  ntp::RateLimiter limiter{1024, 1};
+  const ntp::Tables tables{nullptr, &limiter, &authenticator};
   for (int i = 0; i < 100000; ++i) {
     req.resize(i % 4 == 0 ? 48 + 4 * (length(random) % 8) : length(random));
     for (auto& b : req) b = static_cast<std::byte>(byte(random));
     if (i % 2 == 0 && req.size() >= 1) req[0] = static_cast<std::byte>((byte(random) & 0xC0) | (4 << 3) | 3);
-    const Answer a = answer(req);
+    const Answer a = answer(req, snapshot, tables, kClient, kReceivedUtc + std::chrono::milliseconds{100} * i);
     if (a.decision.replied()) {
       ++replies;
       REQUIRE(a.decision.reply_length <= req.size());
@@ -229,4 +275,166 @@ TEST_CASE("random input: never a crash, never a reply longer than the request") 
     }
   }
   CHECK(replies > 1000);  // the generator does reach the reply path
+}
+
+TEST_CASE("requests from the echo, chargen and zero ports are dropped: no reflection loops") {
+  for (const int port : {0, 7, 19}) {
+    CAPTURE(port);
+    const Answer a = answer(request(4, Mode::client), test_snapshot(), {}, v4(192, 0, 2, 1, static_cast<std::uint16_t>(port)));
+    CHECK_FALSE(a.decision.replied());
+    CHECK(a.decision.drop_reason == DropReason::bad_source_port);
+  }
+  CHECK(answer(request(4, Mode::client), test_snapshot(), {}, v4(192, 0, 2, 1, 123)).decision.replied());
+}
+
+TEST_CASE("a KoD or any server-mode packet is never answered") {
+  auto kod = request(4, Mode::server);
+  kod[1] = std::byte{0};  // stratum 0
+  kod[12] = std::byte{'R'}, kod[13] = std::byte{'A'}, kod[14] = std::byte{'T'}, kod[15] = std::byte{'E'};
+  CHECK(answer(kod).decision.drop_reason == DropReason::unsupported_mode);
+  CHECK(answer(request(3, Mode::server)).decision.drop_reason == DropReason::unsupported_mode);
+}
+
+TEST_CASE("access.min_version drops older requests") {
+  ntp::Snapshot s = test_snapshot();
+  s.policy.access.min_version = 3;
+  CHECK(answer(request(1, Mode::unspecified), s).decision.drop_reason == DropReason::old_version);
+  CHECK(answer(request(2, Mode::client), s).decision.drop_reason == DropReason::old_version);
+  CHECK(answer(request(3, Mode::client), s).decision.replied());
+  CHECK(answer(request(4, Mode::client), s).decision.replied());
+}
+
+TEST_CASE("access: deny first, then allow; the denied get KoD DENY or nothing") {
+  ntp::Snapshot s = test_snapshot();
+  s.policy.access.allow = {v4_network(10, 0, 0, 0, 8)};
+  s.policy.access.deny = {v4_network(10, 9, 0, 0, 16)};
+  const auto req = request(4, Mode::client);
+  const Answer served = answer(req, s, {}, v4(10, 1, 2, 3));
+  CHECK(served.decision.replied());
+  CHECK(served.decision.kiss_code == 0);
+  CHECK(served.header().stratum == 1);
+  for (const ntp::ClientAddress& denied : {v4(10, 9, 1, 1), v4(192, 0, 2, 1)}) {
+    const Answer a = answer(req, s, {}, denied);
+    REQUIRE(a.decision.replied());
+    CHECK(a.decision.reply_length == 48);
+    CHECK(a.decision.kiss_code == ntp::kKissDeny);
+    CHECK(a.header().stratum == 0);
+    CHECK(a.header().reference_id == ntp::kKissDeny);
+    CHECK(a.header().origin_time == kClientTransmit);  // the client can match it
+  }
+  s.policy.access.kod = false;
+  const Answer dropped = answer(req, s, {}, v4(10, 9, 1, 1));
+  CHECK_FALSE(dropped.decision.replied());
+  CHECK(dropped.decision.drop_reason == DropReason::denied);
+  // IPv6 against an IPv4-only allow list: denied.
+  CHECK_FALSE(answer(req, s, {}, ntp::ClientAddress{{0x20, 0x01, 0x0d, 0xb8}, 40123}).decision.replied());
+  // An empty allow list serves everyone not denied.
+  s.policy.access.allow.clear();
+  CHECK(answer(req, s, {}, v4(192, 0, 2, 1)).decision.replied());
+}
+
+TEST_CASE("rate limiting in the responder: burst answered, then one KoD RATE an interval, the rest dropped") {
+  ntp::Snapshot s = test_snapshot();
+  s.policy.rate_limit = {true, 0, 3, 0};  // 1/s, burst 3, no leak
+  ntp::RateLimiter limiter{1024, 7};
+  const ntp::Tables tables{nullptr, &limiter, nullptr};
+  const auto req = request(4, Mode::client);
+  auto at = [&](std::int64_t ms, const ntp::ClientAddress& client = v4(192, 0, 2, 1)) {
+    return answer(req, s, tables, client, kReceivedUtc + std::chrono::milliseconds{ms});
+  };
+  for (int i = 0; i < 3; ++i) CHECK(at(i).decision.kiss_code == 0);
+  const Answer kod = at(3);
+  CHECK(kod.decision.kiss_code == ntp::kKissRate);
+  CHECK(kod.decision.rate == ntp::RateLimiter::Verdict::kod);
+  CHECK(kod.header().reference_id == ntp::kKissRate);
+  CHECK(kod.header().stratum == 0);
+  const Answer dropped = at(4);
+  CHECK_FALSE(dropped.decision.replied());
+  CHECK(dropped.decision.drop_reason == DropReason::rate_limited);
+  CHECK(at(5, v4(192, 0, 2, 2)).decision.kiss_code == 0);  // another client is not affected
+  CHECK(at(1100).decision.kiss_code == 0);                  // a second later: one more token
+  // Rate limiting is off unless enabled, whatever the table.
+  s.policy.rate_limit.enabled = false;
+  for (int i = 0; i < 20; ++i) CHECK(at(1200).decision.kiss_code == 0);
+}
+
+TEST_CASE("an authenticated request gets a reply signed with its key, as long as the request") {
+  ntp::Snapshot s = test_snapshot();
+  s.keys = test_keys();
+  ntp::Authenticator server{s.keys};
+  ntp::Authenticator client{test_keys()};
+  for (const std::uint32_t key : {1u, 2u, 3u}) {
+    for (const std::uint8_t version : {std::uint8_t{3}, std::uint8_t{4}}) {
+      CAPTURE(key);
+      CAPTURE(version);
+      const auto req = signed_request(client, key, version);
+      Answer a = answer(req, s, {nullptr, nullptr, &server});
+      REQUIRE(a.decision.replied());
+      CHECK(a.decision.auth == ntp::AuthResult::ok);
+      CHECK(a.decision.reply_length == req.size());
+      CHECK(a.header().stratum == 1);
+      ntp::stamp_transmit(a.bytes, kReceived, s.timescales[0]);
+      ntp::sign(a.bytes, a.decision, server);
+      const auto reply = std::span{a.bytes}.first(a.decision.reply_length);
+      CHECK(std::to_integer<unsigned>(reply[51]) == key);
+      // The client verifies it with its own copy of the key, transmit time included.
+      CHECK(client.verify(reply.first(48), reply.subspan(48)).verdict == ntp::Verdict::ok);
+      auto tampered = std::vector<std::byte>(reply.begin(), reply.end());
+      tampered[47] ^= std::byte{1};
+      CHECK(client.verify(std::span{tampered}.first(48), std::span{tampered}.subspan(48)).verdict == ntp::Verdict::bad_mac);
+    }
+  }
+}
+
+TEST_CASE("a flipped MAC byte, a wrong key or a wrong length gets a crypto-NAK") {
+  ntp::Snapshot s = test_snapshot();
+  s.keys = test_keys();
+  ntp::Authenticator server{s.keys};
+  ntp::Authenticator client{test_keys()};
+  auto flipped = signed_request(client, 1);
+  flipped[60] ^= std::byte{0x40};
+  std::vector<ntp::SymmetricKey> other_secret = test_keys()->keys();
+  other_secret[0].secret = secret("not-the-secret");
+  ntp::Authenticator impostor{std::make_shared<const ntp::KeyRing>(other_secret)};
+  auto short_mac = signed_request(client, 1);
+  short_mac.resize(48 + 20);  // a SHA1 key with a 16-byte digest
+  struct Case {
+    std::vector<std::byte> request;
+    ntp::AuthResult result;
+  };
+  for (const Case& c : {Case{flipped, ntp::AuthResult::bad_mac}, Case{signed_request(impostor, 1), ntp::AuthResult::bad_mac},
+                        Case{short_mac, ntp::AuthResult::bad_length}}) {
+    const Answer a = answer(c.request, s, {nullptr, nullptr, &server});
+    REQUIRE(a.decision.replied());
+    CHECK(a.decision.auth == c.result);
+    CHECK(a.decision.sign_key == ntp::KeyRing::npos);
+    CHECK(a.decision.reply_length == 52);
+    CHECK(a.header().reference_id == ntp::kKissCryp);
+    CHECK(a.header().stratum == 0);
+  }
+}
+
+TEST_CASE("a key-required network: no MAC gets nothing, a bad one a crypto-NAK, a good one time") {
+  ntp::Snapshot s = test_snapshot();
+  s.keys = test_keys();
+  ntp::Pin pin;
+  static_cast<ntp::Network&>(pin) = v4_network(10, 0, 0, 0, 8);
+  pin.timescale = 0;
+  pin.key_required = true;
+  s.policy.pins.push_back(pin);
+  ntp::Authenticator server{s.keys};
+  ntp::Authenticator client{test_keys()};
+  const ntp::Tables tables{nullptr, nullptr, &server};
+  const Answer bare = answer(request(4, Mode::client), s, tables, v4(10, 1, 1, 1));
+  CHECK_FALSE(bare.decision.replied());
+  CHECK(bare.decision.drop_reason == DropReason::key_required);
+  CHECK_FALSE(answer(request(4, Mode::client, 52), s, tables, v4(10, 1, 1, 1)).decision.replied());  // key id only
+  auto bad = signed_request(client, 2);
+  bad[55] ^= std::byte{1};
+  CHECK(answer(bad, s, tables, v4(10, 1, 1, 1)).decision.kiss_code == ntp::kKissCryp);
+  const Answer good = answer(signed_request(client, 2), s, tables, v4(10, 1, 1, 1));
+  CHECK(good.decision.auth == ntp::AuthResult::ok);
+  CHECK(good.decision.kiss_code == 0);
+  // Outside the network, no key is needed.
+  CHECK(answer(request(4, Mode::client), s, tables, v4(192, 0, 2, 1)).decision.replied());
 }
