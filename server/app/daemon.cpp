@@ -15,6 +15,7 @@
 
 #include "server/app/control.hpp"
 #include "server/app/log.hpp"
+#include "server/app/privilege.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/steering.hpp"
 #include "server/io/udp_socket.hpp"
@@ -147,6 +148,21 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
     }
     log(Level::info, "metrics_listening",
         {{"address", config.metrics.listen->to_string()}, {"paths", "/metrics /status /healthz /readyz"}});
+  }
+
+  // Everything privileged is done: sockets are bound, the reference and the keys are open.
+  const Privileges privileges = drop_privileges(config.user, config.group);
+  if (!privileges.error.empty()) {
+    log(Level::error, "privileges_failed", {{"problem", privileges.error}});
+    return 1;
+  }
+  if (!privileges.warning.empty()) {
+    log(Level::warning, "privileges_kept", {{"detail", privileges.warning}});
+  } else {
+    log(Level::info, "privileges_dropped", {{"user", privileges.user},
+                                            {"uid", std::to_string(privileges.uid)},
+                                            {"gid", std::to_string(privileges.gid)},
+                                            {"capabilities", "none"}});
   }
 
   // Workers never see the signals: they are delivered to this thread, where Asio waits.

@@ -10,11 +10,12 @@
 
 namespace {
 
-constexpr std::string_view kUsage = R"(usage: smeard [--config FILE]
+constexpr std::string_view kUsage = R"(usage: smeard [--config FILE] [--foreground]
        smeard --check-config FILE
        smeard --print-default-config
 
   --config FILE         serve with this configuration (default: the embedded one)
+  --foreground          accepted for service managers: smeard never forks into the background
   --check-config FILE   validate FILE, print every problem, exit 1 if there are any
   --print-default-config  print the embedded default configuration
 )";
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
     if ((arg == "--config" || arg == "--check-config") && i + 1 < argc && !config_path) {
       check_only = arg == "--check-config";
       config_path = argv[++i];
+    } else if (arg == "--foreground") {
+      // smeard always runs in the foreground, logging to stderr, as systemd and containers want.
     } else if (arg == "--print-default-config") {
       std::cout << config::embedded_default();
       return 0;
