@@ -750,7 +750,9 @@ void read_ratelimit(Reader& in, const YAML::Node& node, Config& config) {
 }
 
 // A user or group name as passwd and group files allow it, or a numeric id.
-void read_account(Reader& in, const YAML::Node& node, const std::string& key, std::optional<std::string>& out) {
+void read_account(Reader& in, const YAML::Node& node, const std::string& key, std::optional<std::string>& out,
+                  SourceLocation& location) {
+  location = in.at(node);
   const auto text = in.string(node, key);
   if (!text) return;
   const bool valid = !text->empty() && text->size() <= 32 && (*text)[0] != '-' &&
@@ -924,8 +926,8 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   if (const YAML::Node node = root["clients"]; node.IsDefined()) read_clients(in, node, config);
   if (const YAML::Node node = root["access"]; node.IsDefined()) read_access(in, node, config);
   if (const YAML::Node node = root["ratelimit"]; node.IsDefined()) read_ratelimit(in, node, config);
-  if (const YAML::Node node = root["user"]; node.IsDefined()) read_account(in, node, "user", config.user);
-  if (const YAML::Node node = root["group"]; node.IsDefined()) read_account(in, node, "group", config.group);
+  if (const YAML::Node node = root["user"]; node.IsDefined()) read_account(in, node, "user", config.user, config.user_location);
+  if (const YAML::Node node = root["group"]; node.IsDefined()) read_account(in, node, "group", config.group, config.group_location);
   if (const YAML::Node node = root["client_policy"]; node.IsDefined()) read_client_policy(in, node, config);
   if (const YAML::Node node = root["metrics"]; node.IsDefined()) read_metrics(in, node, config);
   if (const YAML::Node node = root["log_format"]; node.IsDefined()) {

@@ -189,6 +189,8 @@ struct Config {
   // Who smeard runs as once its sockets are bound; unset: the user "smeard" if it exists.
   std::optional<std::string> user;
   std::optional<std::string> group;
+  SourceLocation user_location;
+  SourceLocation group_location;
   bool log_json = false;  // log_format: json (one JSON object a line) or keyvalue (the default)
   unsigned workers = 0;  // worker threads per listener; 0: one per core
 };

@@ -151,7 +151,7 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   }
 
   // Everything privileged is done: sockets are bound, the reference and the keys are open.
-  const Privileges privileges = drop_privileges(config.user, config.group);
+  const Privileges privileges = drop_privileges(config);
   if (!privileges.error.empty()) {
     log(Level::error, "privileges_failed", {{"problem", privileges.error}});
     return 1;

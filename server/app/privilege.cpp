@@ -60,7 +60,12 @@ std::string clear_capabilities() {
 
 }  // namespace
 
-Privileges drop_privileges(const std::optional<std::string>& user, const std::optional<std::string>& group) {
+Privileges drop_privileges(const config::Config& config) {
+  const std::optional<std::string>& user = config.user;
+  const std::optional<std::string>& group = config.group;
+  auto problem = [](const config::SourceLocation& where, const char* key, const std::string& message) {
+    return config::Problem{where, key, message}.to_string();
+  };
   Privileges result;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     result.error = failed("PR_SET_NO_NEW_PRIVS");
@@ -74,8 +79,9 @@ Privileges drop_privileges(const std::optional<std::string>& user, const std::op
     if (user) {
       const auto wanted = find_user(*user, buffer);
       if (!wanted || wanted->pw_uid != result.uid) {
-        result.error = "user: '" + *user + "' was configured, but smeard was started as uid " +
-                       std::to_string(result.uid) + " and cannot change user without root";
+        result.error = problem(config.user_location, "user",
+                               "'" + *user + "' was configured, but smeard was started as uid " +
+                                   std::to_string(result.uid) + " and cannot change user without root");
         return result;
       }
     }
@@ -90,7 +96,7 @@ Privileges drop_privileges(const std::optional<std::string>& user, const std::op
   const std::optional<passwd> account = find_user(name, buffer);
   if (!account) {
     if (user) {
-      result.error = "user: no user '" + *user + "'";
+      result.error = problem(config.user_location, "user", "no user '" + *user + "'");
       return result;
     }
     result.user = "root";
@@ -101,7 +107,7 @@ Privileges drop_privileges(const std::optional<std::string>& user, const std::op
   if (group) {
     const auto found = find_group(*group);
     if (!found) {
-      result.error = "group: no group '" + *group + "'";
+      result.error = problem(config.group_location, "group", "no group '" + *group + "'");
       return result;
     }
     gid = *found;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "config/config.hpp"
+
 namespace app {
 
 struct Privileges {
@@ -17,6 +19,7 @@ struct Privileges {
   unsigned gid = 0;
 };
 
-Privileges drop_privileges(const std::optional<std::string>& user, const std::optional<std::string>& group);
+// Takes the configuration's user and group; errors about them name where they were set.
+Privileges drop_privileges(const config::Config& config);
 
 }  // namespace app

@@ -184,8 +184,10 @@ class Smeard:
     asserts a clean exit (status 0 and an event=stopped line) and returns that line's fields.
     """
 
-    def __init__(self, addresses=None, refid="GPS", workers=2, text=None):
+    def __init__(self, addresses=None, refid="GPS", workers=2, text=None, wrapper=(), args=()):
+        """`wrapper`: a command that execs smeard (setpriv, say); `args`: more arguments for smeard."""
         self.addresses = list(addresses) if addresses else [f"127.0.0.1:{free_udp_port()}"]
+        self.wrapper, self.args = list(wrapper), list(args)
         self.refid = refid
         self.directory = tempfile.mkdtemp(prefix="smeard-itest-")
         self.config = write_file(self.directory, "smeard.yaml",
@@ -219,7 +221,7 @@ class Smeard:
             self._changed.notify_all()
 
     def start(self):
-        self.process = subprocess.Popen([binary(SMEARD), "--config", self.config],
+        self.process = subprocess.Popen(self.wrapper + [binary(SMEARD), "--config", self.config] + self.args,
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
         _running.add(self.process)
