@@ -4,7 +4,7 @@
 #   setup.sh serve   install build dependencies, build, run smeard in the foreground on its
 #                    embedded default configuration (the google smear on 0.0.0.0:123 and [::]:123)
 #   setup.sh test    install build dependencies and the real NTP clients the tests talk to,
-#                    build; run the unit tests under ASan + UBSan, a short libFuzzer run of
+#                    build; run the unit tests under ASan + UBSan and under TSan, a short libFuzzer run of
 #                    every parser, then every unit and integration test, then the benchmark
 #                    briefly
 set -euo pipefail
@@ -66,8 +66,10 @@ case "${1:-}" in
     install_packages "${build_packages[@]}" "${test_packages[@]}"
     build release
     build sanitize
+    build tsan
     build fuzz
     ctest --preset sanitize
+    ctest --preset tsan
     ctest --preset fuzz
     ctest --preset release
     # The benchmark is not a test: here it only has to run (2 s per server and phase) and every
