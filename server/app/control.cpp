@@ -1,4 +1,5 @@
 #include "server/app/control.hpp"
+#include "server/app/keys_file.hpp"
 
 #include <algorithm>
 #include <thread>
@@ -11,32 +12,6 @@
 
 namespace app {
 namespace {
-
-struct LoadedKeys {
-  std::shared_ptr<const ntp::KeyRing> ring;  // null when there are problems
-  std::vector<std::string> problems;
-};
-
-// The configured keys file, parsed and tried with OpenSSL, before anything serves from it.
-LoadedKeys load_keys(const config::Config& config) {
-  if (!config.keys) return {std::make_shared<const ntp::KeyRing>(), {}};
-  const io::FileRead file = io::read_file(*config.keys);
-  if (!file.ok()) {
-    return {nullptr, {config::Problem{config.keys_location, "keys", file.error}.to_string()}};
-  }
-  ntp::KeysResult parsed = ntp::parse_keys(file.bytes);
-  LoadedKeys loaded;
-  for (const ntp::KeyProblem& problem : parsed.problems) loaded.problems.push_back(problem.to_string(*config.keys));
-  if (!loaded.problems.empty()) return loaded;
-  auto ring = std::make_shared<const ntp::KeyRing>(std::move(parsed.keys));
-  try {
-    ntp::Authenticator trial{ring};
-  } catch (const std::exception& error) {
-    return {nullptr, {*config.keys + ": " + error.what()}};
-  }
-  loaded.ring = std::move(ring);
-  return loaded;
-}
 
 std::string listener_layout(const config::Config& config) {
   std::string text = std::to_string(worker_count(config));

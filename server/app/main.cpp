@@ -6,6 +6,7 @@
 
 #include "config/config.hpp"
 #include "server/app/daemon.hpp"
+#include "server/app/keys_file.hpp"
 #include "server/io/file.hpp"
 
 namespace {
@@ -65,8 +66,12 @@ int main(int argc, char** argv) {
   const std::optional<config::Config> config = load(config_path);
   if (check_only) {
     if (!config) return 1;
+    const app::LoadedKeys keys = app::load_keys(*config);
+    for (const std::string& problem : keys.problems) std::cerr << problem << "\n";
+    if (!keys.ring) return 1;
     std::cout << *config_path << ": ok (" << config->listeners.size() << " listeners, "
-              << config->timescales.size() << " timescales)\n";
+              << config->timescales.size() << " timescales"
+              << (config->keys ? ", " + std::to_string(keys.ring->keys().size()) + " keys" : "") << ")\n";
     return 0;
   }
   if (!config) return 1;

@@ -9,6 +9,7 @@ implementation independent of smeard's OpenSSL one.
 
 import hashlib
 import os
+import shutil
 import re
 import signal
 import socket
@@ -94,7 +95,6 @@ class AuthTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        import shutil
         shutil.rmtree(cls.directory, ignore_errors=True)
 
     def chronyd(self, key_id, keys_file):
@@ -192,6 +192,29 @@ class AuthTest(unittest.TestCase):
                 f.write(keys_text(KEYS))
             self.server.process.send_signal(signal.SIGHUP)
             harness.wait_for(lambda: len(self.server.events("config_reloaded")) >= 2, 5)
+
+
+class KeysFileTest(unittest.TestCase):
+    def test_a_bad_keys_file_fails_check_config_and_start_naming_file_line_and_field(self):
+        directory = tempfile.mkdtemp(prefix="smeard-keys-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        keys = harness.write_file(directory, "ntp.keys", "1 SHA1 HEX:0011\n9 AES128 HEX:0011\n")
+        port = harness.free_udp_port()
+        config = harness.write_file(directory, "smeard.yaml",
+                                    harness.config_text([f"127.0.0.1:{port}"]) + f"keys: {keys}\n")
+        expected = f"{keys}:2:10: key: AES128 needs a 16-byte key, not 2 bytes"
+        for mode in ("--check-config", "--config"):
+            with self.subTest(mode=mode):
+                result = harness.run([harness.binary(harness.SMEARD), mode, config], timeout=10)
+                self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+                self.assertIn(expected, result.stderr)
+        missing = harness.write_file(directory, "missing.yaml",
+                                     harness.config_text([f"127.0.0.1:{port}"]) + "keys: /nonexistent/ntp.keys\n")
+        result = harness.run([harness.binary(harness.SMEARD), "--check-config", missing], timeout=10)
+        self.assertEqual(result.returncode, 1)
+        with open(missing) as f:
+            line = len(f.read().splitlines())
+        self.assertIn(f"{missing}:{line}:7: keys: cannot read /nonexistent/ntp.keys", result.stderr)
 
 
 if __name__ == "__main__":
