@@ -101,12 +101,18 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   const std::span<const std::byte> mac = layout.layout->mac;
 
   Decision decision;
+  const bool limiting = policy.rate_limit.enabled && tables.limiter != nullptr;
   if (denied(policy.access, request.client)) {
-    if (!policy.access.kod) return drop(DropReason::denied);
+    // KoD DENY within the rate limit, so a spoofed flood cannot reflect off us at full rate.
+    if (!policy.access.kod ||
+        (limiting && tables.limiter->check(policy.rate_limit, request.client, request.reading) !=
+                         RateLimiter::Verdict::answer)) {
+      return drop(DropReason::denied);
+    }
     decision.kiss_code = kKissDeny;
   }
   // Before the MAC, so a flood costs no digests.
-  if (decision.kiss_code == 0 && policy.rate_limit.enabled && tables.limiter != nullptr) {
+  if (decision.kiss_code == 0 && limiting) {
     decision.rate = tables.limiter->check(policy.rate_limit, request.client, request.reading);
     if (decision.rate == RateLimiter::Verdict::drop) {
       decision.drop_reason = DropReason::rate_limited;
@@ -143,11 +149,9 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
     // crypto-NAK (RFC 5905 section 7.5), so an authenticating client learns why instead of
     // timing out; it carries a KoD header, so no client takes time from it.
     if (mac.size() > 4) {
-      const Verification verification = tables.authenticator != nullptr
-                                            ? tables.authenticator->verify(request.bytes.first(kHeaderLength +
-                                                                               layout.layout->extensions.size()),
-                                                                           mac)
-                                            : Verification{};
+      const auto covered = request.bytes.first(kHeaderLength + layout.layout->extensions.size());
+      const Verification verification =
+          tables.authenticator != nullptr ? tables.authenticator->verify(covered, mac) : Verification{};
       decision.auth = auth_result(verification.verdict);
       if (decision.auth == AuthResult::ok) {
         decision.sign_key = verification.key_index;

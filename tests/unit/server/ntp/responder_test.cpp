@@ -333,6 +333,22 @@ TEST_CASE("access: deny first, then allow; the denied get KoD DENY or nothing") 
   CHECK(answer(req, s, {}, v4(192, 0, 2, 1)).decision.replied());
 }
 
+TEST_CASE("access: with rate limiting on, KoD DENY is sent within the limit, the rest dropped") {
+  ntp::Snapshot s = test_snapshot();
+  s.policy.access.deny = {v4_network(10, 0, 0, 0, 8)};
+  s.policy.rate_limit = {true, 0, 2, 0};
+  ntp::RateLimiter limiter{1024, 3};
+  const ntp::Tables tables{nullptr, &limiter, nullptr};
+  int kods = 0, drops = 0;
+  for (int i = 0; i < 100; ++i) {
+    const Answer a = answer(request(4, Mode::client), s, tables, v4(10, 1, 1, 1), kReceivedUtc);
+    kods += a.decision.kiss_code == ntp::kKissDeny;
+    drops += !a.decision.replied() && a.decision.drop_reason == DropReason::denied;
+  }
+  CHECK(kods == 2);  // the burst
+  CHECK(drops == 98);
+}
+
 TEST_CASE("rate limiting in the responder: burst answered, then one KoD RATE an interval, the rest dropped") {
   ntp::Snapshot s = test_snapshot();
   s.policy.rate_limit = {true, 0, 3, 0};  // 1/s, burst 3, no leak
