@@ -312,7 +312,6 @@ std::vector<metrics::Traffic> Control::traffic() const {
       traffic.kod_rate += c.kod_rate.load();
       traffic.crypto_nak += c.crypto_nak.load();
       traffic.ratelimit_leaked += c.ratelimit_leaked.load();
-      traffic.ratelimit_kod += c.kod_rate.load();
       for (std::size_t r = 1; r < auth.size(); ++r) auth[r] += c.auth[r].load();
       traffic.pin_violations += c.pin_violations.load();
       traffic.sticky_violations += c.sticky_violations.load();

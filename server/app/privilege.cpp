@@ -85,6 +85,15 @@ Privileges drop_privileges(const config::Config& config) {
         return result;
       }
     }
+    if (group) {
+      const auto wanted = find_group(*group);
+      if (!wanted || *wanted != result.gid) {
+        result.error = problem(config.group_location, "group",
+                               "'" + *group + "' was configured, but smeard was started as gid " +
+                                   std::to_string(result.gid) + " and cannot change group without root");
+        return result;
+      }
+    }
     result.error = clear_capabilities();
     const passwd* self = getpwuid(result.uid);
     result.user = self != nullptr ? self->pw_name : std::to_string(result.uid);

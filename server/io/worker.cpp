@@ -168,7 +168,6 @@ void Worker::answer_batch(unsigned received) {
 
     const ntp::Request request{bytes, client_address_of(b.sources[i]), listener_, to_tai(received_at), received_at};
     const ntp::Decision decision = ntp::handle(request, *snapshot, tables, b.replies[replies]);
-    if (decision.rate != ntp::RateLimiter::Verdict::answer) bump(counters_.ratelimited);
     if (decision.rate == ntp::RateLimiter::Verdict::leak) bump(counters_.ratelimit_leaked);
     if (decision.auth != ntp::AuthResult::none) bump(counters_.auth[static_cast<std::size_t>(decision.auth)]);
     if (decision.pin_violation) bump(counters_.pin_violations);

@@ -33,8 +33,7 @@ struct alignas(64) WorkerCounters {
   std::atomic<std::uint64_t> kod_deny{0};
   std::atomic<std::uint64_t> kod_rate{0};
   std::atomic<std::uint64_t> crypto_nak{0};
-  std::atomic<std::uint64_t> ratelimited{0};         // over the limit, whatever was done
-  std::atomic<std::uint64_t> ratelimit_leaked{0};    // of those, answered anyway
+  std::atomic<std::uint64_t> ratelimit_leaked{0};    // over the limit, answered anyway
   std::array<std::atomic<std::uint64_t>, 5> auth{};  // by ntp::AuthResult
   std::atomic<std::uint64_t> pin_violations{0};
   std::atomic<std::uint64_t> sticky_violations{0};

@@ -163,7 +163,7 @@ std::string to_prometheus(const Status& s) {
                 with("code", code));
     }
     for (const auto& [action, count] :
-         {std::pair{"leaked", t.ratelimit_leaked}, {"kod", t.ratelimit_kod}, {"dropped", t.ratelimit_dropped}}) {
+         {std::pair{"leaked", t.ratelimit_leaked}, {"kod", t.kod_rate}, {"dropped", t.ratelimit_dropped}}) {
       f.counter("smeard_ratelimited_total", "Requests over the rate limit, by what was done with them",
                 static_cast<double>(count), with("action", action));
     }
@@ -253,7 +253,7 @@ std::string to_json(const Status& s) {
                                {"kod_deny", t.kod_deny},
                                {"kod_rate", t.kod_rate},
                                {"crypto_nak", t.crypto_nak},
-                               {"ratelimited", t.ratelimit_leaked + t.ratelimit_kod + t.ratelimit_dropped},
+                               {"ratelimited", t.ratelimit_leaked + t.kod_rate + t.ratelimit_dropped},
                                {"pin_violations", t.pin_violations},
                                {"sticky_violations", t.sticky_violations},
                                {"mixed_clients", t.mixed_clients},

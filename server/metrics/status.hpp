@@ -41,9 +41,8 @@ struct Traffic {
   std::uint64_t kod_deny = 0;
   std::uint64_t kod_rate = 0;
   std::uint64_t crypto_nak = 0;
-  // Requests over the rate limit, by what was done with them.
+  // Requests over the rate limit, by what was done with them (the rest got kod_rate).
   std::uint64_t ratelimit_leaked = 0;
-  std::uint64_t ratelimit_kod = 0;
   std::uint64_t ratelimit_dropped = 0;
   std::vector<std::pair<std::string, std::uint64_t>> auth;  // MAC verification result -> count
   std::uint64_t pin_violations = 0;

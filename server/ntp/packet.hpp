@@ -81,7 +81,8 @@ struct LayoutResult {
 
 // Splits what follows the header. NTPv4 may carry extension fields (each at least 16 bytes,
 // a multiple of 4; the last at least 28 when no MAC follows, which is how a trailing MAC of
-// 4, 20 or 24 bytes is told apart). Earlier versions carry at most a MAC.
+// 4, 20 or 24 bytes is told apart; a SHA-2 MAC of 36, 52 or 68 bytes is one only where the
+// tail does not read as fields). Earlier versions carry at most a MAC.
 LayoutResult parse_layout(std::span<const std::byte> packet, std::uint8_t version);
 
 // Calls visit(ExtensionField) for each field of a layout parse_layout accepted.

@@ -9,7 +9,7 @@ RateLimiter::RateLimiter(std::size_t entries, std::uint64_t seed)
     : table_(std::make_unique<Entry[]>(std::bit_ceil(std::max(entries, kWays)))),
       set_mask_(std::bit_ceil(std::max(entries, kWays)) / kWays - 1),
       hash_(seed),
-      random_(seed ^ 0x9e3779b97f4a7c15ULL) {}
+      random_((seed ^ 0x9e3779b97f4a7c15ULL) | 1) {}  // xorshift's state must never be 0
 
 RateLimiter::Verdict RateLimiter::check(const RateLimitSettings& settings, const ClientAddress& client,
                                         leapdb::UtcTime now) {
@@ -45,7 +45,7 @@ RateLimiter::Verdict RateLimiter::check(const RateLimitSettings& settings, const
     entry->arrival_ns = arrival + interval_ns;
     return Verdict::answer;
   }
-  // xorshift64: cheap, and what matters is only that a flooder cannot predict it.
+  // xorshift64: cheap; seeded at random per worker, so which requests leak cannot be aimed at.
   random_ ^= random_ << 13;
   random_ ^= random_ >> 7;
   random_ ^= random_ << 17;
