@@ -900,7 +900,7 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   }
   in.only_keys(root, "",
                {"listeners", "timescales", "reference", "workers", "leapdb", "clients", "client_policy", "metrics",
-                "log_format", "access", "ratelimit", "keys", "user", "group"});
+                "log_format", "access", "ratelimit", "keys", "user", "group", "seccomp"});
 
   Config config;
   config.source = std::string{file_name};
@@ -930,6 +930,9 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   if (const YAML::Node node = root["group"]; node.IsDefined()) read_account(in, node, "group", config.group, config.group_location);
   if (const YAML::Node node = root["client_policy"]; node.IsDefined()) read_client_policy(in, node, config);
   if (const YAML::Node node = root["metrics"]; node.IsDefined()) read_metrics(in, node, config);
+  if (const YAML::Node node = root["seccomp"]; node.IsDefined()) {
+    if (const auto value = boolean(in, node, "seccomp")) config.seccomp = *value;
+  }
   if (const YAML::Node node = root["log_format"]; node.IsDefined()) {
     const auto format = in.string(node, "log_format");
     if (format == "json" || format == "keyvalue") {

@@ -191,6 +191,8 @@ struct Config {
   std::optional<std::string> group;
   SourceLocation user_location;
   SourceLocation group_location;
+  // Worker threads run under a seccomp allow-list (any other system call kills smeard).
+  bool seccomp = true;
   bool log_json = false;  // log_format: json (one JSON object a line) or keyvalue (the default)
   unsigned workers = 0;  // worker threads per listener; 0: one per core
 };

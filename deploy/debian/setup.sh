@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
-                nlohmann-json3-dev libssl-dev tzdata)
+                nlohmann-json3-dev libssl-dev libseccomp-dev tzdata)
 # Real peers: chronyd -Q, ntpdig and Python's ntplib (Debian's python3, not another one on PATH);
 # unshare and ip give the port-123 tests a private network namespace.
 # clang and its runtime build the libFuzzer targets; prometheus (with promtool) scrapes smeard

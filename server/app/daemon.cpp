@@ -7,7 +7,9 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <latch>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <random>
 #include <thread>
@@ -17,6 +19,7 @@
 #include "server/app/log.hpp"
 #include "server/app/privilege.hpp"
 #include "server/io/rcu.hpp"
+#include "server/io/sandbox.hpp"
 #include "server/io/steering.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/io/worker.hpp"
@@ -171,8 +174,32 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   for (const int signal : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&handled, signal);
   pthread_sigmask(SIG_BLOCK, &handled, &previous);
   std::vector<std::jthread> threads;
-  for (const auto& worker : workers) threads.emplace_back([&worker] { worker->run(); });
+  // Each worker confines itself before it answers anything; start-up waits to hear from all.
+  std::latch confined{static_cast<std::ptrdiff_t>(workers.size())};
+  std::mutex confinement_mutex;
+  std::string confinement_error;
+  for (const auto& worker : workers) {
+    const std::string name = "smeard-w" + std::to_string(threads.size());  // what top -H shows
+    threads.emplace_back([&worker, &confined, &confinement_mutex, &confinement_error, name, seccomp = config.seccomp] {
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      const std::string error = seccomp ? io::confine_worker_thread() : std::string{};
+      if (!error.empty()) {
+        const std::lock_guard lock{confinement_mutex};
+        confinement_error = error;
+      }
+      confined.count_down();
+      if (error.empty()) worker->run();
+    });
+  }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  confined.wait();
+  if (!confinement_error.empty()) {
+    log(Level::error, "seccomp_failed",
+        {{"problem", confinement_error}, {"detail", "set seccomp: false to run the workers unconfined"}});
+    for (const auto& worker : workers) worker->request_stop();
+    return 1;  // the threads join as they go out of scope
+  }
+  if (config.seccomp) log(Level::info, "seccomp", {{"workers", std::to_string(workers.size())}, {"action", "kill"}});
 
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     const config::Listener& listener = config.listeners[i];

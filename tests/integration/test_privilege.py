@@ -1,7 +1,8 @@
 """Privilege: started as root, smeard serves as the configured user and group with no
 capability left; started unprivileged with CAP_NET_BIND_SERVICE alone (as systemd's
-AmbientCapabilities= or a container grants it), it binds port 123 and then gives that up too.
-Both read /proc/PID/status. The port-123 case runs in a private network namespace."""
+AmbientCapabilities= or a container grants it), it binds port 123 and then gives that up too;
+its worker threads run under a seccomp filter. All read /proc/PID/status. The port-123 case
+runs in a private network namespace."""
 
 import os
 import pwd
@@ -95,6 +96,40 @@ class Port123WithOnlyNetBindService(unittest.TestCase, Assertions):
             server.stop()
 
 
+def threads_of(pid):
+    """{thread name: [Seccomp mode, ...]} from /proc/PID/task/*/status."""
+    threads = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        status = status_of(f"{pid}/task/{task}")
+        threads.setdefault(status["Name"][0], []).append(int(status["Seccomp"][0]))
+    return threads
+
+
+class Seccomp(unittest.TestCase):
+    def test_worker_threads_run_under_the_filter_and_keep_answering(self):
+        import ntplib
+        for seccomp in (True, False):
+            with self.subTest(seccomp=seccomp):
+                port = harness.free_udp_port()
+                text = harness.config_text([f"127.0.0.1:{port}"], workers=2) + f"seccomp: {str(seccomp).lower()}\n"
+                with harness.Smeard([f"127.0.0.1:{port}"], text=text) as server:
+                    threads = threads_of(server.pid)
+                    workers = {name: modes for name, modes in threads.items() if name.startswith("smeard-w")}
+                    self.assertEqual(sorted(workers), ["smeard-w0", "smeard-w1"], threads)
+                    # 2: a filter is in force; the control thread is never filtered.
+                    self.assertEqual({m for modes in workers.values() for m in modes}, {2 if seccomp else 0})
+                    self.assertEqual(threads["smeard"], [0], threads)
+                    for _ in range(20):
+                        response = ntplib.NTPClient().request("127.0.0.1", port=port, version=4, timeout=2)
+                        self.assertEqual(response.stratum, 1)
+                    server.process.send_signal(signal.SIGHUP)  # a new snapshot, read by the confined workers
+                    self.assertTrue(harness.wait_for(lambda: server.events("config_reloaded"), 5), server.log())
+                    response = ntplib.NTPClient().request("127.0.0.1", port=port, version=4, timeout=2)
+                    self.assertEqual(response.stratum, 1)
+                    stopped = server.stop()
+                    self.assertEqual(stopped["replies"], stopped["requests"])
+
+
 @unittest.skipUnless(os.geteuid() == 0, "setpriv needs root to change user")
 class Port123(unittest.TestCase):
     def test_in_a_private_network_namespace(self):
@@ -108,6 +143,7 @@ def load_tests(loader, tests, pattern):
     if INSIDE:
         return loader.loadTestsFromTestCase(Port123WithOnlyNetBindService)
     suite = loader.loadTestsFromTestCase(StartedAsRoot)
+    suite.addTests(loader.loadTestsFromTestCase(Seccomp))
     suite.addTests(loader.loadTestsFromTestCase(Port123))
     return suite
 

@@ -87,7 +87,7 @@ TEST_CASE("errors name file, line, column and key") {
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
                      "colour: blue\n") ==
         "smeard.yaml:7:1: colour: unknown key (expected one of: listeners, timescales, reference, workers, leapdb, "
-        "clients, client_policy, metrics, log_format, access, ratelimit, keys, user, group)");
+        "clients, client_policy, metrics, log_format, access, ratelimit, keys, user, group, seccomp)");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n    port: 5\n" + kTimescales) ==
         "smeard.yaml:4:5: listeners[0].port: unknown key (expected one of: address, timescale)");
   CHECK(only_problem("listeners: 5\n" + kTimescales) == "smeard.yaml:1:12: listeners: expected a list, found a scalar");
@@ -252,6 +252,7 @@ clients:
   - {networks: ["192.0.2.0/24"], timescale: utc, key_required: true}
 user: ntp
 group: "123"
+seccomp: false
 )");
   REQUIRE_MESSAGE(result.problems.empty(), result.problems.front().to_string());
   const config::Config& c = *result.config;
@@ -273,6 +274,8 @@ group: "123"
   CHECK(c.clients[0].key_required);
   CHECK(c.user == "ntp");
   CHECK(c.group == "123");
+  CHECK(c.user_location.line == 16);
+  CHECK_FALSE(c.seccomp);
 
   // Off and open by default.
   const auto plain = parse(kListener + kTimescales);
@@ -283,7 +286,9 @@ group: "123"
   CHECK(plain.config->access.min_version == 1);
   CHECK_FALSE(plain.config->keys);
   CHECK_FALSE(plain.config->user);
+  CHECK(plain.config->seccomp);
 
+  CHECK(only_problem(kListener + kTimescales + "seccomp: maybe\n").find("smeard.yaml:7:10: seccomp:") == 0);
   CHECK(only_problem(kListener + kTimescales + "access: {allow: []}\n") ==
         "smeard.yaml:7:17: access.allow: an empty list would serve nobody; leave allow out to serve everyone");
   CHECK(only_problem(kListener + kTimescales + "access: {deny: [10.0.0.1/8]}\n") ==
