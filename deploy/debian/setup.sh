@@ -4,9 +4,10 @@
 #   setup.sh serve   install build dependencies, build, run smeard in the foreground on its
 #                    embedded default configuration (the google smear on 0.0.0.0:123 and [::]:123)
 #   setup.sh test    install build dependencies and the real NTP clients the tests talk to,
-#                    build; run the unit tests under ASan + UBSan and under TSan, a short libFuzzer run of
-#                    every parser, then every unit and integration test, then the benchmark
-#                    briefly
+#                    build (also as a packager does: Release, Debian's hardening flags, then
+#                    installed and checked); run the unit tests under ASan + UBSan and under
+#                    TSan, a short libFuzzer run of every parser, then every unit and
+#                    integration test, then the benchmark briefly
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -17,9 +18,10 @@ build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev pro
 # unshare and ip give the port-123 tests a private network namespace.
 # clang and its runtime build the libFuzzer targets; prometheus (with promtool) scrapes smeard
 # and checks the alert rules; python3-yaml reads them. faketime runs a chronyd upstream 2 s off;
-# gpsd, fed by gpsd-clients' gpsfake, writes the SHM refclock samples.
+# gpsd, fed by gpsd-clients' gpsfake, writes the SHM refclock samples. dpkg-dev (dpkg-buildflags)
+# and binutils (readelf) build and check the packager's build.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
-               prometheus faketime gpsd gpsd-clients)
+               prometheus faketime gpsd gpsd-clients dpkg-dev binutils)
 
 install_packages() {
   local missing=() package
@@ -50,6 +52,19 @@ build() {
   cmake --build --preset "$1"
 }
 
+# As a packager builds: Release, Debian's hardening flags, installed into a staging root.
+packager_build() {
+  export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+  CXXFLAGS="$(dpkg-buildflags --get CXXFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
+    LDFLAGS="$(dpkg-buildflags --get LDFLAGS)" \
+    cmake -S . -B build/packager -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+    -DSMEARD_WERROR=ON -DSMEARD_BUILD_TESTS=OFF >/dev/null
+  cmake --build build/packager
+  rm -rf build/packager/root
+  DESTDIR="$PWD/build/packager/root" cmake --install build/packager >/dev/null
+  tests/packaging/check-install build/packager/root
+}
+
 case "${1:-}" in
   serve)
     install_packages "${build_packages[@]}"
@@ -68,6 +83,7 @@ case "${1:-}" in
     build sanitize
     build tsan
     build fuzz
+    packager_build
     ctest --preset sanitize
     ctest --preset tsan
     ctest --preset fuzz
