@@ -19,9 +19,9 @@ build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev pro
 # clang and its runtime build the libFuzzer targets; prometheus (with promtool) scrapes smeard
 # and checks the alert rules; python3-yaml reads them. faketime runs a chronyd upstream 2 s off;
 # gpsd, fed by gpsd-clients' gpsfake, writes the SHM refclock samples. dpkg-dev (dpkg-buildflags)
-# and binutils (readelf) build and check the packager's build.
+# and binutils (readelf) build and check the packager's build; systemd-analyze checks the unit.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
-               prometheus faketime gpsd gpsd-clients dpkg-dev binutils)
+               prometheus faketime gpsd gpsd-clients dpkg-dev binutils systemd)
 
 install_packages() {
   local missing=() package
