@@ -113,6 +113,26 @@ def config_text(addresses, refid="GPS", workers=2, metrics=None, local_stratum=1
     return "\n".join(lines)
 
 
+def scrape(metrics_url):
+    """smeard's /metrics as {(name, labels text): value}, for the labelled series."""
+    import urllib.request
+    with urllib.request.urlopen(metrics_url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("smeard_") and "{" in line:
+            name, rest = line.split("{", 1)
+            labels, value = rest.rsplit("} ", 1)
+            values[(name, labels)] = float(value)
+    return values
+
+
+def total(values, name, **labels):
+    """The sum of a scraped metric over the series that carry all of `labels`."""
+    return sum(v for (n, l), v in values.items()
+               if n == name and all(f'{k}="{val}"' in l for k, val in labels.items()))
+
+
 def write_file(directory, name, text):
     path = Path(directory) / name
     path.write_text(text)

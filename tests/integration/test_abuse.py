@@ -3,7 +3,6 @@ thread; and a storm of garbage datagrams against the running daemon. Loopback on
 
 import hashlib
 import json
-import os
 import random
 import select
 import socket
@@ -11,7 +10,6 @@ import struct
 import subprocess
 import time
 import unittest
-import urllib.request
 
 import harness
 from test_load import steered_worker
@@ -20,20 +18,10 @@ FLOODER = "127.1.0.1"  # smearctl bench --sources 1 speaks from this address
 
 
 def metrics(daemon):
-    with urllib.request.urlopen(daemon.metrics_url + "/metrics", timeout=5) as response:
-        text = response.read().decode()
-    values = {}
-    for line in text.splitlines():
-        if line.startswith("smeard_") and "{" in line:
-            name, rest = line.split("{", 1)
-            labels, value = rest.rsplit("} ", 1)
-            values[(name, labels)] = float(value)
-    return values
+    return harness.scrape(daemon.metrics_url)
 
 
-def total(values, name, **labels):
-    return sum(v for (n, l), v in values.items()
-               if n == name and all(f'{k}="{val}"' in l for k, val in labels.items()))
+total = harness.total
 
 
 def daemon_with(extra, workers):

@@ -17,7 +17,6 @@ import struct
 import subprocess
 import tempfile
 import unittest
-import urllib.request
 
 import harness
 
@@ -48,15 +47,7 @@ def sha1_mac(key_id, secret, message):
 
 
 def metric(daemon, name, **labels):
-    with urllib.request.urlopen(daemon.metrics_url + "/metrics", timeout=5) as response:
-        text = response.read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return harness.total(harness.scrape(daemon.metrics_url), name, **labels)
 
 
 def query_from(source, port, payload, timeout=1.0):
@@ -177,6 +168,8 @@ class AuthTest(unittest.TestCase):
             harness.wait_for(lambda: len(self.server.events("config_reloaded")) >= 1, 5)
             reply = query_from("127.0.0.1", self.server.port, request + sha1_mac(1, secret_bytes(new_secret), request))
             self.assertEqual(len(reply), 72, "the reloaded key is not in force")
+            old = query_from("127.0.0.1", self.server.port, request + sha1_mac(1, secret, request))
+            self.assertEqual(len(old), 52, "the replaced secret still verifies")
             with open(self.keys, "w") as f:
                 f.write("1 SHA1 HEX:0011\n2 SHA3 whatever\n")
             self.server.process.send_signal(signal.SIGHUP)
