@@ -16,22 +16,27 @@ namespace {
 
 std::string failed(const std::string& what) { return what + ": " + std::strerror(errno); }
 
+// A name that is all digits names an id with no passwd or group entry.
+std::optional<unsigned long> numeric_id(const std::string& name) {
+  char* end = nullptr;
+  const unsigned long id = std::strtoul(name.c_str(), &end, 10);
+  if (name.empty() || *end != '\0') return std::nullopt;
+  return id;
+}
+
 // Looked up by name, or taken as a number.
 std::optional<passwd> find_user(const std::string& name, std::vector<char>& buffer) {
   passwd entry{};
   passwd* found = nullptr;
   buffer.resize(16384);
   if (getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) return entry;
-  char* end = nullptr;
-  const unsigned long id = std::strtoul(name.c_str(), &end, 10);
-  if (!name.empty() && *end == '\0') {
-    entry = passwd{};
-    entry.pw_uid = static_cast<uid_t>(id);
-    entry.pw_gid = static_cast<gid_t>(id);
-    entry.pw_name = const_cast<char*>("");
-    return entry;
-  }
-  return std::nullopt;
+  const auto id = numeric_id(name);
+  if (!id) return std::nullopt;
+  entry = passwd{};
+  entry.pw_uid = static_cast<uid_t>(*id);
+  entry.pw_gid = static_cast<gid_t>(*id);
+  entry.pw_name = const_cast<char*>("");
+  return entry;
 }
 
 std::optional<gid_t> find_group(const std::string& name) {
@@ -41,10 +46,9 @@ std::optional<gid_t> find_group(const std::string& name) {
   if (getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
     return found->gr_gid;
   }
-  char* end = nullptr;
-  const unsigned long id = std::strtoul(name.c_str(), &end, 10);
-  if (!name.empty() && *end == '\0') return static_cast<gid_t>(id);
-  return std::nullopt;
+  const auto id = numeric_id(name);
+  if (!id) return std::nullopt;
+  return static_cast<gid_t>(*id);
 }
 
 // Empties the permitted, effective and inheritable sets, and the ambient one.
