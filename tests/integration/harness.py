@@ -335,9 +335,12 @@ def udp_socket(host):
     return socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
 
 
-def request(address, payload, timeout=2.0):
-    """Sends payload to (host, port) from a fresh socket; returns the first reply, or None."""
+def request(address, payload, timeout=2.0, source=None):
+    """Sends payload to (host, port) from a fresh socket, bound to the `source` address if given
+    (another 127.x.y.z, to be another client); returns the first reply, or None."""
     with udp_socket(address[0]) as s:
+        if source is not None:
+            s.bind((source, 0))
         s.settimeout(timeout)
         s.sendto(payload, address)
         try:

@@ -12,7 +12,6 @@ import os
 import shutil
 import re
 import signal
-import socket
 import struct
 import subprocess
 import tempfile
@@ -50,15 +49,8 @@ def metric(daemon, name, **labels):
     return harness.total(harness.scrape(daemon.metrics_url), name, **labels)
 
 
-def query_from(source, port, payload, timeout=1.0):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((source, 0))
-        s.settimeout(timeout)
-        s.sendto(payload, ("127.0.0.1", port))
-        try:
-            return s.recv(4096)
-        except socket.timeout:
-            return None
+def query_from(source, port, payload):
+    return harness.request(("127.0.0.1", port), payload, timeout=1.0, source=source)
 
 
 class AuthTest(unittest.TestCase):

@@ -6,7 +6,6 @@ promtool checks and unit-tests the rules."""
 import json
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -105,14 +104,7 @@ class Observability(unittest.TestCase):
 
     @classmethod
     def _from(cls, source, port):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind((source, 0))
-            s.settimeout(1)
-            s.sendto(harness.ntp_request(), ("127.0.0.1", port))
-            try:
-                s.recv(1024)
-            except socket.timeout:
-                pass
+        harness.request(("127.0.0.1", port), harness.ntp_request(), timeout=1, source=source)
 
     @classmethod
     def tearDownClass(cls):

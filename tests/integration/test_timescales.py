@@ -75,14 +75,8 @@ def best_offset(port):
 
 def raw_query(port, source, version=4):
     """One request from a chosen 127.0.0.x source address; the decoded reply or None."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((source, 0))
-        s.settimeout(1.0)
-        s.sendto(harness.ntp_request(version=version), ("127.0.0.1", port))
-        try:
-            return harness.decode(s.recv(1024))
-        except socket.timeout:
-            return None
+    reply = harness.request(("127.0.0.1", port), harness.ntp_request(version=version), timeout=1.0, source=source)
+    return harness.decode(reply) if reply is not None else None
 
 
 def config(listeners, timescales, reference=None, leap_files=(), extra=""):
