@@ -2,16 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "server/ntp/keys.hpp"
-
-namespace {
-
-std::vector<std::byte> bytes(std::string_view text) {
-  std::vector<std::byte> out;
-  for (const char c : text) out.push_back(static_cast<std::byte>(c));
-  return out;
-}
-
-}  // namespace
+#include "tests/unit/server/ntp/bytes.hpp"
 
 TEST_CASE("keys: ID [TYPE] KEY, MD5 by default, HEX: ASCII: or bare, comments and blank lines") {
   const ntp::KeysResult result = ntp::parse_keys(
@@ -33,10 +24,10 @@ TEST_CASE("keys: ID [TYPE] KEY, MD5 by default, HEX: ASCII: or bare, comments an
   CHECK(result.keys[1].algorithm == ntp::MacAlgorithm::sha512);
   CHECK(result.keys[2].algorithm == ntp::MacAlgorithm::sha384);
   CHECK(result.keys[3].id == 7);
-  CHECK(result.keys[3].secret == bytes("with:colons"));
+  CHECK(result.keys[3].secret == test_bytes::of_text("with:colons"));
   CHECK(result.keys[4].id == 10);
   CHECK(result.keys[4].algorithm == ntp::MacAlgorithm::md5);
-  CHECK(result.keys[4].secret == bytes("plain"));
+  CHECK(result.keys[4].secret == test_bytes::of_text("plain"));
   CHECK(result.keys[5].algorithm == ntp::MacAlgorithm::aes128_cmac);
   CHECK(result.keys[5].secret.size() == 16);
   CHECK(result.keys[6].algorithm == ntp::MacAlgorithm::aes256_cmac);

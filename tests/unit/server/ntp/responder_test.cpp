@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "server/ntp/client.hpp"
+#include "tests/unit/server/ntp/bytes.hpp"
 
 using ntp::DropReason;
 using ntp::Mode;
@@ -63,18 +64,12 @@ ntp::Network v4_network(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uin
   return ntp::Network{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d}, 96 + prefix};
 }
 
-std::vector<std::byte> secret(std::string_view text) {
-  std::vector<std::byte> out;
-  for (const char c : text) out.push_back(static_cast<std::byte>(c));
-  return out;
-}
-
 // Keys 1 (SHA1), 2 (AES128 CMAC) and 3 (MD5).
 std::shared_ptr<const ntp::KeyRing> test_keys() {
   return std::make_shared<const ntp::KeyRing>(std::vector<ntp::SymmetricKey>{
-      {1, ntp::MacAlgorithm::sha1, secret("sha1-secret"), 1},
-      {2, ntp::MacAlgorithm::aes128_cmac, secret("0123456789abcdef"), 2},
-      {3, ntp::MacAlgorithm::md5, secret("md5-secret"), 3}});
+      {1, ntp::MacAlgorithm::sha1, test_bytes::of_text("sha1-secret"), 1},
+      {2, ntp::MacAlgorithm::aes128_cmac, test_bytes::of_text("0123456789abcdef"), 2},
+      {3, ntp::MacAlgorithm::md5, test_bytes::of_text("md5-secret"), 3}});
 }
 
 // A client request signed with `key`, as a client holding the same keys file would send it.
@@ -410,7 +405,7 @@ TEST_CASE("a flipped MAC byte, a wrong key or a wrong length gets a crypto-NAK")
   auto flipped = signed_request(client, 1);
   flipped[60] ^= std::byte{0x40};
   std::vector<ntp::SymmetricKey> other_secret = test_keys()->keys();
-  other_secret[0].secret = secret("not-the-secret");
+  other_secret[0].secret = test_bytes::of_text("not-the-secret");
   ntp::Authenticator impostor{std::make_shared<const ntp::KeyRing>(other_secret)};
   auto short_mac = signed_request(client, 1);
   short_mac.resize(48 + 20);  // a SHA1 key with a 16-byte digest
