@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -55,6 +57,7 @@ TEST_CASE("stress: RCU readers always see a whole, live, never older value while
   io::RcuCell<Versioned> cell{kReaders, versioned(0)};
   std::atomic<bool> done{false};
   std::atomic<std::uint64_t> bad{0}, reads{0};
+  std::array<std::atomic<std::uint64_t>, kReaders> reads_by{};
   std::vector<std::jthread> readers;
   for (std::size_t r = 0; r < kReaders; ++r) {
     readers.emplace_back([&, r] {
@@ -65,10 +68,16 @@ TEST_CASE("stress: RCU readers always see a whole, live, never older value while
         bad += guard->version < last;
         last = guard->version;
         ++reads;
+        ++reads_by[r];
       }
     });
   }
-  for (std::uint64_t v = 1; v <= kPublishes; ++v) cell.publish(versioned(v));
+  // On a loaded machine the readers may start late: publishing goes on until each has read
+  // while the writer was at work, so the two always overlap.
+  auto all_reading = [&] {
+    return std::ranges::all_of(reads_by, [](const auto& n) { return n.load() >= 100; });
+  };
+  for (std::uint64_t v = 1; v <= kPublishes || !all_reading(); ++v) cell.publish(versioned(v));
   done = true;
   readers.clear();
   CHECK(bad.load() == 0);
@@ -188,7 +197,9 @@ TEST_CASE("stress: workers answer loopback clients through a storm of snapshots 
   }};
 
   std::uint64_t read_requests = 0;
-  for (int n = 0; n < 300; ++n) {
+  // 300 snapshots at least, and on until the client has been answered through many of them.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{20};
+  for (int n = 0; n < 300 || (answered.load() < 200 && std::chrono::steady_clock::now() < give_up); ++n) {
     auto next = std::make_unique<ntp::Snapshot>(ntp::true_utc_snapshot());
     next->history_generation = static_cast<std::uint8_t>(n % ntp::ClientHistory::kGenerations);
     if (n % 3 == 0) {
