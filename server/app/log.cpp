@@ -34,6 +34,7 @@ void append_value(std::string& line, std::string_view value) {
 }
 
 std::atomic<bool> json_lines{false};
+std::atomic<Level> minimum{Level::info};
 
 std::string json_line(Level level, std::string_view event, std::span<const Field> fields) {
   nlohmann::ordered_json line;
@@ -51,12 +52,14 @@ std::mutex serialize;
 }  // namespace
 
 void log_as_json(bool json) { json_lines.store(json); }
+void log_minimum(Level level) { minimum.store(level); }
 
 void log(Level level, std::string_view event, std::initializer_list<Field> fields) {
   log(level, event, std::span<const Field>{fields.begin(), fields.size()});
 }
 
 void log(Level level, std::string_view event, std::span<const Field> fields) {
+  if (level < minimum.load(std::memory_order_relaxed)) return;
   if (json_lines.load(std::memory_order_relaxed)) {
     const std::string line = json_line(level, event, fields);
     const std::lock_guard lock{serialize};

@@ -21,5 +21,7 @@ void log(Level level, std::string_view event, std::span<const Field> fields);
 
 // One JSON object a line instead of key=value; set before any thread logs.
 void log_as_json(bool json);
+// Drops lines below `level` (--check-config reports only problems).
+void log_minimum(Level level);
 
 }  // namespace app

@@ -3,11 +3,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "server/app/daemon.hpp"
 #include "server/app/keys_file.hpp"
+#include "server/app/leap_watcher.hpp"
+#include "server/app/log.hpp"
 #include "server/io/file.hpp"
+#include "server/reference/clocks.hpp"
 
 namespace {
 
@@ -17,7 +21,8 @@ constexpr std::string_view kUsage = R"(usage: smeard [--config FILE] [--foregrou
 
   --config FILE         serve with this configuration (default: the embedded one)
   --foreground          accepted for service managers: smeard never forks into the background
-  --check-config FILE   validate FILE, print every problem, exit 1 if there are any
+  --check-config FILE   validate FILE, its keys file and its leap files, print every
+                        problem, exit 1 if there are any
   --print-default-config  print the embedded default configuration
 )";
 
@@ -69,9 +74,16 @@ int main(int argc, char** argv) {
     const app::LoadedKeys keys = app::load_keys(*config);
     for (const std::string& problem : keys.problems) std::cerr << problem << "\n";
     if (!keys.ring) return 1;
+    // The leap files as smeard would load them at start: missing, unparsable or disagreeing
+    // files fail here (logged as leap_file_rejected), not on the first node that mounts them.
+    app::log_minimum(app::Level::warning);
+    app::LeapWatcher leaps{config->leapdb};
+    if (!leaps.start(reference::realtime_now(), [](const auto&) { return std::vector<std::string>{}; })) return 1;
     std::cout << *config_path << ": ok (" << config->listeners.size() << " listeners, "
               << config->timescales.size() << " timescales"
-              << (config->keys ? ", " + std::to_string(keys.ring->keys().size()) + " keys" : "") << ")\n";
+              << (config->keys ? ", " + std::to_string(keys.ring->keys().size()) + " keys" : "");
+    if (leaps.loaded()) std::cout << ", " << leaps.table()->leaps.size() << " leaps";
+    std::cout << ")\n";
     return 0;
   }
   if (!config) return 1;

@@ -44,6 +44,9 @@ commands:
       show what a running smeard is doing: reference, leap table, each
       timescale's smear, traffic (default URL http://127.0.0.1:9466; exit 3
       when it is not ready)
+  health [--url http://HOST:PORT] [--ready]
+      GET /healthz (or /readyz) and print the answer; exit 0 when it is 200,
+      1 otherwise (for container health checks, which have no HTTP client)
   bench HOST:PORT --seconds N [--sockets S] [--window W] [--rate R] [--sources K]
         [--timeout SECONDS] [--json]
       load a server from S sockets (default 4), each keeping W requests in flight
@@ -131,19 +134,20 @@ int main(int argc, char** argv) {
   if (command == "query") return query_command(args);
   if (command == "leap") return leap_command(args);
   if (command == "smear") return ctl::smear_command(args);
-  if (command == "status") {
+  if (command == "status" || command == "health") {
     std::string url = "http://127.0.0.1:9466";
-    bool json = false;
+    bool flag = false;
+    const std::string_view flag_name = command == "status" ? "--json" : "--ready";
     for (std::size_t i = 0; i < args.size(); ++i) {
-      if (args[i] == "--json") {
-        json = true;
+      if (args[i] == flag_name) {
+        flag = true;
       } else if (args[i] == "--url" && i + 1 < args.size()) {
         url = std::string{args[++i]};
       } else {
         return usage_error("unexpected argument '" + std::string{args[i]} + "'");
       }
     }
-    return ctl::run_status(url, json);
+    return command == "status" ? ctl::run_status(url, flag) : ctl::run_health(url, flag);
   }
   if (command == "bench") return ctl::bench_command(args);
   if (command == "unsmear") return ctl::unsmear_command(args);

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 
 #include "leapdb/time.hpp"
 
@@ -30,8 +31,13 @@ std::optional<Url> parse_url(std::string_view url) {
   return Url{host, std::string{url.substr(colon + 1)}};
 }
 
-// GET /status over plain HTTP/1.1; the body, or an error message in `error`.
-std::string fetch(const Url& url, std::string& error) {
+struct Reply {
+  int code = 0;
+  std::string body;
+};
+
+// GET url/path over plain HTTP/1.1; the status code and body, or an error message in `error`.
+Reply fetch(const Url& url, std::string_view path, std::string& error) {
   asio::ip::tcp::iostream stream;
   stream.expires_after(std::chrono::seconds{5});
   stream.connect(url.host, url.port);
@@ -39,11 +45,13 @@ std::string fetch(const Url& url, std::string& error) {
     error = "cannot connect to " + url.host + ":" + url.port + ": " + stream.error().message();
     return {};
   }
-  stream << "GET /status HTTP/1.1\r\nHost: " << url.host << "\r\nConnection: close\r\n\r\n" << std::flush;
+  stream << "GET " << path << " HTTP/1.1\r\nHost: " << url.host << "\r\nConnection: close\r\n\r\n" << std::flush;
   std::string status_line;
   std::getline(stream, status_line);
-  if (status_line.find(" 200 ") == std::string::npos) {
-    error = "unexpected answer: " + status_line;
+  Reply reply;
+  if (!status_line.starts_with("HTTP/1.") || status_line.size() < 12 ||
+      std::sscanf(status_line.c_str() + 9, "%3d", &reply.code) != 1) {
+    error = "not an HTTP answer: " + status_line;
     return {};
   }
   std::string line;
@@ -51,7 +59,8 @@ std::string fetch(const Url& url, std::string& error) {
   }
   std::ostringstream body;
   body << stream.rdbuf();
-  return body.str();
+  reply.body = body.str();
+  return reply;
 }
 
 std::string time_text(const nlohmann::json& seconds) {
@@ -76,12 +85,13 @@ int run_status(const std::string& url_text, bool json) {
     return 2;
   }
   std::string error;
-  const std::string body = fetch(*url, error);
+  const Reply reply = fetch(*url, "/status", error);
+  if (error.empty() && reply.code != 200) error = "/status answered " + std::to_string(reply.code);
   if (!error.empty()) {
     std::cerr << "smearctl: " << error << "\n";
     return 1;
   }
-  const nlohmann::json s = nlohmann::json::parse(body, nullptr, false);
+  const nlohmann::json s = nlohmann::json::parse(reply.body, nullptr, false);
   if (s.is_discarded()) {
     std::cerr << "smearctl: the status is not JSON\n";
     return 1;
@@ -149,6 +159,22 @@ int run_status(const std::string& url_text, bool json) {
                 static_cast<unsigned long long>(t.value("mixed_clients", 0ULL)));
   }
   return ready ? 0 : 3;
+}
+
+int run_health(const std::string& url_text, bool ready) {
+  const auto url = parse_url(url_text);
+  if (!url) {
+    std::cerr << "smearctl: --url takes http://HOST:PORT, e.g. http://127.0.0.1:9466\n";
+    return 2;
+  }
+  std::string error;
+  const Reply reply = fetch(*url, ready ? "/readyz" : "/healthz", error);
+  if (!error.empty()) {
+    std::cerr << "smearctl: " << error << "\n";
+    return 1;
+  }
+  std::cout << reply.body;
+  return reply.code == 200 ? 0 : 1;
 }
 
 }  // namespace ctl

@@ -140,8 +140,10 @@ class CommandLine(unittest.TestCase):
         text = harness.config_text(["127.0.0.1:1230", "[::1]:1230", "127.0.0.2:1230"], workers=3)
         path = harness.write_file(self.directory.name, "good.yaml", text)
         result = harness.run([self.smeard, "--check-config", path], timeout=10)
-        self.assertEqual((result.returncode, result.stderr), (0, ""))
+        self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout, f"{path}: ok (3 listeners, 1 timescales)\n")
+        # Valid, but worth a warning: without leap files smeard cannot smear or warn of a leap.
+        self.assertIn("event=leap_table_none", result.stderr)
 
     def test_print_default_config_passes_check_config(self):
         printed = harness.run([self.smeard, "--print-default-config"], timeout=10)
@@ -151,7 +153,23 @@ class CommandLine(unittest.TestCase):
         path = harness.write_file(self.directory.name, "default.yaml", printed.stdout)
         result = harness.run([self.smeard, "--check-config", path], timeout=10)
         self.assertEqual((result.returncode, result.stderr), (0, ""))
-        self.assertEqual(result.stdout, f"{path}: ok (2 listeners, 1 timescales)\n")
+        self.assertRegex(result.stdout, rf"^{re.escape(path)}: ok \(2 listeners, 1 timescales, [1-9][0-9] leaps\)\n$")
+
+    def test_check_config_loads_the_leap_files(self):
+        """A leap file that is missing or broken fails --check-config, naming the file (and the
+        line), as it would fail smeard's start on the node that mounts it."""
+        default = (harness.REPO / "config/default.yaml").read_text()
+        broken = harness.write_file(self.directory.name, "leap-seconds.list",
+                                    "#@\t4023129600\n3692217600\t37\t# 1 Jan 2017\n3913056000 thirty-eight\n")
+        missing = os.path.join(self.directory.name, "absent.list")
+        for leap_file, expected in ((missing, f"cannot read {missing}"), (broken, f"{broken}:3")):
+            with self.subTest(leap_file=leap_file):
+                text = default.replace("/usr/share/zoneinfo/leap-seconds.list", leap_file)
+                path = harness.write_file(self.directory.name, "leapfile.yaml", text)
+                result = harness.run([self.smeard, "--check-config", path], timeout=10)
+                self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+                self.assertIn("event=leap_file_rejected", result.stderr)
+                self.assertIn(expected, result.stderr)
 
     def test_unreadable_config(self):
         path = os.path.join(self.directory.name, "absent.yaml")

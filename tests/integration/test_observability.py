@@ -176,6 +176,9 @@ class Observability(unittest.TestCase):
         self.assertTrue(status["ready"])
         self.assertEqual([t["name"] for t in status["timescales"]], ["google", "utc"])
         self.assertEqual(status["leap_table"]["leaps"], 27)
+        for args, expected in (([], "ok\n"), (["--ready"], "ready\n")):
+            result = harness.run([harness.binary(harness.SMEARCTL), "health", "--url", base, *args])
+            self.assertEqual((result.returncode, result.stdout), (0, expected), result.stderr)
 
     def test_an_expired_leap_table_is_not_ready(self):
         ntp_port, metrics_port = harness.free_udp_port(), harness.free_tcp_port()
@@ -188,6 +191,11 @@ class Observability(unittest.TestCase):
             result = harness.run([harness.binary(harness.SMEARCTL), "status", "--url", f"http://127.0.0.1:{metrics_port}"])
             self.assertEqual(result.returncode, 3)
             self.assertIn("Ready           : NO", result.stdout)
+            # What a container's HEALTHCHECK or exec probe sees: alive, not ready.
+            url = f"http://127.0.0.1:{metrics_port}"
+            self.assertEqual(harness.run([harness.binary(harness.SMEARCTL), "health", "--url", url]).returncode, 0)
+            ready = harness.run([harness.binary(harness.SMEARCTL), "health", "--ready", "--url", url])
+            self.assertEqual((ready.returncode, ready.stdout), (1, body))
             server.stop()
 
     def test_json_logs_and_smear_transitions(self):
