@@ -3,25 +3,32 @@
 #
 #   setup.sh serve   install build dependencies, build, run smeard in the foreground on its
 #                    embedded default configuration (the google smear on 0.0.0.0:123 and [::]:123)
+#   setup.sh package install build dependencies, build as a packager does and make the Debian
+#                    package build/packager/deb/smeard_VERSION_ARCH.deb (the container build uses it;
+#                    `setup.sh package-deps` installs its dependencies alone)
 #   setup.sh test    install build dependencies and the real NTP clients the tests talk to,
 #                    build (also as a packager does: Release, Debian's hardening flags, then
-#                    installed and checked); run the unit tests under ASan + UBSan and under
-#                    TSan, a short libFuzzer run of every parser, then every unit and
-#                    integration test, then the benchmark briefly
+#                    installed, checked and packaged) and the container image; run the unit
+#                    tests under ASan + UBSan and under TSan, a short libFuzzer run of every
+#                    parser, then every unit and integration test, then the benchmark briefly
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 
 build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
                 nlohmann-json3-dev libssl-dev libseccomp-dev tzdata)
+# dpkg-buildflags and dpkg-shlibdeps (dpkg-dev, which cpack runs on what file says is ELF),
+# readelf (binutils) for the packager's build.
+package_packages=(dpkg-dev file binutils)
 # Real peers: chronyd -Q, ntpdig and Python's ntplib (Debian's python3, not another one on PATH);
 # unshare and ip give the port-123 tests a private network namespace.
 # clang and its runtime build the libFuzzer targets; prometheus (with promtool) scrapes smeard
 # and checks the alert rules; python3-yaml reads them. faketime runs a chronyd upstream 2 s off;
-# gpsd, fed by gpsd-clients' gpsfake, writes the SHM refclock samples. dpkg-dev (dpkg-buildflags)
-# and binutils (readelf) build and check the packager's build; systemd-analyze checks the unit.
+# gpsd, fed by gpsd-clients' gpsfake, writes the SHM refclock samples. systemd-analyze checks the
+# unit. mmdebstrap builds a Debian 12 image from Debian's packages, on which podman (with runc:
+# crun refuses hybrid cgroup hierarchies) installs the package and builds and runs the container.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
-               prometheus faketime gpsd gpsd-clients dpkg-dev binutils systemd)
+               prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark)
 
 install_packages() {
   local missing=() package
@@ -47,6 +54,20 @@ install_packages() {
   return 0
 }
 
+# Debian's kubectl (kubernetes-client: kubectl 1.20, kustomize 2.0.3) renders the Kubernetes
+# manifests in the tests. A machine with another kubectl keeps it (the package would collide
+# with it), and gets Debian's unpacked into build/tools, so the tests render with both.
+debian_kubectl() {
+  if ! command -v kubectl >/dev/null; then
+    install_packages kubernetes-client
+  elif ! dpkg-query -S "$(command -v kubectl)" 2>/dev/null | grep -q '^kubernetes-client:' &&
+       [ ! -x build/tools/kubernetes-client/usr/bin/kubectl ]; then
+    mkdir -p build/tools
+    (cd build/tools && apt-get download -q kubernetes-client && dpkg-deb -x kubernetes-client_*.deb kubernetes-client &&
+       rm kubernetes-client_*.deb)
+  fi
+}
+
 build() {
   cmake --preset "$1" >/dev/null
   cmake --build --preset "$1"
@@ -63,6 +84,10 @@ packager_build() {
   rm -rf build/packager/root
   DESTDIR="$PWD/build/packager/root" cmake --install build/packager >/dev/null
   tests/packaging/check-install build/packager/root
+  rm -rf build/packager/deb
+  cpack --config build/packager/CPackConfig.cmake -B build/packager/deb >/dev/null
+  rm -rf build/packager/deb/_CPack_Packages
+  echo "setup.sh: built $(ls build/packager/deb/*.deb)"
 }
 
 case "${1:-}" in
@@ -77,13 +102,22 @@ case "${1:-}" in
     echo
     exec build/release/server/smeard
     ;;
+  package-deps)
+    install_packages "${build_packages[@]}" "${package_packages[@]}"
+    ;;
+  package)
+    install_packages "${build_packages[@]}" "${package_packages[@]}"
+    packager_build
+    ;;
   test)
-    install_packages "${build_packages[@]}" "${test_packages[@]}"
+    install_packages "${build_packages[@]}" "${package_packages[@]}" "${test_packages[@]}"
+    debian_kubectl
     build release
     build sanitize
     build tsan
     build fuzz
     packager_build
+    /usr/bin/python3 tests/integration/images.py
     ctest --preset sanitize
     ctest --preset tsan
     ctest --preset fuzz
@@ -94,7 +128,7 @@ case "${1:-}" in
     build/release/tests/bench/bench_mac
     ;;
   *)
-    echo "usage: $0 serve|test" >&2
+    echo "usage: $0 serve|package|package-deps|test" >&2
     exit 2
     ;;
 esac

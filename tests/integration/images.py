@@ -1,0 +1,103 @@
+"""Container images for the package, container and Kubernetes tests, built here from Debian's
+packages alone (no image registry is reachable): a Debian 12 base made with mmdebstrap and
+imported as debian:bookworm, and the smeard image built from deploy/docker/Dockerfile on it.
+
+podman runs with runc (crun refuses this machine's hybrid cgroup hierarchy) and with resource
+limits no higher than our own (podman raises them by default, which needs CAP_SYS_RESOURCE).
+Tests that use podman share the resource lock "podman" in CMakeLists.txt, so one builds at a time.
+"""
+
+import os
+import resource
+import subprocess
+import time
+from pathlib import Path
+
+import harness
+
+IMAGES = harness.REPO / "build/images"
+BASE = "docker.io/library/debian:bookworm"  # what the Dockerfile's FROM debian:bookworm resolves to
+SMEARD_IMAGE = "localhost/smeard:test"
+SMEARD_UID = 10123  # the Dockerfile's smeard user
+
+
+def _environment():
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nproc = min(4096, resource.getrlimit(resource.RLIMIT_NPROC)[1])
+    conf = IMAGES / "containers.conf"
+    conf.write_text(f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
+                    '[engine]\nruntime = "runc"\n')
+    return dict(os.environ, CONTAINERS_CONF=str(conf))
+
+
+def podman(args, timeout=120, check=True):
+    """Runs podman ARGS; an AssertionError with its output when it fails and `check` is set."""
+    command = [harness.tool("podman", "podman")] + list(args)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_environment())
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} exited with {result.returncode}:\n"
+                             f"{result.stdout[-4000:]}{result.stderr[-4000:]}")
+    return result
+
+
+def debian_base():
+    """debian:bookworm in podman's storage: imported from build/images/bookworm.tar, which
+    mmdebstrap makes from Debian's archive when it is not there yet."""
+    if podman(["image", "exists", BASE], check=False).returncode == 0:
+        return BASE
+    tarball = IMAGES / "bookworm.tar"
+    if not tarball.exists():
+        partial = IMAGES / "bookworm.tar.partial"
+        result = harness.run([harness.tool("mmdebstrap", "mmdebstrap"), "--quiet", "--variant=minbase",
+                              "--format=tar", "bookworm", str(partial)], timeout=900)
+        if result.returncode != 0:
+            raise AssertionError(f"mmdebstrap failed:\n{result.stdout}{result.stderr}")
+        partial.rename(tarball)
+    podman(["import", "--quiet", str(tarball), BASE], timeout=300)
+    return BASE
+
+
+_built = False
+
+
+def smeard_image():
+    """The smeard image, built once per test process from deploy/docker/Dockerfile (podman's
+    layer cache keeps a rebuild of unchanged sources short)."""
+    global _built
+    if not _built:
+        debian_base()
+        started = time.monotonic()
+        podman(["build", "--pull=never", "--format", "docker", "-f", str(harness.REPO / "deploy/docker/Dockerfile"),
+                "-t", SMEARD_IMAGE, str(harness.REPO)], timeout=1800)
+        print(f"\n  podman build of deploy/docker/Dockerfile: {time.monotonic() - started:.0f} s", flush=True)
+        _built = True
+    return SMEARD_IMAGE
+
+
+def package():
+    """The Debian package deploy/debian/setup.sh package (or test) made."""
+    found = sorted((harness.REPO / "build/packager/deb").glob("smeard_*.deb"))
+    if len(found) != 1:
+        raise AssertionError(f"expected one build/packager/deb/smeard_*.deb, found {len(found)}: "
+                             "run deploy/debian/setup.sh package")
+    return found[0]
+
+
+def wait_healthy(name, timeout=30):
+    """Waits until the container's HEALTHCHECK passes (podman healthcheck run exits 0)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = podman(["healthcheck", "run", name], check=False)
+        if result.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            logs = podman(["logs", name], check=False)
+            raise AssertionError(f"container {name} not healthy after {timeout} s: {result.stdout}{result.stderr}\n"
+                                 f"its log:\n{logs.stdout}{logs.stderr}")
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    # deploy/debian/setup.sh test builds the image before the tests, so no test waits for it.
+    smeard_image()
