@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string_view>
 
@@ -63,6 +64,21 @@ Reply fetch(const Url& url, std::string_view path, std::string& error) {
   return reply;
 }
 
+// GET url_text/path into `reply`; or prints why not and returns the exit status (2: not a URL,
+// 1: no HTTP answer).
+std::optional<int> get(const std::string& url_text, std::string_view path, Reply& reply) {
+  const auto url = parse_url(url_text);
+  if (!url) {
+    std::cerr << "smearctl: --url takes http://HOST:PORT, e.g. http://127.0.0.1:9466\n";
+    return 2;
+  }
+  std::string error;
+  reply = fetch(*url, path, error);
+  if (error.empty()) return std::nullopt;
+  std::cerr << "smearctl: " << error << "\n";
+  return 1;
+}
+
 std::string time_text(const nlohmann::json& seconds) {
   if (seconds.is_null()) return "none";
   const auto ns = static_cast<std::int64_t>(std::llround(seconds.get<double>() * 1e9));
@@ -79,16 +95,10 @@ std::string in_days(const nlohmann::json& when, double now) {
 }  // namespace
 
 int run_status(const std::string& url_text, bool json) {
-  const auto url = parse_url(url_text);
-  if (!url) {
-    std::cerr << "smearctl: --url takes http://HOST:PORT, e.g. http://127.0.0.1:9466\n";
-    return 2;
-  }
-  std::string error;
-  const Reply reply = fetch(*url, "/status", error);
-  if (error.empty() && reply.code != 200) error = "/status answered " + std::to_string(reply.code);
-  if (!error.empty()) {
-    std::cerr << "smearctl: " << error << "\n";
+  Reply reply;
+  if (const auto failed = get(url_text, "/status", reply)) return *failed;
+  if (reply.code != 200) {
+    std::cerr << "smearctl: /status answered " << reply.code << "\n";
     return 1;
   }
   const nlohmann::json s = nlohmann::json::parse(reply.body, nullptr, false);
@@ -162,17 +172,8 @@ int run_status(const std::string& url_text, bool json) {
 }
 
 int run_health(const std::string& url_text, bool ready) {
-  const auto url = parse_url(url_text);
-  if (!url) {
-    std::cerr << "smearctl: --url takes http://HOST:PORT, e.g. http://127.0.0.1:9466\n";
-    return 2;
-  }
-  std::string error;
-  const Reply reply = fetch(*url, ready ? "/readyz" : "/healthz", error);
-  if (!error.empty()) {
-    std::cerr << "smearctl: " << error << "\n";
-    return 1;
-  }
+  Reply reply;
+  if (const auto failed = get(url_text, ready ? "/readyz" : "/healthz", reply)) return *failed;
   std::cout << reply.body;
   return reply.code == 200 ? 0 : 1;
 }

@@ -166,6 +166,13 @@ def run_in_private_network(script, timeout=60):
                cwd=os.path.dirname(script))
 
 
+def loopback_up():
+    """Brings up lo in a network namespace run_in_private_network made (it starts down)."""
+    up = run([tool("ip", "iproute2"), "link", "set", "lo", "up"])
+    if up.returncode != 0:
+        raise AssertionError(f"ip link set lo up: {up.stderr}")
+
+
 def wait_for(predicate, timeout, step=0.1):
     """Polls predicate() every `step` seconds until it returns something true, and returns
     that; after `timeout` seconds, whatever it returns then."""

@@ -228,9 +228,7 @@ class RenderedPodInPrivateNetwork(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        up = harness.run([harness.tool("ip", "iproute2"), "link", "set", "lo", "up"])
-        if up.returncode != 0:
-            raise AssertionError(f"ip link set lo up: {up.stderr}")
+        harness.loopback_up()
         cls.directory = tempfile.mkdtemp(prefix="smeard-k8s-pod-")
         cls.addClassCleanup(shutil.rmtree, cls.directory, True)
         objects = render(RENDERS["base"])

@@ -18,9 +18,7 @@ class NtpdigInPrivateNetwork(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.ntpdig = harness.tool("ntpdig", "ntpsec-ntpdig")
-        up = harness.run([harness.tool("ip", "iproute2"), "link", "set", "lo", "up"])
-        if up.returncode != 0:
-            raise AssertionError(f"ip link set lo up: {up.stderr}")
+        harness.loopback_up()
         cls.server = harness.Smeard(["127.0.0.1:123", "[::1]:123"], refid="GPS", workers=1)
         cls.addClassCleanup(cls.server.close)
         cls.server.start()

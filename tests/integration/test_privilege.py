@@ -81,8 +81,7 @@ class Port123WithOnlyNetBindService(unittest.TestCase, Assertions):
     """Runs only inside the namespace."""
 
     def test_binds_port_123_then_keeps_no_capability(self):
-        up = harness.run([harness.tool("ip", "iproute2"), "link", "set", "lo", "up"])
-        self.assertEqual(up.returncode, 0, up.stderr)
+        harness.loopback_up()
         setpriv = harness.tool("setpriv", "util-linux")
         wrapper = [setpriv, f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups",
                    "--inh-caps=-all,+net_bind_service", "--ambient-caps=-all,+net_bind_service", "--"]

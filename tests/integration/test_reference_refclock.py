@@ -273,9 +273,7 @@ class RefclocksInPrivateNamespaces(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        up = harness.run([harness.tool("ip", "iproute2"), "link", "set", "lo", "up"])
-        if up.returncode != 0:
-            raise AssertionError(f"ip link set lo up: {up.stderr}")
+        harness.loopback_up()
         # /run is this mount namespace's own: the SOCK paths gpsd would use live there.
         mounted = harness.run(["mount", "-t", "tmpfs", "tmpfs", "/run"])
         if mounted.returncode != 0:
