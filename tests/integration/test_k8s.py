@@ -63,6 +63,28 @@ def config_maps(objects):
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
 
 
+def update_volume(host, data):
+    """Writes a ConfigMap volume the way the kubelet's atomic writer does: the files in a fresh
+    hidden directory, ..data pointing at it, each key a link through ..data; an update swaps
+    ..data with one rename, so a reader sees the old files or the new ones, never a mix."""
+    host = Path(host)
+    host.mkdir(exist_ok=True)
+    os.chmod(host, 0o755)
+    previous = os.readlink(host / "..data") if (host / "..data").is_symlink() else None
+    fresh = Path(tempfile.mkdtemp(prefix="..k8s_", dir=host))
+    os.chmod(fresh, 0o755)
+    for key, text in data.items():
+        (fresh / key).write_text(text)
+        os.chmod(fresh / key, 0o644)
+    os.symlink(fresh.name, host / "..data_tmp")
+    os.rename(host / "..data_tmp", host / "..data")
+    for key in data:
+        if not (host / key).is_symlink():
+            os.symlink(f"..data/{key}", host / key)
+    if previous:
+        shutil.rmtree(host / previous)
+
+
 def write_volumes(objects, directory):
     """Writes each ConfigMap volume of the DaemonSet's pod as the kubelet would; returns
     (mountPath, host directory) pairs."""
@@ -73,10 +95,7 @@ def write_volumes(objects, directory):
     mounts = []
     for mount in pod["containers"][0]["volumeMounts"]:
         host = Path(directory) / mount["name"]
-        host.mkdir()
-        for key, text in maps[sources[mount["name"]]]["data"].items():
-            (host / key).write_text(text)
-        os.chmod(host, 0o755)
+        update_volume(host, maps[sources[mount["name"]]]["data"])
         mounts.append((mount["mountPath"], str(host)))
     return mounts
 
@@ -244,7 +263,9 @@ class RenderedPodInPrivateNetwork(unittest.TestCase):
             flags += ["--cap-drop", capability]
         for capability in container_security["capabilities"]["add"]:
             flags += ["--cap-add", capability]
-        for path, host in write_volumes(objects, cls.directory):
+        cls.volumes = dict(write_volumes(objects, cls.directory))
+        cls.leap_data = config_maps(objects)["smeard-leap"]["data"]
+        for path, host in cls.volumes.items():
             flags += ["-v", f"{host}:{path}:ro"]
         cls.name = f"smeard-k8s-{uuid.uuid4().hex[:8]}"
         images.podman(["run", "-d", "--name", cls.name, *flags, images.SMEARD_IMAGE, *container["args"]])
@@ -288,6 +309,33 @@ class RenderedPodInPrivateNetwork(unittest.TestCase):
         metrics = self.get("/metrics")[1]
         self.assertIn('smeard_leap_table_info{', metrics)
         self.assertIn("/etc/smeard/leap/leap-seconds.list", metrics)
+
+    def log_events(self, event):
+        logs = images.podman(["logs", self.name], check=False)
+        return [l for l in (logs.stdout + logs.stderr).splitlines() if f"event={event} " in l]
+
+    def test_leap_file_rolled_in_place(self):
+        """kubectl apply of a new smeard-leap: the kubelet swaps the volume's ..data, and smeard
+        loads the new file without a restart; a broken one is refused and the table stays."""
+        self.assertTrue(harness.wait_for(lambda: self.get(self.probes["livenessProbe"])[0] == 200, 20))
+        leap_volume = self.volumes["/etc/smeard/leap"]
+        [(key, text)] = self.leap_data.items()
+        leap_table = lambda metrics: re.findall(r"^smeard_leap_table_\w+(?:\{.*\})? .*$", metrics, re.M)
+        before = leap_table(self.get("/metrics")[1])
+        self.assertTrue(before)
+        loaded = len(self.log_events("leap_table_loaded"))
+        update_volume(leap_volume, {key: text + "# rolled by the test\n"})
+        self.assertTrue(harness.wait_for(lambda: len(self.log_events("leap_table_loaded")) > loaded, 10),
+                        "\n".join(self.log_events("leap_table_loaded")))
+        self.assertIn("reason=\"changed on disk\"", self.log_events("leap_table_loaded")[-1])
+
+        update_volume(leap_volume, {key: text + "3913056000 thirty-eight\n"})
+        self.assertTrue(harness.wait_for(lambda: self.log_events("leap_load_failed"), 10))
+        self.assertIn(f"/etc/smeard/leap/{key}:", "\n".join(self.log_events("leap_file_rejected")))
+        self.assertIn("kept=\"the previous table from /etc/smeard/leap/leap-seconds.list\"",
+                      self.log_events("leap_load_failed")[-1])
+        self.assertEqual(leap_table(self.get("/metrics")[1]), before)
+        self.assertEqual(self.get(self.probes["livenessProbe"]), (200, "ok\n"))
 
 class RenderedPod(unittest.TestCase):
     def test_rendered_pod_in_a_private_network_namespace(self):
