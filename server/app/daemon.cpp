@@ -12,6 +12,8 @@
 #include <mutex>
 #include <memory>
 #include <random>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "server/app/privilege.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/sandbox.hpp"
+#include "server/io/service_manager.hpp"
 #include "server/io/steering.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/io/worker.hpp"
@@ -72,6 +75,13 @@ void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
        {"mixed_clients", std::to_string(mixed)},
        {"send_errors", std::to_string(send_errors)},
        {"receive_errors", std::to_string(receive_errors)}});
+}
+
+// Tells systemd (Type=notify) what smeard is doing; failing to is worth a warning, not a stop.
+void notify(std::string_view state) {
+  if (const std::string error = io::notify_service_manager(state); !error.empty()) {
+    log(Level::warning, "notify_failed", {{"problem", error}});
+  }
 }
 
 }  // namespace
@@ -212,16 +222,22 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   }
 
   control.start();
+  const std::string serving = "STATUS=serving " + std::to_string(config.listeners.size()) + " listeners";
+  notify("READY=1\n" + serving);
   stop_signals.async_wait([&](const std::error_code& error, int signal) {
     if (error) return;
     log(Level::info, "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    notify("STOPPING=1");
     io.stop();
   });
   std::function<void()> wait_for_reload = [&] {
     reload_signal.async_wait([&](const std::error_code& error, int) {
       if (error) return;
       log(Level::info, "reload", {{"signal", "SIGHUP"}});
+      // A reload that is refused keeps the old configuration serving: ready either way.
+      notify("RELOADING=1");
       control.reload("SIGHUP");
+      notify("READY=1\n" + serving);
       wait_for_reload();
     });
   };

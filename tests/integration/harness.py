@@ -211,10 +211,12 @@ class Smeard:
     asserts a clean exit (status 0 and an event=stopped line) and returns that line's fields.
     """
 
-    def __init__(self, addresses=None, refid="GPS", workers=2, text=None, wrapper=(), args=()):
-        """`wrapper`: a command that execs smeard (setpriv, say); `args`: more arguments for smeard."""
+    def __init__(self, addresses=None, refid="GPS", workers=2, text=None, wrapper=(), args=(), env=None):
+        """`wrapper`: a command that execs smeard (setpriv, say); `args`: more arguments for smeard;
+        `env`: variables added to its environment."""
         self.addresses = list(addresses) if addresses else [f"127.0.0.1:{free_udp_port()}"]
         self.wrapper, self.args = list(wrapper), list(args)
+        self.env = dict(os.environ, **env) if env else None
         self.refid = refid
         self.directory = tempfile.mkdtemp(prefix="smeard-itest-")
         self.config = write_file(self.directory, "smeard.yaml",
@@ -250,7 +252,8 @@ class Smeard:
     def start(self):
         self.process = subprocess.Popen(self.wrapper + [binary(SMEARD), "--config", self.config] + self.args,
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+                                        stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_parent,
+                                        env=self.env)
         _running.add(self.process)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()

@@ -3,7 +3,10 @@ the binary built here), systemd-analyze security rates its exposure, and it keep
 the README makes: port 123 with CAP_NET_BIND_SERVICE alone, as an unprivileged user, reload by
 SIGHUP, the filesystem read-only."""
 
+import os
 import re
+import signal
+import socket
 import shutil
 import tempfile
 import unittest
@@ -58,6 +61,48 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertIn("--check-config", d["ExecStartPre"][0])
         self.assertTrue(d["SystemCallFilter"][0].startswith("@system-service"))
         self.assertEqual(set(d["RestrictAddressFamilies"][0].split()), {"AF_INET", "AF_INET6", "AF_UNIX"})
+        self.assertEqual(d["Type"], ["notify"])
+
+
+class NotifyProtocol(unittest.TestCase):
+    """Type=notify as systemd runs it: NOTIFY_SOCKET names a datagram socket (a path, or "@name"
+    in the abstract namespace), and smeard reports READY=1 once it serves, RELOADING=1 and
+    READY=1 around a SIGHUP reload, STOPPING=1 on SIGTERM."""
+
+    def receive(self, manager):
+        try:
+            return manager.recv(4096).decode()
+        except socket.timeout:
+            self.fail("smeard sent the service manager nothing within 5 s")
+
+    def test_ready_reloading_stopping(self):
+        directory = tempfile.mkdtemp(prefix="smeard-notify-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        for name in (os.path.join(directory, "notify"), f"@smeard-test-{os.getpid()}"):
+            with self.subTest(socket=name), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as manager:
+                manager.bind("\0" + name[1:] if name.startswith("@") else name)
+                manager.settimeout(5)
+                server = harness.Smeard(env={"NOTIFY_SOCKET": name})
+                self.addCleanup(server.close)
+                server.start()
+                ready = self.receive(manager)
+                self.assertEqual(ready.splitlines(), ["READY=1", "STATUS=serving 1 listeners"])
+                reply = harness.request(("127.0.0.1", server.port), harness.ntp_request())
+                self.assertIsNotNone(reply, "READY=1 came before smeard answered")
+                server.process.send_signal(signal.SIGHUP)
+                self.assertEqual(self.receive(manager), "RELOADING=1")
+                self.assertEqual(self.receive(manager).splitlines()[0], "READY=1")
+                server.stop()
+                self.assertEqual(self.receive(manager), "STOPPING=1")
+                self.assertNotIn("notify_failed", server.log())
+
+    def test_an_unusable_socket_is_a_warning(self):
+        with harness.Smeard(env={"NOTIFY_SOCKET": "/nonexistent/notify"}) as server:
+            self.assertTrue(harness.wait_for(lambda: server.events("notify_failed"), 5), server.log())
+            self.assertIn("/nonexistent/notify", server.events("notify_failed")[0]["problem"])
+            reply = harness.request(("127.0.0.1", server.port), harness.ntp_request())
+            self.assertIsNotNone(reply)
+            server.stop()
 
 
 if __name__ == "__main__":
