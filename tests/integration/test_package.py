@@ -30,6 +30,12 @@ kill -TERM $pid
 code=0; wait $pid || code=$?
 echo "exit=$code"
 echo "log=$(tr '\n' '|' </tmp/smeard.log)"
+# A reinstall (or upgrade) runs postinst again beside the existing user, and keeps an edited
+# configuration: it is a conffile.
+echo "# edited by the operator" >>/etc/smeard/smeard.yaml
+dpkg -i /deb/PACKAGE >>/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
+echo "kept=$(tail -1 /etc/smeard/smeard.yaml)"
+echo "users=$(getent passwd | grep -c '^smeard:')"
 apt-get purge -y -q smeard >>/tmp/apt.log 2>&1
 echo "purged=$(ls -d /etc/smeard /usr/bin/smeard /usr/bin/smearctl 2>/dev/null | tr '\n' ' ')"
 """
@@ -88,6 +94,8 @@ class DebianPackageTest(unittest.TestCase):
         self.assertEqual((status["CapEff"], status["NoNewPrivs"]), ("0000000000000000", "1"), out["status"])
         self.assertEqual(out["exit"], "0", out["log"])
         self.assertIn("event=stopped", out["log"])
+        self.assertEqual(out["kept"], "# edited by the operator", "a reinstall overwrote the configuration")
+        self.assertEqual(out["users"], "1")
         self.assertEqual(out["purged"].strip(), "", "purge left files behind")
 
 
