@@ -1,14 +1,14 @@
 """deploy/k8s: the base and the example overlay, rendered with kubectl kustomize, keep every
 promise the README makes of them; their configurations pass --check-config with the leap file
 they mount; and the rendered pod (its image, user, capabilities, read-only root, mounts and host
-network) runs under podman in a private network namespace, where ntpdig gets time on port 123 and
-the probes' /readyz and /healthz answer."""
+network) runs under podman in a private network namespace, where the probes answer, ntpdig
+queries port 123 and takes or refuses the replies as the node's clock deserves, and a new leap
+file is rolled in place."""
 
 import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import unittest
 import urllib.request
