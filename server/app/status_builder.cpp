@@ -34,7 +34,9 @@ std::vector<metrics::TimescaleStatus> timescale_statuses(const ntp::Snapshot& sn
     t.profile = view.smearer->profile().name;
     t.rehearsal = view.rehearsal;
     t.active = served.active;
-    t.offset_seconds = seconds_of(served.offset);
+    // From true UTC, as clients get it: a rehearsal's smearer measures against its own table, in
+    // which the synthetic leap happened, and would read 0 a second off real UTC after it.
+    t.offset_seconds = seconds_of(served.time - snap.clock.table->to_utc(tai));
     t.progress = served.progress;
     t.frequency_ratio = served.frequency_ppm * 1e-6;
     t.leap_indicator = served.leap_indicator;

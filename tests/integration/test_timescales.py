@@ -7,6 +7,7 @@ Offsets are measured the way an operator would: the NTP offset of a smeared list
 that of the true-UTC listener, both asked at (nearly) the same moment."""
 
 import calendar
+import json
 import math
 import signal
 import socket
@@ -254,6 +255,29 @@ class RealClock(unittest.TestCase):
                 if elapsed > 0.01:
                     self.assertEqual(smeared.ref_id >> 24, 0xFE)
             self.assertLess(samples[-1][0], samples[0][0] - 0.2, "the smear progressed")
+            server.stop()
+
+    def test_rehearsal_offset_is_reported_from_true_utc(self):
+        """An hour after a rehearsed inserted second its listener serves a second behind real UTC;
+        /status and the metric say so (not 0, the offset from the rehearsal's own leap table)."""
+        p, metrics_port = ports(2), harness.free_tcp_port()
+        leap_at = math.floor(time.time()) - 3600
+        timescales = {"rehearse": f'{{smear: {{profile: linear, window: 600, anchor: center}}, '
+                                  f'rehearsal: {{leap_at: "{rfc3339(leap_at)}", sign: "+"}}}}',
+                      "utc": "{smear: none}"}
+        text = config([(p[0], "rehearse"), (p[1], "utc")], timescales).replace(
+            "metrics: {listen: off}", f'metrics: {{listen: "127.0.0.1:{metrics_port}"}}')
+        with daemon(text, p) as server:
+            measured = best_offset(p[0]).offset - best_offset(p[1]).offset
+            self.assertAlmostEqual(measured, -1.0, delta=0.001)
+            status = json.loads(harness.run([harness.binary(harness.SMEARCTL), "status", "--json", "--url",
+                                             f"http://127.0.0.1:{metrics_port}"]).stdout)
+            [rehearse] = [t for t in status["timescales"] if t["name"] == "rehearse"]
+            self.assertAlmostEqual(rehearse["offset_s"], measured, delta=0.001)
+            self.assertEqual(rehearse["progress"], 1)
+            scraped = harness.scrape(f"http://127.0.0.1:{metrics_port}")
+            self.assertAlmostEqual(harness.total(scraped, "smeard_smear_offset_seconds", timescale="rehearse"), -1.0,
+                                   delta=1e-6)
             server.stop()
 
     def test_two_daemons_agree(self):

@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "leapdb/parse.hpp"
+#include "smear/profile.hpp"
+#include "smear/smearer.hpp"
 #include "tests/unit/leapdb/files.hpp"
 
 using namespace std::chrono;
@@ -117,4 +119,28 @@ TEST_CASE("a stopped worker is unhealthy and not ready") {
   const metrics::Status s = app::build_status(in);
   CHECK_FALSE(s.healthy);
   CHECK(std::find(s.not_ready.begin(), s.not_ready.end(), std::string{"a worker thread has stopped"}) != s.not_ready.end());
+}
+
+TEST_CASE("a rehearsal's offset is from true UTC, as its clients get it; its progress is its own") {
+  ntp::Snapshot snap = snapshot({});
+  const leapdb::UtcTime leap_at = kNow - hours{1};  // an hour after a rehearsed inserted second
+  const auto profile = smear::parse_profile("linear:window=600,anchor=center").profile;
+  REQUIRE(profile.has_value());
+  for (const int sign : {+1, -1}) {
+    CAPTURE(sign);
+    const leapdb::LeapTable rehearsed = leapdb::with_extra_leap(*snap.clock.table, leap_at, sign);
+    auto made = smear::Smearer::make(rehearsed, *profile);
+    REQUIRE(made.smearer.has_value());
+    snap.timescales = {ntp::TimescaleView{"rehearse", std::make_shared<const smear::Smearer>(std::move(*made.smearer)),
+                                          ntp::RefidConvention::ntpd, true, {}, {}}};
+    const leapdb::TaiTime tai = snap.clock.to_tai(kNow);
+    const auto statuses = app::timescale_statuses(snap, tai);
+    REQUIRE(statuses.size() == 1);
+    CHECK(statuses[0].rehearsal);
+    // The rehearsed second was absorbed: served time is a second behind real UTC (ahead for a
+    // deleted one), which is what the dashboard and the fleet-spread alert must see.
+    CHECK(statuses[0].offset_seconds == doctest::Approx(-sign));
+    CHECK(statuses[0].progress == 1);
+    CHECK_FALSE(statuses[0].active);
+  }
 }
