@@ -56,10 +56,11 @@ inline std::optional<std::int64_t> integer(std::string_view s) {
 
 inline constexpr std::int64_t kNtpEpochToUnixSeconds = 2'208'988'800;
 
-// Leap data is only meaningful from 1900 to 2200, and nanoseconds in 64 bits end in 2262:
-// anything outside is refused rather than overflowed.
-inline constexpr std::int64_t kEarliestUnixSeconds = -2'208'988'800;  // 1900-01-01
-inline constexpr std::int64_t kLatestUnixSeconds = 7'258'118'400;     // 2200-01-01
+// Anything outside kEarliestTime..kLatestTime is refused rather than overflowed.
+inline constexpr std::int64_t kEarliestUnixSeconds =
+    std::chrono::floor<std::chrono::seconds>(kEarliestTime).time_since_epoch().count();
+inline constexpr std::int64_t kLatestUnixSeconds =
+    std::chrono::floor<std::chrono::seconds>(kLatestTime).time_since_epoch().count();
 
 inline std::optional<UtcTime> from_unix_seconds(std::int64_t unix_seconds) {
   if (unix_seconds < kEarliestUnixSeconds || unix_seconds > kLatestUnixSeconds) return std::nullopt;

@@ -48,6 +48,11 @@ struct Rate {
   friend constexpr auto operator<=>(const Rate&, const Rate&) = default;
 };
 
+// The years every time value covers, leap data and clocks alike: leap data means nothing
+// before 1900, and nanoseconds in 64 bits end in 2262, leaving room for offsets on top.
+inline constexpr UtcTime kEarliestTime{std::chrono::seconds{-2'208'988'800}};  // 1900-01-01
+inline constexpr UtcTime kLatestTime{std::chrono::seconds{7'258'118'400}};     // 2200-01-01
+
 constexpr UtcTime utc_from_unix_nanoseconds(std::int64_t ns) { return UtcTime{Nanoseconds{ns}}; }
 constexpr std::int64_t unix_nanoseconds(UtcTime t) { return t.time_since_epoch().count(); }
 

@@ -7,11 +7,12 @@ namespace ntp {
 leapdb::TaiTime ReferenceClock::to_tai(leapdb::UtcTime reading, std::chrono::seconds kernel_correction) const {
   if (kind == Kind::simulated) {
     const leapdb::Int128 elapsed = (reading - origin).count();
-    // Saturate rather than wrap: a fast simulation run for days would pass 2262.
-    constexpr leapdb::Int128 kLimit = leapdb::Int128{1} << 61;
-    const leapdb::Int128 advanced = std::clamp<leapdb::Int128>(elapsed * rate_numerator / rate_denominator, -kLimit, kLimit);
-    const leapdb::Int128 sum = std::clamp<leapdb::Int128>(start.time_since_epoch().count() + advanced, -kLimit, kLimit);
-    return leapdb::TaiTime{leapdb::Nanoseconds{static_cast<std::int64_t>(sum)}};
+    // A fast simulation run for long enough stops at the edge of what leap data covers (2200)
+    // rather than wrap; every 64-bit intermediate is exact up to there.
+    const leapdb::Int128 sum = start.time_since_epoch().count() + elapsed * rate_numerator / rate_denominator;
+    const leapdb::Int128 held = std::clamp<leapdb::Int128>(sum, leapdb::kEarliestTime.time_since_epoch().count(),
+                                                           leapdb::kLatestTime.time_since_epoch().count());
+    return leapdb::TaiTime{leapdb::Nanoseconds{static_cast<std::int64_t>(held)}};
   }
   return table->to_tai(reading) + kernel_correction + correction.of(reading);
 }

@@ -98,3 +98,27 @@ TEST_CASE("the clock's steady span: far from leaps it is long; a simulated clock
   clock.kind = ntp::ReferenceClock::Kind::simulated;
   CHECK(clock.steady_around(now).from == clock.steady_around(now).until);
 }
+
+TEST_CASE("a simulated clock runs at its rate through every year leap data covers, then holds at 2200") {
+  ntp::ReferenceClock clock;
+  clock.kind = ntp::ReferenceClock::Kind::simulated;
+  clock.origin = leapdb::utc_from_unix_nanoseconds(1'795'000'000'123'456'789);
+  clock.rate_numerator = 7;
+  clock.rate_denominator = 2;
+  const auto tai = [](int y, unsigned m, unsigned d) {
+    return leapdb::TaiTime{sys_days{year{y} / month{m} / day{d}}.time_since_epoch()};
+  };
+  for (const leapdb::TaiTime start : {tai(1900, 1, 1), tai(2036, 2, 7), tai(2043, 1, 26), tai(2100, 1, 1),
+                                      tai(2199, 12, 31)}) {
+    CAPTURE(start.time_since_epoch().count());
+    clock.start = start;
+    CHECK(clock.to_tai(clock.origin) == start);
+    CHECK(clock.to_tai(clock.origin + 2s + 1ns) == start + 7s + 3ns);  // 3.5 ns, rounded down
+    CHECK(clock.to_tai(clock.origin + hours{6}) == start + hours{21});
+  }
+  // Decades of a fast simulation: held at the edge, never wrapped.
+  clock.start = tai(2199, 12, 31);
+  CHECK(clock.to_tai(clock.origin + hours{24 * 365 * 50}) == leapdb::TaiTime{leapdb::kLatestTime.time_since_epoch()});
+  clock.start = tai(1900, 1, 1);
+  CHECK(clock.to_tai(clock.origin - hours{24}) == leapdb::TaiTime{leapdb::kEarliestTime.time_since_epoch()});
+}
