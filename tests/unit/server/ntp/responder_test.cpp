@@ -5,7 +5,9 @@
 #include <random>
 #include <vector>
 
+#include "leapdb/parse.hpp"
 #include "server/ntp/client.hpp"
+#include "tests/unit/leapdb/files.hpp"
 #include "tests/unit/server/ntp/bytes.hpp"
 
 using ntp::DropReason;
@@ -448,4 +450,81 @@ TEST_CASE("a key-required network: no MAC gets nothing, a bad one a crypto-NAK, 
   CHECK(good.decision.kiss_code == 0);
   // Outside the network, no key is needed.
   CHECK(answer(request(4, Mode::client), s, tables, v4(192, 0, 2, 1)).decision.replied());
+}
+
+TEST_CASE("a client asking twice within a second gets monotonic time through a whole smear, every preset and sign") {
+  using namespace std::chrono_literals;
+  std::mt19937_64 random{20161231};
+  for (const char* fixture : {"leap-seconds.list", "negative-leap.list"}) {
+    const auto table =
+        std::make_shared<const leapdb::LeapTable>(leapdb::parse(test_files::fixture(fixture), fixture).table);
+    for (const char* preset : {"google", "aws", "google-2016", "ntpd", "ntpsec", "chrony", "meta"}) {
+      CAPTURE(fixture);
+      CAPTURE(preset);
+      auto made = smear::Smearer::make(*table, smear::parse_profile(preset).profile.value());
+      REQUIRE(made.smearer.has_value());
+      const auto smearer = std::make_shared<const smear::Smearer>(std::move(*made.smearer));
+      const smear::Window window = smearer->windows().back();
+      // A simulated reference at a random rate, from a second before the window to a second
+      // past it, with the workers' shortcut published just before the window, as the control
+      // thread would.
+      ntp::Snapshot snapshot = ntp::true_utc_snapshot();
+      snapshot.clock.table = table;
+      snapshot.clock.kind = ntp::ReferenceClock::Kind::simulated;
+      snapshot.clock.start = window.begins - 1s;
+      snapshot.clock.origin = kReceivedUtc;
+      snapshot.clock.rate_numerator = std::uniform_int_distribution<std::int64_t>{1, 200'000}(random);
+      snapshot.clock.rate_denominator = 1000;
+      CAPTURE(snapshot.clock.rate_numerator);
+      snapshot.timescales[0].smearer = smearer;
+      snapshot.timescales[0].steady = smearer->steady_around(window.begins - 10s);
+      const std::int64_t span_ns = ((window.ends - window.begins + 2s) * snapshot.clock.rate_denominator /
+                                    snapshot.clock.rate_numerator).count();
+      constexpr int kPairs = 20000;
+      std::uniform_int_distribution<std::int64_t> stride{0, 2 * span_ns / kPairs};
+      std::uniform_int_distribution<std::int64_t> within_a_second{1, 999'999'999};
+      const auto req = request(4, Mode::client);
+      // The served instant of the request read at `reading`, as the client decodes it, and of
+      // the reply's transmit timestamp stamped `later`.
+      const auto ask = [&](leapdb::UtcTime reading, leapdb::Nanoseconds later) {
+        const leapdb::TaiTime received = snapshot.clock.to_tai(reading);
+        Answer a;
+        a.decision = ntp::handle(ntp::Request{req, kClient, 0, received, reading}, snapshot, {}, a.bytes);
+        REQUIRE(a.decision.replied());
+        ntp::stamp_transmit(a.bytes, snapshot.clock.to_tai(reading + later), snapshot.timescales[0]);
+        const ntp::Header h = a.header();
+        const auto pivot = smearer->at(received).time;
+        return std::pair{ntp::from_ntp(h.receive_time, pivot), ntp::from_ntp(h.transmit_time, pivot)};
+      };
+      // Pairs astride where the smear begins, the leap itself and where the smear ends.
+      const auto reading_at = [&](leapdb::TaiTime t) {
+        return snapshot.clock.origin + (t - snapshot.clock.start) * snapshot.clock.rate_denominator /
+                                           snapshot.clock.rate_numerator;
+      };
+      for (const leapdb::TaiTime edge : {window.begins, table->to_tai(window.leap), window.ends}) {
+        for (const leapdb::Nanoseconds half : {1ns, 1000ns, leapdb::Nanoseconds{1ms}, leapdb::Nanoseconds{400ms}}) {
+          const auto [receive_a, transmit_a] = ask(reading_at(edge) - half, half);
+          const auto [receive_b, transmit_b] = ask(reading_at(edge) + half, half / 2);
+          REQUIRE(receive_a <= transmit_a);
+          REQUIRE(transmit_a <= receive_b);
+          REQUIRE(receive_b <= transmit_b);
+        }
+      }
+      leapdb::UtcTime reading = snapshot.clock.origin;
+      std::int64_t pairs = 0;
+      while (reading < snapshot.clock.origin + leapdb::Nanoseconds{span_ns}) {
+        const leapdb::Nanoseconds gap{within_a_second(random)};
+        const leapdb::Nanoseconds processing{std::uniform_int_distribution<std::int64_t>{0, gap.count()}(random)};
+        const auto [receive_a, transmit_a] = ask(reading, processing);
+        const auto [receive_b, transmit_b] = ask(reading + gap, gap / 2);
+        CAPTURE(leapdb::format_rfc3339(receive_a));
+        REQUIRE(receive_a <= transmit_a);
+        REQUIRE(transmit_a <= receive_b);
+        REQUIRE(receive_b <= transmit_b);
+        reading += leapdb::Nanoseconds{stride(random)};
+        ++pairs;
+      }
+      CHECK(pairs > kPairs / 2);
+    }
+  }
 }
