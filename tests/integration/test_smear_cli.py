@@ -1,11 +1,16 @@
 """smearctl smear, unsmear and plot: the numbers each preset serves around the 2016-12-31 leap
-and a negative one, the inverse, and a plot an operator can read."""
+and a negative one, the inverse (also of what a running smeard served, asked with ntplib), and
+a plot an operator can read."""
 
+import calendar
 import json
 import tempfile
 import unittest
 import xml.etree.ElementTree as ElementTree
+from datetime import datetime, timezone
 from pathlib import Path
+
+import ntplib
 
 import harness
 
@@ -110,6 +115,48 @@ class Unsmear(unittest.TestCase):
         # Outside the smear, smeared time is true UTC.
         self.assertEqual(smearctl("unsmear", "--profile", "ntpd", "--leap", "2016-12-31",
                                   "2017-03-01T00:00:00Z").stdout.strip(), "2017-03-01T00:00:00.000000000Z")
+
+    def test_unsmearing_what_a_server_served_gives_its_true_utc(self):
+        # A smeared listener and a true-UTC one on a simulated reference mid-smear: the smeared
+        # transmit time, unsmeared, is what the true-UTC listener serves at that instant.
+        nights = [("leap-seconds.list", "2016-12-31T18:00:00Z", ["google", "ntpd"]),
+                  ("leap-seconds.list", "2017-01-01T06:00:00Z", ["chrony"]),
+                  ("negative-leap.list", "2029-06-30T15:00:00Z", ["google", "ntpsec"])]
+        for leap_file, start, profiles in nights:
+            ports = {name: harness.free_udp_port() for name in ["none"] + profiles}
+            lines = ["listeners:"]
+            for name, port in ports.items():
+                lines += [f'  - address: "127.0.0.1:{port}"', f"    timescale: {name}"]
+            lines += ["timescales:"] + [f"  {name}: {{smear: {name}}}" for name in ports]
+            lines += ["reference:", "  type: simulated", f'  start: "{start}"', "  rate: 1",
+                      "workers: 1", "metrics: {listen: off}", "leapdb:", "  files:", f"    - {FIXTURES / leap_file}"]
+            with harness.Smeard(addresses=[f"127.0.0.1:{p}" for p in ports.values()], text="\n".join(lines) + "\n"):
+                ask = lambda port: ntplib.NTPClient().request("127.0.0.1", port=port, version=4, timeout=2)
+                utc = harness.best_of(lambda: ask(ports["none"]), delay=lambda r: r.delay)
+                for name in profiles:
+                    with self.subTest(start=start, profile=name):
+                        smeared = harness.best_of(lambda: ask(ports[name]), delay=lambda r: r.delay)
+                        served = smeared.tx_time
+                        # The system clock read served - offset then; true UTC was that plus utc's offset.
+                        true_then = served - smeared.offset + utc.offset
+                        result = smearctl("unsmear", "--profile", name, "--leap-file", str(FIXTURES / leap_file),
+                                          rfc3339_of(served))
+                        self.assertEqual(result.returncode, 0, result.stderr)
+                        unsmeared = seconds_of(result.stdout.strip())
+                        self.assertGreater(abs(served - unsmeared), 0.1, "a smear well under way")
+                        self.assertLess(abs(unsmeared - true_then), 0.001,
+                                        f"{name}: served {rfc3339_of(served)}, unsmeared {result.stdout.strip()}, "
+                                        f"true UTC then {rfc3339_of(true_then)}")
+
+
+def rfc3339_of(seconds):
+    whole = int(seconds // 1)
+    return datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{int((seconds - whole) * 1e9):09d}Z"
+
+
+def seconds_of(text):
+    stamp, fraction = text.rstrip("Z").split(".")
+    return calendar.timegm(datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").timetuple()) + int(fraction) / 1e9
 
 
 class Plot(unittest.TestCase):
