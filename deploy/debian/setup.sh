@@ -23,7 +23,8 @@ package_packages=(dpkg-dev file binutils)
 # Real peers: chronyd -Q, ntpdig and Python's ntplib (Debian's python3, not another one on PATH);
 # unshare and ip give the port-123 tests a private network namespace.
 # clang and its runtime build the libFuzzer targets; prometheus (with promtool) scrapes smeard
-# and checks the alert rules; python3-yaml reads them. faketime runs a chronyd upstream 2 s off;
+# and checks the alert rules; python3-yaml reads them. faketime runs a chronyd upstream 2 s off
+# and chronyd clients at a simulated reference's date;
 # gpsd, fed by gpsd-clients' gpsfake, writes the SHM refclock samples. systemd-analyze checks the
 # unit. mmdebstrap builds a Debian 12 image from Debian's packages, on which podman (with runc:
 # crun refuses hybrid cgroup hierarchies) installs the package and builds and runs the container.
