@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
-                nlohmann-json3-dev libssl-dev libseccomp-dev tzdata)
+                nlohmann-json3-dev libssl-dev libseccomp-dev nettle-dev tzdata)
 # dpkg-buildflags and dpkg-shlibdeps (dpkg-dev, which cpack runs on what file says is ELF),
 # readelf (binutils) for the packager's build.
 package_packages=(dpkg-dev file binutils)
