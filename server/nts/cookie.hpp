@@ -1,0 +1,57 @@
+#pragma once
+// NTS cookies (RFC 8915 §6): the server's own sealed record of what a client agreed at NTS-KE,
+// handed to the client and back on every request so the NTP port keeps no per-client state.
+// Cookie keys are derived from one master secret and the rotation period's number, so every
+// server holding the same secret (a fleet's mounted key file) seals and opens the same cookies
+// and rotates in step without talking to the others.
+//
+// Layout: period (4) | nonce (16) | AES-SIV-CMAC-256(key of that period, nonce,
+//         associated = period, plaintext = AEAD (2) | timescale id (4) | C2S key | S2C key).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "server/nts/aead.hpp"
+
+namespace nts {
+
+inline constexpr std::size_t kCookieNonceLength = 16;
+inline constexpr std::size_t kCookieKeyLength = 32;
+inline constexpr std::size_t kMinMasterLength = 32;
+
+inline constexpr std::size_t kCookiePlainHeader = 6;  // AEAD and timescale id
+constexpr std::size_t cookie_length(Aead aead) {
+  return 4 + kCookieNonceLength + kTagLength + kCookiePlainHeader + 2 * key_length(aead);
+}
+inline constexpr std::size_t kMaxCookieLength = cookie_length(Aead::aes_siv_cmac_512);
+
+struct CookieContents {
+  Aead aead = Aead::aes_siv_cmac_256;
+  // The timescale its holder is served, by an id that names it the same on every server and
+  // across reloads (its position in a configuration does not).
+  std::uint32_t timescale_id = 0;
+  std::array<std::byte, kMaxKeyLength> c2s{};  // key_length(aead) of each are used
+  std::array<std::byte, kMaxKeyLength> s2c{};
+  friend bool operator==(const CookieContents&, const CookieContents&) = default;
+};
+
+struct CookieKey {
+  std::uint32_t period = 0;
+  std::array<std::byte, kCookieKeyLength> key{};
+};
+
+// HKDF-SHA256 of the master secret for one rotation period. Empty when the secret is shorter
+// than kMinMasterLength.
+std::optional<CookieKey> derive_cookie_key(std::span<const std::byte> master, std::uint32_t period);
+
+// Writes cookie_length(contents.aead) bytes; 0 when `out` is shorter.
+std::size_t seal_cookie(const CookieKey& key, const CookieContents& contents,
+                        std::span<const std::byte, kCookieNonceLength> nonce, std::span<std::byte> out);
+
+// The contents of a cookie sealed with one of `keys` (by period), untampered; else nothing.
+std::optional<CookieContents> open_cookie(std::span<const CookieKey> keys, std::span<const std::byte> cookie);
+
+}  // namespace nts
