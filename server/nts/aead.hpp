@@ -21,6 +21,7 @@ std::optional<Aead> aead_from_number(std::uint16_t number);
 constexpr std::size_t key_length(Aead aead) { return aead == Aead::aes_siv_cmac_256 ? 32 : 64; }
 
 // `out` holds exactly kTagLength + plaintext.size() bytes, the key key_length(aead) (else false).
+// The plaintext may be out's own tail (in place: Nettle's CTR allows it, and the tag goes first).
 [[nodiscard]] bool seal(Aead aead, std::span<const std::byte> key, std::span<const std::byte> nonce,
                         std::span<const std::byte> associated, std::span<const std::byte> plaintext,
                         std::span<std::byte> out);

@@ -64,7 +64,7 @@ std::size_t seal_cookie(const CookieKey& key, const CookieContents& contents,
   const auto aead = static_cast<std::uint16_t>(contents.aead);
   plain[0] = static_cast<std::byte>(aead >> 8);
   plain[1] = static_cast<std::byte>(aead & 0xFF);
-  put_u32(plain.data() + 2, contents.timescale_id);
+  put_u32(plain.data() + 4, contents.timescale_id);
   const auto c2s_at = plain.begin() + kCookiePlainHeader;
   std::copy_n(contents.c2s.begin(), keys, c2s_at);
   std::copy_n(contents.s2c.begin(), keys, c2s_at + static_cast<std::ptrdiff_t>(keys));
@@ -96,7 +96,7 @@ std::optional<CookieContents> open_cookie(std::span<const CookieKey> keys, std::
       const std::size_t n = key_length(*aead);
       contents.emplace();
       contents->aead = *aead;
-      contents->timescale_id = get_u32(plain.data() + 2);
+      contents->timescale_id = get_u32(plain.data() + 4);
       const auto c2s_at = plain.begin() + kCookiePlainHeader;
       std::copy_n(c2s_at, n, contents->c2s.begin());
       std::copy_n(c2s_at + static_cast<std::ptrdiff_t>(n), n, contents->s2c.begin());

@@ -6,7 +6,8 @@
 // and rotates in step without talking to the others.
 //
 // Layout: period (4) | nonce (16) | AES-SIV-CMAC-256(key of that period, nonce,
-//         associated = period, plaintext = AEAD (2) | timescale id (4) | C2S key | S2C key).
+//         associated = period, plaintext = AEAD (2) | 0 (2) | timescale id (4) | C2S key | S2C key),
+// 108 or 172 bytes: a whole number of words, as an extension field's value must be.
 
 #include <array>
 #include <cstddef>
@@ -22,7 +23,7 @@ inline constexpr std::size_t kCookieNonceLength = 16;
 inline constexpr std::size_t kCookieKeyLength = 32;
 inline constexpr std::size_t kMinMasterLength = 32;
 
-inline constexpr std::size_t kCookiePlainHeader = 6;  // AEAD and timescale id
+inline constexpr std::size_t kCookiePlainHeader = 8;  // AEAD, reserved, timescale id
 constexpr std::size_t cookie_length(Aead aead) {
   return 4 + kCookieNonceLength + kTagLength + kCookiePlainHeader + 2 * key_length(aead);
 }

@@ -1,0 +1,70 @@
+#pragma once
+// NTS's extension fields on the NTP port (RFC 8915 §5): check a request's unique identifier,
+// cookie and authenticator; write the reply's, with fresh cookies, sealed once the transmit
+// timestamp is in (the authenticator covers it). No allocation: everything is in the packet
+// buffers and on the stack.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "server/nts/cookie.hpp"
+
+namespace ntp {
+
+inline constexpr std::uint16_t kUniqueIdentifierField = 0x0104;
+inline constexpr std::uint16_t kNtsCookieField = 0x0204;
+inline constexpr std::uint16_t kNtsCookiePlaceholderField = 0x0304;
+inline constexpr std::uint16_t kNtsAuthenticatorField = 0x0404;
+inline constexpr std::uint32_t kKissNtsNak = 0x4E54534E;  // "NTSN"
+inline constexpr std::size_t kMinUniqueIdentifier = 32;
+inline constexpr std::size_t kReplyNonceLength = 16;
+
+struct NtsRequest {
+  std::span<const std::byte> unique_id;  // the field's value, padding included, echoed as it came
+  nts::CookieContents cookie;
+  std::size_t cookie_field_length = 0;   // of the cookie field, header included
+  std::size_t placeholders = 0;          // the client's asking for that many cookies more
+};
+
+enum class NtsCheck : std::uint8_t {
+  not_nts,    // no NTS field at all: an ordinary request
+  ok,
+  nak,        // a cookie we cannot open or an authenticator that does not verify: NTS NAK
+  malformed,  // fields missing, repeated or out of order: dropped (no identifier to echo, say)
+};
+
+// `packet`: the whole request; `extensions`: its extension fields as parse_layout split them.
+NtsCheck check_nts_request(std::span<const std::byte> packet, std::span<const std::byte> extensions,
+                           std::span<const nts::CookieKey> keys, NtsRequest& out);
+
+// What seal_nts_reply needs once the header is final.
+struct NtsSeal {
+  nts::Aead aead = nts::Aead::aes_siv_cmac_256;
+  std::array<std::byte, nts::kMaxKeyLength> s2c{};
+  std::size_t authenticator_at = 0;  // where the associated data ends
+  std::size_t nonce_at = 0;
+  std::size_t ciphertext_at = 0;
+  std::size_t plaintext_length = 0;
+};
+
+// Randomness for one reply: its nonce, then one nonce per fresh cookie.
+inline constexpr std::size_t kMaxFreshCookies = 8;
+inline constexpr std::size_t kReplyRandomness = kReplyNonceLength + kMaxFreshCookies * nts::kCookieNonceLength;
+
+// After the 48-byte header already in `reply`: the unique identifier, then an authenticator
+// holding 1 + placeholders fresh cookies (up to kMaxFreshCookies, and only as many as keep the
+// reply no longer than the request), in the clear until seal_nts_reply. Returns the reply's
+// length, 0 when even one cookie does not fit.
+std::size_t write_nts_reply(std::span<std::byte> reply, std::size_t request_length, const NtsRequest& request,
+                            const nts::CookieKey& cookie_key, std::span<const std::byte, kReplyRandomness> randomness,
+                            NtsSeal& seal);
+// Encrypts the cookies in place under the S2C key; the header may not change afterwards.
+void seal_nts_reply(std::span<std::byte> reply, const NtsSeal& seal);
+
+// The NTS NAK's fields after a kiss-o'-death header: the unique identifier alone. Returns the
+// reply's length.
+std::size_t write_nts_nak(std::span<std::byte> reply, std::span<const std::byte> unique_id);
+
+}  // namespace ntp

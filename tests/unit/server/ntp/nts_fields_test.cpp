@@ -1,0 +1,273 @@
+// NTS on the NTP port: a request built as an NTS client (chrony) builds it, checked; the reply
+// opened as that client opens it; every tampered byte refused.
+#include "server/ntp/nts_fields.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "server/ntp/packet.hpp"
+
+namespace {
+
+using Bytes = std::vector<std::byte>;
+
+Bytes random_bytes(std::mt19937_64& random, std::size_t n) {
+  Bytes out(n);
+  for (auto& b : out) b = static_cast<std::byte>(random() & 0xFF);
+  return out;
+}
+
+void field(Bytes& packet, std::uint16_t type, const Bytes& value) {
+  const std::size_t length = 4 + ((value.size() + 3) & ~std::size_t{3});
+  for (const unsigned v : {unsigned{type} >> 8, unsigned{type} & 0xFF, static_cast<unsigned>(length >> 8),
+                           static_cast<unsigned>(length & 0xFF)}) {
+    packet.push_back(static_cast<std::byte>(v));
+  }
+  packet.insert(packet.end(), value.begin(), value.end());
+  packet.resize(packet.size() + (length - 4 - value.size()), std::byte{0});
+}
+
+std::uint16_t u16(std::span<const std::byte> b, std::size_t at) {
+  return static_cast<std::uint16_t>((std::to_integer<unsigned>(b[at]) << 8) | std::to_integer<unsigned>(b[at + 1]));
+}
+
+struct Client {
+  nts::CookieContents agreed;
+  Bytes cookie;
+  Bytes unique_id;
+};
+
+struct Server {
+  std::array<nts::CookieKey, 2> keys;
+};
+
+Server server(std::mt19937_64& random) {
+  const auto master = random_bytes(random, 32);
+  return {{nts::derive_cookie_key(master, 41).value(), nts::derive_cookie_key(master, 42).value()}};
+}
+
+Client client(std::mt19937_64& random, const Server& s, nts::Aead aead = nts::Aead::aes_siv_cmac_256) {
+  Client c;
+  c.agreed.aead = aead;
+  c.agreed.timescale_id = 0x5EA12345;
+  const auto c2s = random_bytes(random, nts::key_length(aead)), s2c = random_bytes(random, nts::key_length(aead));
+  std::ranges::copy(c2s, c.agreed.c2s.begin());
+  std::ranges::copy(s2c, c.agreed.s2c.begin());
+  std::array<std::byte, nts::kCookieNonceLength> nonce{};
+  std::ranges::copy(random_bytes(random, nonce.size()), nonce.begin());
+  c.cookie.resize(nts::kMaxCookieLength);
+  c.cookie.resize(nts::seal_cookie(s.keys[1], c.agreed, nonce, c.cookie));
+  c.unique_id = random_bytes(random, 32);
+  return c;
+}
+
+// The header, the identifier, the cookie, `placeholders` placeholders, then the authenticator
+// over all of it with an empty plaintext, as chronyd sends it.
+Bytes request(std::mt19937_64& random, const Client& c, std::size_t placeholders) {
+  Bytes packet(ntp::kHeaderLength, std::byte{0});
+  packet[0] = std::byte{0x23};  // LI 0, version 4, client
+  field(packet, ntp::kUniqueIdentifierField, c.unique_id);
+  field(packet, ntp::kNtsCookieField, c.cookie);
+  for (std::size_t i = 0; i < placeholders; ++i) field(packet, ntp::kNtsCookiePlaceholderField, Bytes(c.cookie.size()));
+  const auto nonce = random_bytes(random, 16);
+  Bytes sealed(nts::kTagLength);
+  REQUIRE(nts::seal(c.agreed.aead, std::span{c.agreed.c2s}.first(nts::key_length(c.agreed.aead)), nonce, packet, {},
+                    sealed));
+  Bytes body{std::byte{0}, std::byte{16}, std::byte{0}, std::byte{16}};
+  body.insert(body.end(), nonce.begin(), nonce.end());
+  body.insert(body.end(), sealed.begin(), sealed.end());
+  field(packet, ntp::kNtsAuthenticatorField, body);
+  return packet;
+}
+
+ntp::NtsCheck check(const Bytes& packet, std::span<const nts::CookieKey> keys, ntp::NtsRequest& out) {
+  const auto layout = ntp::parse_layout(packet, 4);
+  REQUIRE(layout.layout.has_value());
+  return ntp::check_nts_request(packet, layout.layout->extensions, keys, out);
+}
+
+// What the client does with the reply: the identifier echoed, the authenticator verified with
+// S2C over everything before it, and the fresh cookies it carried.
+std::vector<Bytes> open_reply(std::span<const std::byte> reply, const Client& c) {
+  std::vector<Bytes> cookies;
+  const auto layout = ntp::parse_layout(reply, 4);
+  REQUIRE(layout.layout.has_value());
+  std::span<const std::byte> unique_id, authenticator;
+  std::size_t authenticator_at = 0;
+  ntp::for_each_extension_field(layout.layout->extensions, [&](const ntp::ExtensionField& f) {
+    if (f.type == ntp::kUniqueIdentifierField) unique_id = f.value;
+    if (f.type == ntp::kNtsAuthenticatorField) {
+      authenticator = f.value;
+      authenticator_at = static_cast<std::size_t>(f.value.data() - reply.data()) - 4;
+    }
+  });
+  REQUIRE(std::ranges::equal(unique_id, c.unique_id));
+  REQUIRE(authenticator.size() >= 4);
+  const std::size_t nonce_length = u16(authenticator, 0), ciphertext_length = u16(authenticator, 2);
+  Bytes plaintext(ciphertext_length - nts::kTagLength);
+  if (!nts::open(c.agreed.aead, std::span{c.agreed.s2c}.first(nts::key_length(c.agreed.aead)),
+                 authenticator.subspan(4, nonce_length), reply.first(authenticator_at),
+                 authenticator.subspan(4 + nonce_length, ciphertext_length), plaintext)) {
+    return cookies;
+  }
+  ntp::for_each_extension_field(std::span<const std::byte>{plaintext}, [&](const ntp::ExtensionField& f) {
+    if (f.type == ntp::kNtsCookieField) cookies.emplace_back(f.value.begin(), f.value.end());
+  });
+  return cookies;
+}
+
+struct Reply {
+  std::array<std::byte, ntp::kMaxPacketLength> bytes{};
+  std::size_t length = 0;
+};
+
+Reply reply_to(std::mt19937_64& random, const Bytes& req, const ntp::NtsRequest& checked, const nts::CookieKey& key) {
+  Reply r;
+  std::ranges::copy(std::span{req}.first(ntp::kHeaderLength), r.bytes.begin());
+  r.bytes[0] = std::byte{0x24};
+  std::array<std::byte, ntp::kReplyRandomness> randomness{};
+  std::ranges::copy(random_bytes(random, randomness.size()), randomness.begin());
+  ntp::NtsSeal seal;
+  r.length = ntp::write_nts_reply(r.bytes, req.size(), checked, key, randomness, seal);
+  REQUIRE(r.length > 0);
+  r.bytes[47] = std::byte{0x77};  // the transmit timestamp goes in last, before sealing
+  ntp::seal_nts_reply(r.bytes, seal);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("an NTS request verifies, and its reply opens to one fresh cookie per cookie sent and placeholder") {
+  std::mt19937_64 random{8915};
+  const Server s = server(random);
+  for (const auto aead : {nts::Aead::aes_siv_cmac_256, nts::Aead::aes_siv_cmac_512}) {
+    const Client c = client(random, s, aead);
+    for (const std::size_t placeholders : {0U, 1U, 3U, 5U, 8U}) {
+      CAPTURE(placeholders);
+      // 8 fit with AES-SIV-CMAC-256 cookies and ask for one more than is sent; 5 with -512.
+      if (48 + 36 + 40 + (placeholders + 1) * (4 + c.cookie.size()) > ntp::kMaxPacketLength) continue;
+      const Bytes req = request(random, c, placeholders);
+      ntp::NtsRequest checked;
+      REQUIRE(check(req, s.keys, checked) == ntp::NtsCheck::ok);
+      CHECK(checked.cookie == c.agreed);
+      CHECK(checked.placeholders == placeholders);
+      const Reply r = reply_to(random, req, checked, s.keys[1]);
+      CHECK(r.length <= req.size());  // never an amplifier
+      const auto cookies = open_reply(std::span{r.bytes}.first(r.length), c);
+      REQUIRE(cookies.size() == std::min<std::size_t>(placeholders + 1, ntp::kMaxFreshCookies));
+      for (const Bytes& fresh : cookies) {
+        CHECK(nts::open_cookie(s.keys, fresh) == c.agreed);  // same keys, same timescale
+        CHECK(fresh != c.cookie);                            // and unlinkable to the old one
+      }
+    }
+  }
+}
+
+TEST_CASE("the reply's authenticator covers its header: a changed transmit timestamp does not open") {
+  std::mt19937_64 random{1};
+  const Server s = server(random);
+  const Client c = client(random, s);
+  const Bytes req = request(random, c, 0);
+  ntp::NtsRequest checked;
+  REQUIRE(check(req, s.keys, checked) == ntp::NtsCheck::ok);
+  Reply r = reply_to(random, req, checked, s.keys[1]);
+  REQUIRE(open_reply(std::span{r.bytes}.first(r.length), c).size() == 1);
+  r.bytes[47] ^= std::byte{1};
+  CHECK(open_reply(std::span{r.bytes}.first(r.length), c).empty());
+}
+
+TEST_CASE("any changed byte of a request is refused: NAK where the identifier survives, else nothing") {
+  std::mt19937_64 random{2};
+  const Server s = server(random);
+  const Client c = client(random, s);
+  Bytes req = request(random, c, 1);
+  for (std::size_t at = 0; at < req.size(); ++at) {
+    CAPTURE(at);
+    req[at] ^= std::byte{0x10};
+    ntp::NtsRequest checked;
+    const auto layout = ntp::parse_layout(req, 4);
+    if (layout.layout) {
+      const auto verdict = ntp::check_nts_request(req, layout.layout->extensions, s.keys, checked);
+      CHECK((verdict == ntp::NtsCheck::nak || verdict == ntp::NtsCheck::malformed));
+    }
+    req[at] ^= std::byte{0x10};
+  }
+  ntp::NtsRequest checked;
+  CHECK(check(req, s.keys, checked) == ntp::NtsCheck::ok);
+}
+
+TEST_CASE("a cookie from a rotated-out period gets a NAK that echoes the identifier") {
+  std::mt19937_64 random{3};
+  const Server s = server(random);
+  const Client c = client(random, s);  // sealed in period 42
+  const Bytes req = request(random, c, 0);
+  ntp::NtsRequest checked;
+  CHECK(check(req, std::span{s.keys}.first(1), checked) == ntp::NtsCheck::nak);
+  CHECK(std::ranges::equal(checked.unique_id, c.unique_id));
+  std::array<std::byte, ntp::kMaxPacketLength> nak{};
+  const std::size_t length = ntp::write_nts_nak(nak, checked.unique_id);
+  CHECK(length == ntp::kHeaderLength + 4 + 32);
+  CHECK(u16(nak, 48) == ntp::kUniqueIdentifierField);
+  CHECK(u16(nak, 50) == 36);
+  CHECK(std::ranges::equal(std::span{nak}.subspan(52, 32), c.unique_id));
+}
+
+TEST_CASE("fields missing, repeated, too short or after the authenticator: dropped; none at all: plain NTP") {
+  std::mt19937_64 random{4};
+  const Server s = server(random);
+  const Client c = client(random, s);
+  ntp::NtsRequest checked;
+  CHECK(check(Bytes(48, std::byte{0}), s.keys, checked) == ntp::NtsCheck::not_nts);
+  Bytes unrelated(48, std::byte{0});
+  field(unrelated, 0x2005, Bytes(28));
+  CHECK(check(unrelated, s.keys, checked) == ntp::NtsCheck::not_nts);
+
+  Bytes trailing = request(random, c, 0);
+  field(trailing, 0x2005, Bytes(28));  // unauthenticated
+  CHECK(check(trailing, s.keys, checked) == ntp::NtsCheck::malformed);
+
+  Client short_id = c;
+  short_id.unique_id.resize(28);
+  CHECK(check(request(random, short_id, 0), s.keys, checked) == ntp::NtsCheck::malformed);
+
+  Bytes no_authenticator(48, std::byte{0});
+  field(no_authenticator, ntp::kUniqueIdentifierField, c.unique_id);
+  field(no_authenticator, ntp::kNtsCookieField, c.cookie);
+  CHECK(check(no_authenticator, s.keys, checked) == ntp::NtsCheck::malformed);
+
+  Bytes two_cookies(48, std::byte{0});
+  field(two_cookies, ntp::kUniqueIdentifierField, c.unique_id);
+  field(two_cookies, ntp::kNtsCookieField, c.cookie);
+  Bytes rest = request(random, c, 0);
+  two_cookies.insert(two_cookies.end(), rest.begin() + 48 + 36, rest.end());  // cookie, authenticator
+  CHECK(check(two_cookies, s.keys, checked) == ntp::NtsCheck::malformed);
+}
+
+TEST_CASE("placeholders of another length ask for nothing; the reply never outgrows the request") {
+  std::mt19937_64 random{5};
+  const Server s = server(random);
+  const Client c = client(random, s);
+  Bytes packet(48, std::byte{0});
+  field(packet, ntp::kUniqueIdentifierField, c.unique_id);
+  field(packet, ntp::kNtsCookieField, c.cookie);
+  field(packet, ntp::kNtsCookiePlaceholderField, Bytes(16));
+  const auto nonce = random_bytes(random, 16);
+  Bytes sealed(nts::kTagLength);
+  REQUIRE(nts::seal(c.agreed.aead, std::span{c.agreed.c2s}.first(32), nonce, packet, {}, sealed));
+  Bytes body{std::byte{0}, std::byte{16}, std::byte{0}, std::byte{16}};
+  body.insert(body.end(), nonce.begin(), nonce.end());
+  body.insert(body.end(), sealed.begin(), sealed.end());
+  field(packet, ntp::kNtsAuthenticatorField, body);
+  ntp::NtsRequest checked;
+  REQUIRE(check(packet, s.keys, checked) == ntp::NtsCheck::ok);
+  CHECK(checked.placeholders == 0);
+  // A buffer (or request) too short for even one cookie gets no reply written.
+  std::array<std::byte, ntp::kMaxPacketLength> reply{};
+  std::array<std::byte, ntp::kReplyRandomness> randomness{};
+  ntp::NtsSeal seal;
+  CHECK(ntp::write_nts_reply(reply, 48 + 36 + 40 + 100, checked, s.keys[1], randomness, seal) == 0);
+  CHECK(ntp::write_nts_reply(reply, packet.size(), checked, s.keys[1], randomness, seal) <= packet.size());
+}
