@@ -65,6 +65,7 @@ std::string_view to_string(DropReason reason) {
     case DropReason::denied: return "denied";
     case DropReason::rate_limited: return "rate_limited";
     case DropReason::key_required: return "key_required";
+    case DropReason::bad_nts: return "bad_nts";
   }
   return "unknown";
 }
@@ -101,6 +102,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   const std::span<const std::byte> mac = layout.layout->mac;
 
   Decision decision;
+  NtsRequest nts_request;
   const bool limiting = policy.rate_limit.enabled && tables.limiter != nullptr;
   if (denied(policy.access, request.client)) {
     // KoD DENY within the rate limit, so a spoofed flood cannot reflect off us at full rate.
@@ -145,10 +147,26 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
     }
     if (refused) decision.kiss_code = kKissDeny;
 
+    // NTS (RFC 8915), before any MAC: the cookie names the timescale its holder was handed to at
+    // key establishment, so another listener sends it back there with a NAK, even behind NAT.
+    if (!refused && !snapshot.nts_keys.empty() && tables.nts_randomness != nullptr &&
+        layout.layout->extension_count > 0) {
+      decision.nts = check_nts_request(request.bytes, layout.layout->extensions, snapshot.nts_keys, nts_request);
+      if (decision.nts == NtsCheck::malformed) return drop(DropReason::bad_nts);
+      if (decision.nts == NtsCheck::ok && nts_request.cookie.timescale_id != timescale.nts_id) {
+        decision.pin_violation = true;
+        decision.nts = NtsCheck::nak;
+      }
+      if (decision.nts == NtsCheck::nak) decision.kiss_code = kKissNtsNak;
+    }
+    const bool nts = decision.nts == NtsCheck::ok;
+
     // A MAC with a key we do not hold, or one that does not verify, is answered with a
     // crypto-NAK (RFC 5905 section 7.5), so an authenticating client learns why instead of
     // timing out; it carries a KoD header, so no client takes time from it.
-    if (mac.size() > 4) {
+    if (nts || decision.nts == NtsCheck::nak) {
+      // NTS authenticates this request (or failed to); a legacy MAC beside it means nothing.
+    } else if (mac.size() > 4) {
       const auto covered = request.bytes.first(kHeaderLength + layout.layout->extensions.size());
       const Verification verification =
           tables.authenticator != nullptr ? tables.authenticator->verify(covered, mac) : Verification{};
@@ -198,7 +216,13 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   // Extension fields we do not implement are ignored, as RFC 7822 asks; the MAC of an
   // authenticated reply is added by sign() once the transmit time is in.
   decision.reply_length = kHeaderLength;
-  if (decision.sign_key != KeyRing::npos) {
+  if (decision.nts == NtsCheck::ok && decision.kiss_code == 0) {
+    decision.reply_length = write_nts_reply(reply, request.bytes.size(), nts_request, snapshot.nts_keys.front(),
+                                            *tables.nts_randomness, decision.nts_seal);
+    if (decision.reply_length == 0) return drop(DropReason::bad_nts);
+  } else if (decision.kiss_code == kKissNtsNak) {
+    decision.reply_length = write_nts_nak(reply, nts_request.unique_id);
+  } else if (decision.sign_key != KeyRing::npos) {
     decision.reply_length = kHeaderLength + mac.size();
   } else if (decision.auth != AuthResult::none) {
     std::fill_n(reply.begin() + kHeaderLength, 4, std::byte{0});
@@ -213,6 +237,7 @@ void stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::TaiTime
 }
 
 void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator) {
+  if (decision.nts == NtsCheck::ok && decision.kiss_code == 0) seal_nts_reply(reply, decision.nts_seal);
   if (decision.sign_key == KeyRing::npos) return;
   authenticator.sign(decision.sign_key, std::span{reply}.first(kHeaderLength),
                      std::span{reply}.subspan(kHeaderLength, decision.reply_length - kHeaderLength));

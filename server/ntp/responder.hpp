@@ -17,6 +17,7 @@
 #include "server/ntp/auth.hpp"
 #include "server/ntp/client_address.hpp"
 #include "server/ntp/client_history.hpp"
+#include "server/ntp/nts_fields.hpp"
 #include "server/ntp/packet.hpp"
 #include "server/ntp/rate_limit.hpp"
 #include "server/ntp/snapshot.hpp"
@@ -24,8 +25,9 @@
 namespace ntp {
 
 // A reply is the header, plus the request's key id and a digest of the same length when it was
-// authenticated, or a 4-byte crypto-NAK when its MAC did not verify. Never longer than the request.
-inline constexpr std::size_t kMaxReplyLength = kHeaderLength + 4 + kMaxDigestLength;
+// authenticated, a 4-byte crypto-NAK when its MAC did not verify, or NTS's fields. Never longer
+// than the request.
+inline constexpr std::size_t kMaxReplyLength = kMaxPacketLength;
 
 enum class DropReason : std::uint8_t {
   too_short,
@@ -41,8 +43,9 @@ enum class DropReason : std::uint8_t {
   denied,           // by access, and the policy says drop
   rate_limited,     // over the limit, neither leaked nor sent a KoD
   key_required,     // no MAC from a network that must authenticate
+  bad_nts,          // NTS fields missing, repeated, out of order, or no room for a cookie
 };
-inline constexpr std::size_t kDropReasonCount = 13;
+inline constexpr std::size_t kDropReasonCount = 14;
 std::string_view to_string(DropReason reason);
 
 struct Request {
@@ -58,6 +61,9 @@ struct Tables {
   ClientHistory* history = nullptr;  // shared by all workers
   RateLimiter* limiter = nullptr;    // this worker's
   Authenticator* authenticator = nullptr;  // this worker's, for the snapshot's key ring
+  // Fresh random bytes for this request's NTS reply (its nonce, its cookies' nonces); without
+  // them NTS fields are ignored.
+  const std::array<std::byte, kReplyRandomness>* nts_randomness = nullptr;
 };
 
 enum class AuthResult : std::uint8_t { none, ok, unknown_key, bad_length, bad_mac };
@@ -66,6 +72,8 @@ std::string_view to_string(AuthResult result);
 inline constexpr std::uint32_t kKissDeny = 0x44454E59;  // "DENY"
 inline constexpr std::uint32_t kKissRate = 0x52415445;  // "RATE"
 inline constexpr std::uint32_t kKissCryp = 0x43525950;  // "CRYP": the crypto-NAK's header
+// NTS NAK (kKissNtsNak, "NTSN"): a cookie or authenticator that failed, or a cookie for another
+// timescale; the client goes back to key establishment, which hands it to its own listener.
 
 struct Decision {
   std::size_t reply_length = 0;  // 0: drop
@@ -78,13 +86,16 @@ struct Decision {
   bool sticky_violation = false;  // asked a timescale other than the one it is stuck to
   bool mixed = false;             // seen on another timescale within the mixed window
   std::uint8_t other_timescale = 0;
+  NtsCheck nts = NtsCheck::not_nts;  // what the request's NTS fields came to
+  NtsSeal nts_seal{};                // for an NTS reply: what sign() seals it with
   bool replied() const { return reply_length != 0; }
 };
 
 Decision handle(const Request& request, const Snapshot& snapshot, const Tables& tables,
                 std::span<std::byte, kMaxReplyLength> reply);
 
-// Writes the transmit time, then the MAC when the decision says so: last, as it covers it.
+// Writes the transmit time, then the MAC or the NTS authenticator when the decision says so:
+// last, as either covers it.
 void stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::TaiTime transmit,
                     const TimescaleView& timescale);
 void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator);

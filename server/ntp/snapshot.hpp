@@ -14,6 +14,7 @@
 #include "server/ntp/auth.hpp"
 #include "server/ntp/packet.hpp"
 #include "server/ntp/rate_limit.hpp"
+#include "server/nts/cookie.hpp"
 #include "smear/smearer.hpp"
 
 namespace ntp {
@@ -109,6 +110,7 @@ struct TimescaleView {
   bool rehearsal = false;
   leapdb::UtcTime reference_time{};  // the reference's last update on this timescale
   smear::Steady steady;  // around the snapshot's time: the shortcut past smearer->at()
+  std::uint32_t nts_id = 0;  // what NTS cookies name it by, the same on every server
 };
 
 struct Network {
@@ -151,6 +153,9 @@ struct Snapshot {
   // Which timescale set the client history's indices refer to (see ClientHistory).
   std::uint8_t history_generation = 0;
   std::shared_ptr<const KeyRing> keys = std::make_shared<const KeyRing>();
+  // NTS cookie keys: the current period's first (it seals fresh cookies), then the others still
+  // accepted. Empty: NTS is off and its fields are ignored.
+  std::vector<nts::CookieKey> nts_keys;
 };
 
 // The smallest snapshot that serves true UTC on one listener: what smeard holds before its

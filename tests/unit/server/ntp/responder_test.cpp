@@ -9,6 +9,7 @@
 #include "server/ntp/client.hpp"
 #include "tests/unit/leapdb/files.hpp"
 #include "tests/unit/server/ntp/bytes.hpp"
+#include "tests/unit/server/ntp/nts_client.hpp"
 
 using ntp::DropReason;
 using ntp::Mode;
@@ -527,4 +528,138 @@ TEST_CASE("a client asking twice within a second gets monotonic time through a w
       CHECK(pairs > kPairs / 2);
     }
   }
+}
+
+namespace {
+
+// The snapshot of a server holding `server`'s keys, period 42's first, its listener 0 on the
+// timescale NTS names 0x5EA12345.
+ntp::Snapshot nts_snapshot(const nts_client::Server& server) {
+  auto snapshot = test_snapshot();
+  snapshot.nts_keys = {server.keys[1], server.keys[0]};
+  snapshot.timescales[0].nts_id = 0x5EA12345;
+  return snapshot;
+}
+
+struct NtsAnswer : Answer {
+  std::vector<std::byte> sent;  // as it leaves: stamped and sealed
+};
+
+NtsAnswer nts_answer(std::span<const std::byte> req, const ntp::Snapshot& snapshot, std::mt19937_64& random,
+                     const ntp::Network* key_required = nullptr) {
+  std::array<std::byte, ntp::kReplyRandomness> randomness{};
+  std::ranges::copy(nts_client::random_bytes(random, randomness.size()), randomness.begin());
+  ntp::Authenticator authenticator{nullptr};
+  ntp::Tables tables{};
+  tables.authenticator = &authenticator;
+  tables.nts_randomness = &randomness;
+  auto pinned = snapshot;
+  if (key_required != nullptr) pinned.policy.pins.push_back(ntp::Pin{*key_required, 0, true});
+  NtsAnswer a;
+  a.decision = ntp::handle(ntp::Request{req, kClient, 0, kReceived, kReceivedUtc}, pinned, tables, a.bytes);
+  if (!a.decision.replied()) return a;
+  ntp::stamp_transmit(a.bytes, kReceived + std::chrono::microseconds{20}, pinned.timescales[0]);
+  ntp::sign(a.bytes, a.decision, authenticator);
+  a.sent.assign(a.bytes.begin(), a.bytes.begin() + static_cast<std::ptrdiff_t>(a.decision.reply_length));
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("NTS: a request with a cookie for this listener's timescale gets time, authenticated, with fresh cookies") {
+  std::mt19937_64 random{8915};
+  const auto server = nts_client::server(random);
+  for (const auto aead : {nts::Aead::aes_siv_cmac_256, nts::Aead::aes_siv_cmac_512}) {
+    const auto c = nts_client::client(random, server, aead);
+    const auto req = nts_client::request(random, c, 2);
+    const NtsAnswer a = nts_answer(req, nts_snapshot(server), random);
+    REQUIRE(a.decision.replied());
+    CHECK(a.decision.nts == ntp::NtsCheck::ok);
+    CHECK(a.decision.kiss_code == 0);
+    CHECK(a.decision.reply_length <= req.size());
+    const ntp::Header h = a.header();
+    CHECK(h.stratum == 1);
+    CHECK(h.origin_time == ntp::decode_header(std::span{req}.first<ntp::kHeaderLength>()).transmit_time);
+    const auto cookies = nts_client::open_reply(a.sent, c);
+    REQUIRE(cookies.size() == 3);
+    // The fresh cookies are sealed with the current period's key and agree what the old one did.
+    for (const auto& cookie : cookies) {
+      const auto opened = nts::open_cookie(std::span{server.keys}.subspan(1), cookie);
+      REQUIRE(opened.has_value());
+      CHECK(*opened == c.agreed);
+    }
+    // The authenticator covers the transmit timestamp written after handle().
+    auto changed = a.sent;
+    changed[ntp::kTransmitTimeOffset + 7] ^= std::byte{1};
+    CHECK(nts_client::open_reply(changed, c).empty());
+  }
+}
+
+TEST_CASE("NTS: a cookie for another timescale, or from a rotated-out key, gets an NTS NAK and no time") {
+  std::mt19937_64 random{5905};
+  const auto server = nts_client::server(random);
+  SUBCASE("another timescale: a pin violation, even behind NAT") {
+    const auto c = nts_client::client(random, server, nts::Aead::aes_siv_cmac_256, 0x0DD0BEEF);
+    const NtsAnswer a = nts_answer(nts_client::request(random, c, 0), nts_snapshot(server), random);
+    REQUIRE(a.decision.replied());
+    CHECK(a.decision.pin_violation);
+    CHECK(a.decision.kiss_code == ntp::kKissNtsNak);
+    CHECK(a.header().stratum == 0);
+    CHECK(a.header().reference_id == ntp::kKissNtsNak);
+    REQUIRE(a.decision.reply_length == ntp::kHeaderLength + 4 + c.unique_id.size());
+    CHECK(std::ranges::equal(std::span{a.sent}.subspan(ntp::kHeaderLength + 4), c.unique_id));
+  }
+  SUBCASE("a key no longer held") {
+    auto snapshot = nts_snapshot(server);
+    std::mt19937_64 other{1};
+    snapshot.nts_keys = {nts_client::server(other).keys[1]};
+    const auto c = nts_client::client(random, server);
+    const NtsAnswer a = nts_answer(nts_client::request(random, c, 0), snapshot, random);
+    REQUIRE(a.decision.replied());
+    CHECK(a.decision.kiss_code == ntp::kKissNtsNak);
+    CHECK_FALSE(a.decision.pin_violation);
+  }
+  SUBCASE("a tampered request") {
+    const auto c = nts_client::client(random, server);
+    auto req = nts_client::request(random, c, 0);
+    req[40] ^= std::byte{0x80};  // the client's transmit timestamp, which the authenticator covers
+    const NtsAnswer a = nts_answer(req, nts_snapshot(server), random);
+    REQUIRE(a.decision.replied());
+    CHECK(a.decision.kiss_code == ntp::kKissNtsNak);
+  }
+}
+
+TEST_CASE("NTS: malformed fields are dropped; with NTS off they are extension fields like any other") {
+  std::mt19937_64 random{7822};
+  const auto server = nts_client::server(random);
+  const auto c = nts_client::client(random, server);
+  auto req = nts_client::request(random, c, 0);
+  // The authenticator moved before the cookie: out of order.
+  nts_client::Bytes reordered(req.begin(), req.begin() + ntp::kHeaderLength);
+  nts_client::field(reordered, ntp::kUniqueIdentifierField, c.unique_id);
+  nts_client::field(reordered, ntp::kNtsAuthenticatorField, nts_client::Bytes(36));
+  nts_client::field(reordered, ntp::kNtsCookieField, c.cookie);
+  const NtsAnswer dropped = nts_answer(reordered, nts_snapshot(server), random);
+  CHECK_FALSE(dropped.decision.replied());
+  CHECK(dropped.decision.drop_reason == DropReason::bad_nts);
+
+  auto off = nts_snapshot(server);
+  off.nts_keys.clear();
+  const NtsAnswer plain = nts_answer(req, off, random);
+  REQUIRE(plain.decision.replied());
+  CHECK(plain.decision.nts == ntp::NtsCheck::not_nts);
+  CHECK(plain.decision.reply_length == ntp::kHeaderLength);
+}
+
+TEST_CASE("NTS satisfies a key-required network; without it the request is dropped") {
+  std::mt19937_64 random{8573};
+  const auto server = nts_client::server(random);
+  const ntp::Network everyone{{}, 0};
+  const auto c = nts_client::client(random, server);
+  const NtsAnswer a = nts_answer(nts_client::request(random, c, 0), nts_snapshot(server), random, &everyone);
+  REQUIRE(a.decision.replied());
+  CHECK(a.decision.nts == ntp::NtsCheck::ok);
+  CHECK(nts_client::open_reply(a.sent, c).size() == 1);
+  const NtsAnswer plain = nts_answer(request(4, Mode::client), nts_snapshot(server), random, &everyone);
+  CHECK(plain.decision.drop_reason == DropReason::key_required);
 }
