@@ -37,6 +37,14 @@ PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leap
     index.emplace(name, static_cast<std::uint8_t>(plan.timescales.size()));
     plan.timescales.push_back(ntp::TimescaleView{name, std::make_shared<const smear::Smearer>(std::move(*made.smearer)),
                                                  convention(timescale.refid), timescale.rehearsal.has_value(), {}, {}});
+    plan.timescales.back().nts_id = nts::timescale_id(name);
+    for (std::size_t other = 0; other + 1 < plan.timescales.size(); ++other) {
+      // NTS would hand one's cookies to the other: as unlikely as 1 in 2^32 a pair, but checked.
+      if (plan.timescales[other].nts_id == plan.timescales.back().nts_id) {
+        result.problems.push_back("timescales." + name + ": its NTS cookie id is the same as " +
+                                  plan.timescales[other].name + "'s: rename one");
+      }
+    }
   }
   if (!result.problems.empty()) return result;
 

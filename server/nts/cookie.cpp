@@ -55,6 +55,29 @@ std::optional<CookieKey> derive_cookie_key(std::span<const std::byte> master, st
   return key;
 }
 
+std::uint32_t cookie_period_at(std::int64_t rotation_seconds, std::int64_t now_unix_seconds) {
+  if (rotation_seconds <= 0 || now_unix_seconds < 0) return 0;
+  return static_cast<std::uint32_t>(now_unix_seconds / rotation_seconds);
+}
+
+std::vector<CookieKey> cookie_keys_at(std::span<const std::byte> master, std::int64_t rotation_seconds,
+                                      std::int64_t now_unix_seconds) {
+  const std::uint32_t current = cookie_period_at(rotation_seconds, now_unix_seconds);
+  std::vector<CookieKey> keys;
+  for (const std::uint32_t period : {current, current - 1, current + 1}) {
+    auto key = derive_cookie_key(master, period);
+    if (!key) return {};
+    keys.push_back(*key);
+  }
+  return keys;
+}
+
+std::uint32_t timescale_id(std::string_view name) {
+  std::uint32_t hash = 2166136261u;
+  for (const char c : name) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+  return hash;
+}
+
 std::size_t seal_cookie(const CookieKey& key, const CookieContents& contents,
                         std::span<const std::byte, kCookieNonceLength> nonce, std::span<std::byte> out) {
   const std::size_t keys = key_length(contents.aead);

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
+#include <vector>
 
 #include "server/nts/aead.hpp"
 
@@ -47,6 +49,19 @@ struct CookieKey {
 // HKDF-SHA256 of the master secret for one rotation period. Empty when the secret is shorter
 // than kMinMasterLength.
 std::optional<CookieKey> derive_cookie_key(std::span<const std::byte> master, std::uint32_t period);
+
+// The cookie keys a server holds at Unix time `now`: the current period's first (it seals), then
+// the previous one's (cookies handed out just before a rotation) and the next one's (a fleet
+// member whose clock is a little ahead). Periods are counted from the epoch, so every server
+// with the same secret and rotation agrees. Empty when the secret is too short.
+std::vector<CookieKey> cookie_keys_at(std::span<const std::byte> master, std::int64_t rotation_seconds,
+                                      std::int64_t now_unix_seconds);
+// The period of Unix time `now`.
+std::uint32_t cookie_period_at(std::int64_t rotation_seconds, std::int64_t now_unix_seconds);
+
+// A timescale's id in cookies: FNV-1a of its name, so it is the same on every server and
+// across reloads.
+std::uint32_t timescale_id(std::string_view name);
 
 // Writes cookie_length(contents.aead) bytes; 0 when `out` is shorter.
 std::size_t seal_cookie(const CookieKey& key, const CookieContents& contents,

@@ -108,3 +108,32 @@ TEST_CASE("a cookie with any byte changed, cut short or too long opens to nothin
   CHECK_FALSE(nts::open_cookie(keys, {}).has_value());
   CHECK(nts::seal_cookie(keys[0], contents, nonce(random), std::span{cookie}.first(length - 1)) == 0);
 }
+
+TEST_CASE("the keys held at a time: the current period's first, then the previous and the next") {
+  std::mt19937_64 random{2};
+  const auto master = random_bytes(random, 32);
+  constexpr std::int64_t day = 86400;
+  const std::int64_t now = 20'000 * day + 5;  // just after a rotation
+  CHECK(nts::cookie_period_at(day, now) == 20'000);
+  CHECK(nts::cookie_period_at(day, now - 6) == 19'999);
+  const auto keys = nts::cookie_keys_at(master, day, now);
+  REQUIRE(keys.size() == 3);
+  CHECK(keys[0].period == 20'000);
+  CHECK(keys[1].period == 19'999);
+  CHECK(keys[2].period == 20'001);
+  CHECK(keys[0].key == nts::derive_cookie_key(master, 20'000)->key);
+  // A cookie sealed a second before the rotation still opens after it; one two periods old does not.
+  const auto contents = random_contents(random, nts::Aead::aes_siv_cmac_256);
+  std::vector<std::byte> cookie(nts::kMaxCookieLength);
+  cookie.resize(nts::seal_cookie(nts::cookie_keys_at(master, day, now - 6)[0], contents, nonce(random), cookie));
+  CHECK(nts::open_cookie(keys, cookie).has_value());
+  CHECK_FALSE(nts::open_cookie(nts::cookie_keys_at(master, day, now + day), cookie).has_value());
+  CHECK(nts::cookie_keys_at(std::span{master}.first(16), day, now).empty());
+}
+
+TEST_CASE("a timescale's cookie id depends on its name alone") {
+  CHECK(nts::timescale_id("google") == nts::timescale_id(std::string{"goo"} + "gle"));
+  CHECK(nts::timescale_id("google") != nts::timescale_id("utc"));
+  CHECK(nts::timescale_id("") == 2166136261u);  // FNV-1a's offset basis
+  CHECK(nts::timescale_id("a") == 0xE40C292Cu);  // FNV-1a's published value for "a"
+}
