@@ -311,6 +311,8 @@ std::vector<metrics::Traffic> Control::traffic() const {
       traffic.kod_deny += c.kod_deny.load();
       traffic.kod_rate += c.kod_rate.load();
       traffic.crypto_nak += c.crypto_nak.load();
+      traffic.nts_ok += c.nts_ok.load();
+      traffic.nts_nak += c.nts_nak.load();
       traffic.ratelimit_leaked += c.ratelimit_leaked.load();
       for (std::size_t r = 1; r < auth.size(); ++r) auth[r] += c.auth[r].load();
       traffic.pin_violations += c.pin_violations.load();

@@ -16,6 +16,8 @@ struct ContextFree {
 constexpr const char* kWorkerSyscalls[] = {
     // The packet path.
     "recvmmsg", "sendmmsg", "recvmsg", "sendmsg", "clock_gettime", "gettimeofday", "adjtimex", "clock_adjtime",
+    // NTS reply nonces.
+    "getrandom",
     // Memory (a new key ring's contexts), locks inside the allocator, being woken and stopped.
     "mmap", "munmap", "mremap", "madvise", "mprotect", "brk", "futex", "sched_yield", "restart_syscall",
     "rt_sigreturn", "rt_sigprocmask", "exit", "exit_group",

@@ -4,6 +4,7 @@
 #include "server/reference/kernel.hpp"
 
 #include <netinet/in.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -59,7 +60,26 @@ struct Worker::Buffers {
   std::array<iovec, kBatch> send_iov;
   std::array<std::array<std::byte, kControlLength>, kBatch> send_control;
   std::array<mmsghdr, kBatch> send_headers;
+  // Fresh randomness for NTS replies (nonces), one getrandom() for up to kBatch of them.
+  std::array<std::array<std::byte, ntp::kReplyRandomness>, kBatch> nts_randomness;
+  unsigned nts_randomness_used = kBatch;
 };
+
+namespace {
+
+// False only when the kernel has no randomness to give (getrandom() never fails otherwise).
+bool refill(std::span<std::byte> pool) {
+  std::size_t filled = 0;
+  while (filled < pool.size()) {
+    const ssize_t n = ::getrandom(pool.data() + filled, pool.size() - filled, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    filled += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
 
 Worker::Worker(BoundSocket socket, std::uint8_t listener, RcuCell<ntp::Snapshot>& state, std::size_t reader_slot,
                ntp::ClientHistory& history, std::size_t rate_entries, std::uint64_t seed)
@@ -128,7 +148,8 @@ void Worker::answer_batch(unsigned received) {
   const ntp::ReferenceClock& clock = snapshot->clock;
   const std::uint8_t timescale = snapshot->listener_timescale[listener_];
   if (authenticator_->ring() != snapshot->keys.get()) use_keys(snapshot->keys);
-  const ntp::Tables tables{&history_, &limiter_, authenticator_.get()};
+  ntp::Tables tables{&history_, &limiter_, authenticator_.get()};
+  const bool nts = !snapshot->nts_keys.empty();
   // Only within a second of an inserted leap does the kernel's leap state matter (whether a
   // 23:59:59 reading is the first or the repeated one): ask it only then, once for the batch's
   // receive timestamps and once after the transmit reading (it must be read after what it judges).
@@ -167,7 +188,16 @@ void Worker::answer_batch(unsigned received) {
     if (!have_timestamp) received_at = reference::realtime_now();
 
     const ntp::Request request{bytes, client_address_of(b.sources[i]), listener_, to_tai(received_at), received_at};
+    if (nts && b.nts_randomness_used == kBatch &&
+        refill(std::as_writable_bytes(std::span{b.nts_randomness}))) {
+      b.nts_randomness_used = 0;
+    }
+    tables.nts_randomness = nts && b.nts_randomness_used < kBatch ? &b.nts_randomness[b.nts_randomness_used] : nullptr;
     const ntp::Decision decision = ntp::handle(request, *snapshot, tables, b.replies[replies]);
+    if (decision.nts == ntp::NtsCheck::ok) bump(counters_.nts_ok);
+    if (decision.nts == ntp::NtsCheck::nak) bump(counters_.nts_nak);
+    // A nonce is never used twice, whatever became of the reply it was offered to.
+    if (decision.nts == ntp::NtsCheck::ok) ++b.nts_randomness_used;
     if (decision.rate == ntp::RateLimiter::Verdict::leak) bump(counters_.ratelimit_leaked);
     if (decision.auth != ntp::AuthResult::none) bump(counters_.auth[static_cast<std::size_t>(decision.auth)]);
     if (decision.pin_violation) bump(counters_.pin_violations);

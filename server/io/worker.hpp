@@ -33,6 +33,8 @@ struct alignas(64) WorkerCounters {
   std::atomic<std::uint64_t> kod_deny{0};
   std::atomic<std::uint64_t> kod_rate{0};
   std::atomic<std::uint64_t> crypto_nak{0};
+  std::atomic<std::uint64_t> nts_ok{0};   // NTS requests answered with time (malformed ones: drops)
+  std::atomic<std::uint64_t> nts_nak{0};  // NTS NAKs sent
   std::atomic<std::uint64_t> ratelimit_leaked{0};    // over the limit, answered anyway
   std::array<std::atomic<std::uint64_t>, 5> auth{};  // by ntp::AuthResult
   std::atomic<std::uint64_t> pin_violations{0};

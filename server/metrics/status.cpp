@@ -9,6 +9,13 @@ namespace {
 
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
+
+std::uint64_t dropped(const Traffic& t, std::string_view reason) {
+  for (const auto& [r, n] : t.drops) {
+    if (r == reason) return n;
+  }
+  return 0;
+}
 using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
 
@@ -162,6 +169,11 @@ std::string to_prometheus(const Status& s) {
       f.counter("smeard_kod_sent_total", "Kiss-o'-death replies, by code (CRYP: crypto-NAKs)", static_cast<double>(count),
                 with("code", code));
     }
+    for (const auto& [outcome, count] : {std::pair{"ok", t.nts_ok}, {"nak", t.nts_nak},
+                                         {"malformed", dropped(t, "bad_nts")}}) {
+      f.counter("smeard_nts_requests_total", "NTS requests (RFC 8915) by outcome: time, NTS NAK, or dropped as malformed",
+                static_cast<double>(count), with("outcome", outcome));
+    }
     for (const auto& [action, count] :
          {std::pair{"leaked", t.ratelimit_leaked}, {"kod", t.kod_rate}, {"dropped", t.ratelimit_dropped}}) {
       f.counter("smeard_ratelimited_total", "Requests over the rate limit, by what was done with them",
@@ -253,6 +265,8 @@ std::string to_json(const Status& s) {
                                {"kod_deny", t.kod_deny},
                                {"kod_rate", t.kod_rate},
                                {"crypto_nak", t.crypto_nak},
+                               {"nts_ok", t.nts_ok},
+                               {"nts_nak", t.nts_nak},
                                {"ratelimited", t.ratelimit_leaked + t.kod_rate + t.ratelimit_dropped},
                                {"pin_violations", t.pin_violations},
                                {"sticky_violations", t.sticky_violations},

@@ -41,6 +41,8 @@ struct Traffic {
   std::uint64_t kod_deny = 0;
   std::uint64_t kod_rate = 0;
   std::uint64_t crypto_nak = 0;
+  std::uint64_t nts_ok = 0;   // NTS requests answered with time
+  std::uint64_t nts_nak = 0;  // and with an NTS NAK (malformed ones are drops: bad_nts)
   // Requests over the rate limit, by what was done with them (the rest got kod_rate).
   std::uint64_t ratelimit_leaked = 0;
   std::uint64_t ratelimit_dropped = 0;
