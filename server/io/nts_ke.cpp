@@ -272,29 +272,15 @@ UniqueFd open_nts_ke_socket(const config::SocketAddress& address, std::string& e
     error = errno_text("setsockopt SO_REUSEADDR");
     return {};
   }
-  sockaddr_storage storage{};
-  socklen_t length = 0;
   if (v6) {
     // An IPv6 wildcard must not swallow IPv4: that is the IPv4 listener's job.
     if (::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) {
       error = errno_text("setsockopt IPV6_V6ONLY");
       return {};
     }
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_port = htons(address.port);
-    std::memcpy(&sa.sin6_addr, address.bytes.data(), 16);
-    std::memcpy(&storage, &sa, sizeof sa);
-    length = sizeof sa;
-  } else {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(address.port);
-    std::memcpy(&sa.sin_addr, address.bytes.data(), 4);
-    std::memcpy(&storage, &sa, sizeof sa);
-    length = sizeof sa;
   }
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) != 0) {
+  const SocketAddressStorage sa = to_sockaddr(address);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sa.storage), sa.length) != 0) {
     error = errno_text("bind");
     return {};
   }

@@ -27,13 +27,6 @@ int UniqueFd::release() {
   return fd;
 }
 
-namespace {
-
-struct SocketAddressStorage {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-};
-
 SocketAddressStorage to_sockaddr(const config::SocketAddress& address) {
   SocketAddressStorage out;
   if (address.family == config::SocketAddress::Family::ipv4) {
@@ -53,6 +46,8 @@ SocketAddressStorage to_sockaddr(const config::SocketAddress& address) {
   }
   return out;
 }
+
+namespace {
 
 int domain_of(const config::SocketAddress& address) {
   return address.family == config::SocketAddress::Family::ipv4 ? AF_INET : AF_INET6;

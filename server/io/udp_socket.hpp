@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/socket.h>
+
 #include <string>
 
 #include "config/config.hpp"
@@ -29,6 +31,12 @@ struct BoundSocket {
   bool wildcard = false;  // bound to 0.0.0.0 or ::, so replies must name their source address
   config::SocketAddress::Family family = config::SocketAddress::Family::ipv4;
 };
+
+struct SocketAddressStorage {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+};
+SocketAddressStorage to_sockaddr(const config::SocketAddress& address);
 
 // Fails when another socket (of any process) holds the address, so two daemons never
 // silently share a port through SO_REUSEPORT. Returns an empty string when free.
