@@ -194,10 +194,11 @@ void Worker::answer_batch(unsigned received) {
     }
     tables.nts_randomness = nts && b.nts_randomness_used < kBatch ? &b.nts_randomness[b.nts_randomness_used] : nullptr;
     const ntp::Decision decision = ntp::handle(request, *snapshot, tables, b.replies[replies]);
-    if (decision.nts == ntp::NtsCheck::ok) bump(counters_.nts_ok);
+    if (decision.nts == ntp::NtsCheck::ok) {
+      bump(counters_.nts_ok);
+      ++b.nts_randomness_used;  // a nonce is never used twice, whatever becomes of its reply
+    }
     if (decision.nts == ntp::NtsCheck::nak) bump(counters_.nts_nak);
-    // A nonce is never used twice, whatever became of the reply it was offered to.
-    if (decision.nts == ntp::NtsCheck::ok) ++b.nts_randomness_used;
     if (decision.rate == ntp::RateLimiter::Verdict::leak) bump(counters_.ratelimit_leaked);
     if (decision.auth != ntp::AuthResult::none) bump(counters_.auth[static_cast<std::size_t>(decision.auth)]);
     if (decision.pin_violation) bump(counters_.pin_violations);
