@@ -863,6 +863,158 @@ void read_metrics(Reader& in, const YAML::Node& node, Config& config) {
   config.metrics.listen = *address;
 }
 
+std::optional<std::string> file_path(Reader& in, const YAML::Node& parent, std::string_view name, const std::string& key,
+                                     SourceLocation& location) {
+  const YAML::Node node = in.required(parent, name, key);
+  if (!node.IsDefined()) return std::nullopt;
+  location = in.at(node);
+  const auto text = in.string(node, key);
+  if (text && text->empty()) {
+    in.fail(node, key, "a path is needed");
+    return std::nullopt;
+  }
+  return text;
+}
+
+void read_nts_listeners(Reader& in, const YAML::Node& node, Nts& nts) {
+  if (!in.is_list(node, "nts.listeners")) return;
+  if (node.size() == 0) in.fail(node, "nts.listeners", "at least one NTS-KE listener is needed");
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    const std::string path = path_index("nts.listeners", index++);
+    if (!in.is_map(item, path)) continue;
+    in.only_keys(item, path, {"address", "timescale", "server", "port"});
+    NtsKeListener listener;
+    listener.key = path;
+    if (const YAML::Node address = in.required(item, "address", path + ".address"); address.IsDefined()) {
+      listener.location = in.at(address);
+      if (const auto text = in.string(address, path + ".address")) {
+        const auto parsed = parse_socket_address(*text);
+        if (parsed && parsed->port != 0) {
+          listener.address = *parsed;
+        } else {
+          in.fail(address, path + ".address",
+                  "'" + *text + "' is not a numeric address with a port, e.g. \"0.0.0.0:4460\" or \"[::]:4460\"");
+        }
+      }
+    }
+    if (const YAML::Node timescale = in.required(item, "timescale", path + ".timescale"); timescale.IsDefined()) {
+      listener.timescale_location = in.at(timescale);
+      if (const auto name = in.string(timescale, path + ".timescale")) listener.timescale = *name;
+    }
+    if (const YAML::Node server = item["server"]; server.IsDefined()) {
+      // Sent as is in the Server record: a name or an address, no port.
+      const auto text = in.string(server, path + ".server");
+      const auto parsed = text ? parse_upstream_server(*text) : std::nullopt;
+      if (text && (!parsed || parsed->host.size() != text->size() || text->size() > 255)) {
+        in.fail(server, path + ".server", "'" + *text + "' is not a host name or address without a port");
+      } else if (text) {
+        listener.server = *text;
+      }
+    }
+    if (const YAML::Node port = item["port"]; port.IsDefined()) {
+      if (const auto n = count(in, port, path + ".port", 65535)) {
+        if (*n == 0) {
+          in.fail(port, path + ".port", "must be a port from 1 to 65535");
+        } else {
+          listener.port = static_cast<std::uint16_t>(*n);
+        }
+      }
+    }
+    nts.listeners.push_back(std::move(listener));
+  }
+}
+
+void read_nts(Reader& in, const YAML::Node& node, Config& config) {
+  if (!in.is_map(node, "nts")) return;
+  in.only_keys(node, "nts",
+               {"certificate", "private_key", "cookie_key_file", "rotation", "listeners", "max_connections",
+                "handshake_timeout", "ratelimit"});
+  Nts nts;
+  nts.certificate = file_path(in, node, "certificate", "nts.certificate", nts.certificate_location).value_or("");
+  nts.private_key = file_path(in, node, "private_key", "nts.private_key", nts.private_key_location).value_or("");
+  nts.cookie_key_file =
+      file_path(in, node, "cookie_key_file", "nts.cookie_key_file", nts.cookie_key_file_location).value_or("");
+  if (const YAML::Node rotation = node["rotation"]; rotation.IsDefined()) {
+    if (const auto s = whole_seconds(in, rotation, "nts.rotation", 30 * 86400)) {
+      if (*s < 60) {
+        in.fail(rotation, "nts.rotation", "must be at least 60 seconds");
+      } else {
+        nts.rotation = std::chrono::seconds{*s};
+      }
+    }
+  }
+  if (const YAML::Node listeners = in.required(node, "listeners", "nts.listeners"); listeners.IsDefined()) {
+    read_nts_listeners(in, listeners, nts);
+  }
+  if (const YAML::Node limit = node["max_connections"]; limit.IsDefined()) {
+    if (const auto n = count(in, limit, "nts.max_connections", 65536)) {
+      if (*n == 0) {
+        in.fail(limit, "nts.max_connections", "must be from 1 to 65536");
+      } else {
+        nts.max_connections = *n;
+      }
+    }
+  }
+  if (const YAML::Node timeout = node["handshake_timeout"]; timeout.IsDefined()) {
+    if (const auto s = whole_seconds(in, timeout, "nts.handshake_timeout", 60)) {
+      if (*s == 0) {
+        in.fail(timeout, "nts.handshake_timeout", "must be from 1 to 60 seconds");
+      } else {
+        nts.handshake_timeout = std::chrono::seconds{*s};
+      }
+    }
+  }
+  if (const YAML::Node limit = node["ratelimit"]; limit.IsDefined() && in.is_map(limit, "nts.ratelimit")) {
+    in.only_keys(limit, "nts.ratelimit", {"interval", "burst"});
+    if (const YAML::Node interval = limit["interval"]; interval.IsDefined()) {
+      if (const auto s = whole_seconds(in, interval, "nts.ratelimit.interval", 3600)) {
+        if (*s == 0) {
+          in.fail(interval, "nts.ratelimit.interval", "must be from 1 to 3600 seconds");
+        } else {
+          nts.rate_interval = std::chrono::seconds{*s};
+        }
+      }
+    }
+    if (const YAML::Node burst = limit["burst"]; burst.IsDefined()) {
+      if (const auto n = count(in, burst, "nts.ratelimit.burst", 1000)) {
+        if (*n == 0) {
+          in.fail(burst, "nts.ratelimit.burst", "must be from 1 to 1000");
+        } else {
+          nts.rate_burst = *n;
+        }
+      }
+    }
+  }
+  config.nts = std::move(nts);
+}
+
+void validate_nts(Reader& in, Config& config) {
+  if (!config.nts) return;
+  auto& listeners = config.nts->listeners;
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    NtsKeListener& ke = listeners[i];
+    if (ke.timescale_location.line > 0 && !ke.timescale.empty()) {
+      const auto ntp = std::find_if(config.listeners.begin(), config.listeners.end(),
+                                    [&](const Listener& l) { return l.timescale == ke.timescale; });
+      if (ntp == config.listeners.end()) {
+        in.fail(ke.timescale_location, ke.key + ".timescale",
+                "no NTP listener serves a timescale named '" + ke.timescale + "'");
+      } else if (!ke.port && ntp->address.port != 123) {
+        ke.port = ntp->address.port;
+      }
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (ke.address.port != 0 && listeners[j].address == ke.address) {
+        in.fail(ke.location, ke.key + ".address", ke.address.to_string() + " is already used by " + listeners[j].key);
+      }
+    }
+    if (config.metrics.listen && ke.address.port != 0 && *config.metrics.listen == ke.address) {
+      in.fail(ke.location, ke.key + ".address", ke.address.to_string() + " is already used by metrics.listen");
+    }
+  }
+}
+
 void validate(Reader& in, const Config& config) {
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     const Listener& listener = config.listeners[i];
@@ -900,7 +1052,7 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
   }
   in.only_keys(root, "",
                {"listeners", "timescales", "reference", "workers", "leapdb", "clients", "client_policy", "metrics",
-                "log_format", "access", "ratelimit", "keys", "user", "group", "seccomp"});
+                "log_format", "access", "ratelimit", "keys", "user", "group", "seccomp", "nts"});
 
   Config config;
   config.source = std::string{file_name};
@@ -941,7 +1093,9 @@ ParseResult parse(std::string_view yaml_text, std::string_view file_name) {
       in.fail(node, "log_format", "'" + *format + "' is not keyvalue or json");
     }
   }
+  if (const YAML::Node node = root["nts"]; node.IsDefined()) read_nts(in, node, config);
   validate(in, config);
+  validate_nts(in, config);
 
   // In file order, so an operator can work down the file.
   std::stable_sort(result.problems.begin(), result.problems.end(), [](const Problem& a, const Problem& b) {

@@ -172,6 +172,35 @@ struct Metrics {
   SourceLocation location;  // of listen, for errors found when binding
 };
 
+// One NTS-KE listener (RFC 8915): TLS on TCP, handing its clients cookies for one timescale
+// and the NTP server and port that serve it.
+struct NtsKeListener {
+  std::string key;  // "nts.listeners[N]"
+  SocketAddress address;
+  std::string timescale;
+  std::string server;                 // Server record; empty: none (the client asks the KE host)
+  std::optional<std::uint16_t> port;  // Port record; unset: the timescale's NTP port if not 123
+  SourceLocation location;
+  SourceLocation timescale_location;
+};
+
+// Network Time Security: certificate and key for TLS, the fleet's shared cookie secret, how
+// often cookie keys rotate, and the KE listeners with their limits.
+struct Nts {
+  std::string certificate;  // PEM chain, leaf first
+  std::string private_key;  // PEM
+  std::string cookie_key_file;
+  SourceLocation certificate_location;
+  SourceLocation private_key_location;
+  SourceLocation cookie_key_file_location;
+  leapdb::Nanoseconds rotation = std::chrono::hours{24};
+  std::vector<NtsKeListener> listeners;
+  unsigned max_connections = 256;
+  leapdb::Nanoseconds handshake_timeout = std::chrono::seconds{5};
+  leapdb::Nanoseconds rate_interval = std::chrono::seconds{1};  // per address: one session this often,
+  unsigned rate_burst = 16;                                     // after a burst of this many
+};
+
 struct Config {
   std::string source;  // file name, or "<embedded default>"
   std::vector<Listener> listeners;
@@ -186,6 +215,7 @@ struct Config {
   // A chrony-format keys file for symmetric-key authentication (RFC 5905, RFC 8573).
   std::optional<std::string> keys;
   SourceLocation keys_location;
+  std::optional<Nts> nts;
   // Who smeard runs as once its sockets are bound; unset: the user "smeard" if it exists.
   std::optional<std::string> user;
   std::optional<std::string> group;
