@@ -1,0 +1,21 @@
+#pragma once
+// The fleet's shared cookie secret as a file: one line of hex digits (at least 64, i.e. 32
+// bytes, as `openssl rand -hex 32` prints), blank lines and '#' comments ignored. Pure: the
+// text in, the secret or a problem naming the line out.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nts {
+
+struct MasterKeyResult {
+  std::vector<std::byte> secret;  // empty when there is a problem
+  std::string problem;            // "LINE: MESSAGE", or empty
+};
+
+MasterKeyResult parse_master_key(std::string_view text);
+
+}  // namespace nts

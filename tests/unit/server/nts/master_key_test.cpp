@@ -1,0 +1,38 @@
+#include "server/nts/master_key.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+namespace {
+
+const std::string kHex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+
+}  // namespace
+
+TEST_CASE("cookie key file: one line of hex, comments and blank lines around it") {
+  const auto plain = nts::parse_master_key(kHex + "\n");
+  CHECK(plain.problem.empty());
+  REQUIRE(plain.secret.size() == 32);
+  CHECK(plain.secret[0] == std::byte{0x00});
+  CHECK(plain.secret[10] == std::byte{0xaa});
+  CHECK(plain.secret[31] == std::byte{0xff});
+
+  const auto commented = nts::parse_master_key("# fleet secret, rotated by the cluster\n\n  " + kHex + "ab\r\n\n# end");
+  CHECK(commented.problem.empty());
+  CHECK(commented.secret.size() == 33);
+  CHECK(nts::parse_master_key(kHex).secret == plain.secret);  // no final newline, as a Secret often has
+}
+
+TEST_CASE("cookie key file: problems name the line") {
+  CHECK(nts::parse_master_key("").problem == "no key (expected one line of at least 64 hex digits)");
+  CHECK(nts::parse_master_key("# only a comment\n").problem == "no key (expected one line of at least 64 hex digits)");
+  CHECK(nts::parse_master_key("# x\n00112233\n").problem == "2: 8 hex digits; at least 64 are needed (openssl rand -hex 32)");
+  CHECK(nts::parse_master_key(kHex + "0\n").problem == "1: an odd number of hex digits");
+  CHECK(nts::parse_master_key("\n  " + kHex.substr(0, 10) + "g" + kHex.substr(11)).problem ==
+        "2: column 13: 'g' is not a hex digit");
+  CHECK(nts::parse_master_key(kHex + "\n" + kHex + "\n").problem ==
+        "2: a second key (the first is on line 1); the file holds exactly one");
+  CHECK(nts::parse_master_key(kHex + " # comment\n").problem.ends_with("is not a hex digit"));
+  CHECK(nts::parse_master_key(kHex + "\n" + kHex).secret.empty());
+}
