@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <tuple>
 
 #include "server/app/log.hpp"
 #include "server/app/status_builder.hpp"
@@ -17,6 +18,18 @@ std::string listener_layout(const config::Config& config) {
   std::string text = std::to_string(worker_count(config));
   for (const config::Listener& listener : config.listeners) text += " " + listener.address.to_string();
   return text;
+}
+
+// What only a restart changes: whether NTS is on, and where the KE server listens.
+std::optional<std::vector<config::SocketAddress>> nts_layout(const config::Config& config) {
+  if (!config.nts) return std::nullopt;
+  std::vector<config::SocketAddress> addresses;
+  for (const config::NtsKeListener& listener : config.nts->listeners) addresses.push_back(listener.address);
+  return addresses;
+}
+
+auto nts_limits(const config::Nts& nts) {
+  return std::tuple{nts.max_connections, nts.handshake_timeout, nts.rate_interval, nts.rate_burst};
 }
 
 // What an operator must see about the timescales being served: loudly for rehearsals and a
@@ -121,6 +134,14 @@ bool Control::prepare() {
   }
   keys_ = std::move(keys.ring);
   if (config_.keys) log(Level::info, "keys", {{"file", *config_.keys}, {"keys", std::to_string(keys_->keys().size())}});
+  if (config_.nts) {
+    nts_ = load_nts(*config_.nts);
+    if (!nts_.tls) {
+      for (const std::string& problem : nts_.problems) log(Level::error, "nts_failed", {{"problem", problem}});
+      return false;
+    }
+    rotate_nts_keys(true);
+  }
   auto opened = open_reference(config_.reference, precision_);
   if (const auto* problem = std::get_if<config::Problem>(&opened)) {
     log(Level::error, "reference_failed", {{"problem", problem->to_string()}});
@@ -151,6 +172,7 @@ ntp::Snapshot Control::snapshot() const {
                                                           std::max(precision_, estimate_.precision), reading});
   next.history_generation = history_generation_;
   next.keys = keys_;
+  next.nts_keys = nts_keys_;
   // Rate-limit tables exist only if rate limiting was on at start.
   next.policy.rate_limit.enabled = next.policy.rate_limit.enabled && rate_tables_;
   return next;
@@ -241,6 +263,23 @@ void Control::reload(std::string_view reason) {
     refuse(reason, keys.problems);
     return;
   }
+  // So are the NTS certificate, key and cookie secret: a renewed certificate takes effect here.
+  LoadedNts nts;
+  if (nts_layout(candidate) != nts_layout(config_)) {
+    refuse(reason, {*config_path_ + ": nts: NTS and its listeners can only change with a restart"});
+    return;
+  }
+  if (candidate.nts) {
+    nts = load_nts(*candidate.nts);
+    if (!nts.tls) {
+      refuse(reason, nts.problems);
+      return;
+    }
+    if (nts_limits(*candidate.nts) != nts_limits(*config_.nts)) {
+      log(Level::warning, "reload_partial",
+          {{"detail", "nts.max_connections, handshake_timeout and ratelimit take effect at the next restart"}});
+    }
+  }
   // Leap files: the same watcher rereads them; new settings get a new watcher.
   ServingPlan plan;
   const LeapWatcher::Acceptor accept = acceptor(candidate, plan);
@@ -281,6 +320,8 @@ void Control::reload(std::string_view reason) {
   plan_ = std::move(plan);
   keys_ = std::move(keys.ring);
   if (config_.keys) log(Level::info, "keys", {{"file", *config_.keys}, {"keys", std::to_string(keys_->keys().size())}});
+  nts_ = std::move(nts);
+  rotate_nts_keys(true);
   log(Level::info, "config_reloaded", {{"reason", std::string{reason}}, {"config", *config_path_}});
   log_serving(config_);
   if (reopened) {
@@ -349,7 +390,56 @@ metrics::Status Control::status() const {
   in.leap_table_loaded = leaps_->loaded();
   in.traffic = traffic();
   in.workers_running = !workers_.empty() && std::ranges::all_of(workers_, [](const auto& w) { return w->running(); });
-  return build_status(in);
+  metrics::Status status = build_status(in);
+  status.nts = nts_status();
+  return status;
+}
+
+std::shared_ptr<const io::NtsKeState> Control::nts_ke_state() const {
+  if (!config_.nts || nts_keys_.empty()) return nullptr;
+  auto state = std::make_shared<io::NtsKeState>();
+  state->tls = nts_.tls;
+  state->cookie_key = nts_keys_.front();
+  for (const config::NtsKeListener& listener : config_.nts->listeners) {
+    state->endpoints.push_back({nts::timescale_id(listener.timescale), listener.server, listener.port});
+  }
+  return state;
+}
+
+void Control::rotate_nts_keys(bool force) {
+  if (!config_.nts) {
+    nts_keys_.clear();
+    nts_period_.reset();
+    return;
+  }
+  const std::int64_t rotation = config_.nts->rotation.count() / 1'000'000'000;
+  const std::int64_t now = reference::realtime_now().time_since_epoch().count() / 1'000'000'000;
+  const std::uint32_t period = nts::cookie_period_at(rotation, now);
+  if (!force && nts_period_ == period) return;
+  nts_keys_ = nts::cookie_keys_at(nts_.secret, rotation, now);
+  nts_period_ = period;
+  if (nts_ke_) nts_ke_->publish(nts_ke_state());
+  log(Level::info, "nts_cookie_key", {{"period", std::to_string(period)}, {"rotation_s", std::to_string(rotation)},
+                                      {"accepted_periods", std::to_string(nts_keys_.size())}});
+}
+
+std::optional<metrics::NtsStatus> Control::nts_status() const {
+  if (!config_.nts || !nts_period_) return std::nullopt;
+  metrics::NtsStatus nts;
+  for (std::size_t i = 0; i < io::kNtsKeOutcomeCount; ++i) {
+    const std::uint64_t n = nts_ke_ ? nts_ke_->counters().sessions[i].load(std::memory_order_relaxed) : 0;
+    nts.ke_sessions.emplace_back(std::string{io::to_string(static_cast<io::NtsKeOutcome>(i))}, n);
+  }
+  if (nts_ke_) {
+    nts.cookies_issued = nts_ke_->counters().cookies_issued.load(std::memory_order_relaxed);
+    nts.ke_open_connections = nts_ke_->counters().open_connections.load(std::memory_order_relaxed);
+  }
+  const double rotation = static_cast<double>(config_.nts->rotation.count()) / 1e9;
+  const double now = static_cast<double>(reference::realtime_now().time_since_epoch().count()) / 1e9;
+  nts.cookie_key_period = *nts_period_;
+  nts.rotation_seconds = rotation;
+  nts.cookie_key_age_seconds = now - static_cast<double>(*nts_period_) * rotation;
+  return nts;
 }
 
 metrics::HttpResponse Control::serve_http(std::string_view path) const {
@@ -396,6 +486,7 @@ void Control::tick() {
   if (config_path_ && io::file_signature(*config_path_) != config_signature_) reload("config changed on disk");
   leaps_->poll(reference::realtime_now(), acceptor(config_, plan_));
   poll_reference();
+  rotate_nts_keys(false);
   publish();
   report_mixed_clients();
   report_transitions();

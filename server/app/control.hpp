@@ -14,9 +14,11 @@
 
 #include "config/config.hpp"
 #include "server/app/leap_watcher.hpp"
+#include "server/app/nts_files.hpp"
 #include "server/app/reference_factory.hpp"
 #include "server/app/serving_state.hpp"
 #include "server/io/file.hpp"
+#include "server/io/nts_ke.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/worker.hpp"
 #include "server/metrics/http.hpp"
@@ -44,6 +46,11 @@ class Control {
   void publish();
   metrics::Status status() const;
   metrics::HttpResponse serve_http(std::string_view path) const;
+  // What the NTS-KE server hands out: the certificate, the current cookie key and, per KE
+  // listener, the timescale and NTP port; null without NTS.
+  std::shared_ptr<const io::NtsKeState> nts_ke_state() const;
+  // The NTS-KE server the daemon runs, told of each new certificate and cookie key.
+  void attach_nts_ke(io::NtsKeServer* server) { nts_ke_ = server; }
 
  private:
   LeapWatcher::Acceptor acceptor(const config::Config& config, ServingPlan& plan);
@@ -56,6 +63,10 @@ class Control {
   void report_transitions();
   void report_mixed_clients();
   std::vector<metrics::Traffic> traffic() const;
+  // Derives the cookie keys again when the rotation period has turned (or `force`), and
+  // hands the new current key to the NTS-KE server.
+  void rotate_nts_keys(bool force);
+  std::optional<metrics::NtsStatus> nts_status() const;
 
   config::Config config_;
   std::optional<std::string> config_path_;
@@ -76,6 +87,10 @@ class Control {
   std::uint8_t history_generation_ = 0;
   bool history_purge_pending_ = false;
   std::shared_ptr<const ntp::KeyRing> keys_ = std::make_shared<const ntp::KeyRing>();
+  LoadedNts nts_;
+  std::vector<nts::CookieKey> nts_keys_;  // current period's first; empty without NTS
+  std::optional<std::uint32_t> nts_period_;
+  io::NtsKeServer* nts_ke_ = nullptr;
   bool rate_tables_ = config_.ratelimit.enabled;  // the workers' tables were allocated at start
 };
 

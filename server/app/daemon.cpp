@@ -24,6 +24,7 @@
 #include "server/io/sandbox.hpp"
 #include "server/io/service_manager.hpp"
 #include "server/io/steering.hpp"
+#include "server/io/nts_ke.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/io/worker.hpp"
 #include "server/metrics/http.hpp"
@@ -163,6 +164,32 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
         {{"address", config.metrics.listen->to_string()}, {"paths", "/metrics /status /healthz /readyz"}});
   }
 
+  // NTS-KE listens on TCP; bound here, before privileges go, so port 4460 or below 1024 works.
+  std::unique_ptr<io::NtsKeServer> nts_ke;
+  if (config.nts) {
+    std::vector<io::UniqueFd> listeners;
+    for (const config::NtsKeListener& listener : config.nts->listeners) {
+      std::string error;
+      listeners.push_back(io::open_nts_ke_socket(listener.address, error));
+      if (!listeners.back()) {
+        const config::Problem problem{listener.location, listener.key + ".address",
+                                      "cannot listen on " + listener.address.to_string() + ": " + error};
+        log(Level::error, "nts_ke_failed", {{"problem", problem.to_string()}});
+        return 1;
+      }
+    }
+    const auto ms = [](leapdb::Nanoseconds d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
+    const io::NtsKeLimits limits{config.nts->max_connections, ms(config.nts->handshake_timeout),
+                                 ms(config.nts->rate_interval), config.nts->rate_burst};
+    try {
+      nts_ke = std::make_unique<io::NtsKeServer>(std::move(listeners), limits, control.nts_ke_state());
+    } catch (const std::exception& error) {
+      log(Level::error, "nts_ke_failed", {{"problem", error.what()}});
+      return 1;
+    }
+    control.attach_nts_ke(nts_ke.get());
+  }
+
   // Everything privileged is done: sockets are bound, the reference and the keys are open.
   const Privileges privileges = drop_privileges(config);
   if (!privileges.error.empty()) {
@@ -201,12 +228,20 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
       if (error.empty()) worker->run();
     });
   }
+  // Not confined: TLS needs more of the kernel than a worker's allow-list grants.
+  if (nts_ke) {
+    threads.emplace_back([&nts_ke] {
+      pthread_setname_np(pthread_self(), "smeard-ntske");
+      nts_ke->run();
+    });
+  }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   confined.wait();
   if (!confinement_error.empty()) {
     log(Level::error, "seccomp_failed",
         {{"problem", confinement_error}, {"detail", "set seccomp: false to run the workers unconfined"}});
     for (const auto& worker : workers) worker->request_stop();
+    if (nts_ke) nts_ke->request_stop();
     return 1;  // the threads join as they go out of scope
   }
   if (config.seccomp) log(Level::info, "seccomp", {{"workers", std::to_string(workers.size())}, {"action", "kill"}});
@@ -221,6 +256,15 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
          {"config", config.source}});
   }
 
+  if (config.nts) {
+    for (const config::NtsKeListener& listener : config.nts->listeners) {
+      log(Level::info, "nts_ke_listening",
+          {{"address", listener.address.to_string()},
+           {"timescale", listener.timescale},
+           {"server", listener.server.empty() ? "(the KE host)" : listener.server},
+           {"port", std::to_string(listener.port.value_or(123))}});
+    }
+  }
   control.start();
   const std::string serving = "STATUS=serving " + std::to_string(config.listeners.size()) + " listeners";
   notify("READY=1\n" + serving);
@@ -245,6 +289,7 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   io.run();
 
   for (const auto& worker : workers) worker->request_stop();
+  if (nts_ke) nts_ke->request_stop();
   threads.clear();  // joins
   log_totals(workers);
   return 0;

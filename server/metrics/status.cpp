@@ -192,6 +192,17 @@ std::string to_prometheus(const Status& s) {
     f.counter("smeard_send_errors_total", "Replies the kernel refused to send", static_cast<double>(t.send_errors), base);
     f.histogram("smeard_processing_seconds", "Kernel receive timestamp to transmit timestamp", t, base);
   }
+  if (s.nts) {
+    for (const auto& [outcome, count] : s.nts->ke_sessions) {
+      f.counter("smeard_nts_ke_sessions_total", "NTS-KE sessions (RFC 8915) by outcome", static_cast<double>(count),
+                {{"outcome", outcome}});
+    }
+    f.counter("smeard_nts_cookies_issued_total", "Cookies handed out by NTS-KE", static_cast<double>(s.nts->cookies_issued), {});
+    f.gauge("smeard_nts_ke_connections", "NTS-KE connections open now", static_cast<double>(s.nts->ke_open_connections));
+    f.gauge("smeard_nts_cookie_key_age_seconds", "Time since the cookie key in force began its rotation period",
+            s.nts->cookie_key_age_seconds);
+    f.gauge("smeard_nts_cookie_key_rotation_seconds", "How long each cookie key seals new cookies", s.nts->rotation_seconds);
+  }
   return prometheus::TextSerializer{}.Serialize(f.all());
 }
 
@@ -272,6 +283,16 @@ std::string to_json(const Status& s) {
                                {"sticky_violations", t.sticky_violations},
                                {"mixed_clients", t.mixed_clients},
                                {"requests_by_worker", t.requests_by_worker}});
+  }
+  if (s.nts) {
+    nlohmann::ordered_json sessions;
+    for (const auto& [outcome, count] : s.nts->ke_sessions) sessions[outcome] = count;
+    json["nts"] = {{"ke_sessions", sessions},
+                   {"cookies_issued", s.nts->cookies_issued},
+                   {"ke_connections", s.nts->ke_open_connections},
+                   {"cookie_key_period", s.nts->cookie_key_period},
+                   {"cookie_key_age_s", s.nts->cookie_key_age_seconds},
+                   {"rotation_s", s.nts->rotation_seconds}};
   }
   // Replace, not throw on, bytes that are not UTF-8 (a path or name from a damaged file).
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

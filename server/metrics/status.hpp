@@ -71,6 +71,16 @@ struct SourceStatus {
 inline constexpr std::array<const char*, 5> kSourceStates{"selected", "candidate", "falseticker", "unreachable", "refused"};
 inline constexpr std::array<const char*, 4> kReferenceStages{"synchronized", "holdover", "unsynchronized", "local"};
 
+// Network Time Security: the KE server's sessions and the cookie key in force.
+struct NtsStatus {
+  std::vector<std::pair<std::string, std::uint64_t>> ke_sessions;  // by outcome, every outcome listed
+  std::uint64_t cookies_issued = 0;
+  std::uint64_t ke_open_connections = 0;
+  std::uint32_t cookie_key_period = 0;
+  double cookie_key_age_seconds = 0;  // since the current key's period began
+  double rotation_seconds = 0;
+};
+
 struct Status {
   std::string version;
   double now = 0;  // Unix seconds (true UTC as the reference sees it)
@@ -103,6 +113,7 @@ struct Status {
   int next_leap_sign = 0;
   std::vector<TimescaleStatus> timescales;
   std::vector<Traffic> traffic;
+  std::optional<NtsStatus> nts;  // none: NTS is not configured
   bool healthy = false;
   std::vector<std::string> not_ready;  // empty: ready
 };

@@ -1,0 +1,25 @@
+#include "server/app/nts_files.hpp"
+
+#include "server/io/file.hpp"
+#include "server/nts/master_key.hpp"
+
+namespace app {
+
+LoadedNts load_nts(const config::Nts& nts) {
+  LoadedNts loaded;
+  const io::FileRead file = io::read_file(nts.cookie_key_file);
+  if (!file.ok()) {
+    loaded.problems.push_back(config::Problem{nts.cookie_key_file_location, "nts.cookie_key_file", file.error}.to_string());
+  } else if (nts::MasterKeyResult key = nts::parse_master_key(file.bytes); !key.problem.empty()) {
+    loaded.problems.push_back(nts.cookie_key_file + ":" + key.problem);
+  } else {
+    loaded.secret = std::move(key.secret);
+  }
+  std::string error;
+  std::shared_ptr<SSL_CTX> tls = io::load_nts_tls_context(nts.certificate, nts.private_key, error);
+  if (!tls) loaded.problems.push_back(config::Problem{nts.certificate_location, "nts.certificate", error}.to_string());
+  if (loaded.problems.empty()) loaded.tls = std::move(tls);
+  return loaded;
+}
+
+}  // namespace app
