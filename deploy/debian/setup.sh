@@ -27,9 +27,10 @@ package_packages=(dpkg-dev file binutils)
 # and chronyd clients at a simulated reference's date;
 # gpsd, fed by gpsd-clients' gpsfake, writes the SHM refclock samples. systemd-analyze checks the
 # unit. mmdebstrap builds a Debian 12 image from Debian's packages, on which podman (with runc:
-# crun refuses hybrid cgroup hierarchies) installs the package and builds and runs the container.
+# crun refuses hybrid cgroup hierarchies; netavark sets up the build network with iptables)
+# installs the package and builds and runs the container.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
-               prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark)
+               prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark iptables)
 
 install_packages() {
   local missing=() package
