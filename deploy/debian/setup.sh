@@ -24,13 +24,15 @@ package_packages=(dpkg-dev file binutils)
 # unshare and ip give the port-123 tests a private network namespace.
 # clang and its runtime build the libFuzzer targets; prometheus (with promtool) scrapes smeard
 # and checks the alert rules; python3-yaml reads them. faketime runs a chronyd upstream 2 s off
-# and chronyd clients at a simulated reference's date;
+# and chronyd clients at a simulated reference's date; openssl makes the NTS tests' CA, and
+# python3-cryptography's AES-SIV tampers with NTS requests built from chronyd's saved cookies;
 # gpsd, fed by gpsd-clients' gpsfake, writes the SHM refclock samples. systemd-analyze checks the
 # unit. mmdebstrap builds a Debian 12 image from Debian's packages, on which podman (with runc:
 # crun refuses hybrid cgroup hierarchies; netavark sets up the build network with iptables)
 # installs the package and builds and runs the container.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
-               prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark iptables)
+               prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark iptables
+               openssl python3-cryptography)
 
 install_packages() {
   local missing=() package
