@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -24,6 +25,8 @@
 #include "server/reference/clocks.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/ntp/client.hpp"
+#include "server/ntp/nts_fields.hpp"
+#include "server/nts/aead.hpp"
 
 namespace ctl {
 
@@ -58,9 +61,71 @@ std::array<std::uint8_t, 4> loopback_source(std::uint32_t index) {
           static_cast<std::uint8_t>(index % 254 + 1)};
 }
 
+std::optional<BenchNts> parse_bench_nts(std::string_view text) {
+  auto hex = [](std::string_view digits) -> std::optional<std::vector<std::byte>> {
+    if (digits.empty() || digits.size() % 2 != 0) return std::nullopt;
+    std::vector<std::byte> out;
+    for (std::size_t i = 0; i < digits.size(); i += 2) {
+      unsigned value = 0;
+      const auto [end, error] = std::from_chars(digits.data() + i, digits.data() + i + 2, value, 16);
+      if (error != std::errc{} || end != digits.data() + i + 2) return std::nullopt;
+      out.push_back(static_cast<std::byte>(value));
+    }
+    return out;
+  };
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto c2s = hex(text.substr(0, colon));
+  auto cookie = hex(text.substr(colon + 1));
+  if (!c2s || !cookie || (c2s->size() != 32 && c2s->size() != 64) || cookie->size() % 4 != 0 || cookie->size() > 1024) {
+    return std::nullopt;
+  }
+  return BenchNts{std::move(*c2s), std::move(*cookie)};
+}
+
 namespace {
 
 constexpr unsigned kBatch = 64;
+constexpr std::size_t kMaxRequestLength = 1200;
+
+void put_u16(std::span<std::byte> out, std::size_t at, std::size_t value) {
+  out[at] = static_cast<std::byte>(value >> 8);
+  out[at + 1] = static_cast<std::byte>(value & 0xFF);
+}
+
+// A request as chronyd sends one: the header, a unique identifier, the cookie, and the
+// authenticator over them with an empty plaintext. Returns its length.
+std::size_t build_nts_request(const BenchNts& nts, ntp::Timestamp transmit, std::uint64_t counter,
+                              std::span<std::byte, kMaxRequestLength> out) {
+  const auto header = ntp::build_client_request(transmit);
+  std::copy(header.begin(), header.end(), out.begin());
+  std::size_t at = header.size();
+  auto field = [&](std::uint16_t type, std::size_t length) {
+    put_u16(out, at, type);
+    put_u16(out, at + 2, 4 + length);
+    at += 4;
+  };
+  field(ntp::kUniqueIdentifierField, 32);
+  std::fill_n(out.begin() + static_cast<std::ptrdiff_t>(at), 32, std::byte{0});
+  for (int i = 0; i < 8; ++i) out[at + static_cast<std::size_t>(i)] = static_cast<std::byte>(counter >> (56 - 8 * i));
+  at += 32;
+  field(ntp::kNtsCookieField, nts.cookie.size());
+  std::copy(nts.cookie.begin(), nts.cookie.end(), out.begin() + static_cast<std::ptrdiff_t>(at));
+  at += nts.cookie.size();
+  const std::size_t authenticator_at = at;
+  field(ntp::kNtsAuthenticatorField, 4 + 16 + nts::kTagLength);
+  put_u16(out, at, 16);
+  put_u16(out, at + 2, nts::kTagLength);
+  std::array<std::byte, 16> nonce{};
+  for (int i = 0; i < 8; ++i) nonce[static_cast<std::size_t>(i)] = static_cast<std::byte>(counter >> (56 - 8 * i));
+  std::copy(nonce.begin(), nonce.end(), out.begin() + static_cast<std::ptrdiff_t>(at + 4));
+  const nts::Aead aead = nts.c2s.size() == 64 ? nts::Aead::aes_siv_cmac_512 : nts::Aead::aes_siv_cmac_256;
+  if (!nts::seal(aead, nts.c2s, nonce, std::span{out}.first(authenticator_at), {},
+                 std::span{out}.subspan(at + 20, nts::kTagLength))) {
+    return 0;
+  }
+  return at + 20 + nts::kTagLength;
+}
 constexpr std::uint32_t kMaxSources = 254u * 256u * 200u;
 constexpr std::size_t kMaxExpired = 1 << 20;
 
@@ -182,9 +247,15 @@ class Bench {
     for (std::size_t i = 0; i < count; ++i) {
       const std::uint16_t slot = flow.idle[flow.idle.size() - 1 - i];
       const ntp::Timestamp cookie = request_cookie(++flow.sequence, slot);
-      requests_[i] = ntp::build_client_request(cookie);
+      std::size_t length = ntp::kHeaderLength;
+      if (options_.nts) {
+        length = build_nts_request(*options_.nts, cookie, nonce_base_ + totals_.sent + i, requests_[i]);
+      } else {
+        const auto header = ntp::build_client_request(cookie);
+        std::copy(header.begin(), header.end(), requests_[i].begin());
+      }
       flow.slots[slot].cookie = cookie;
-      iov_[i] = iovec{requests_[i].data(), requests_[i].size()};
+      iov_[i] = iovec{requests_[i].data(), length};
       msghdr& h = headers_[i].msg_hdr;
       h = msghdr{};
       h.msg_iov = &iov_[i];
@@ -320,7 +391,9 @@ class Bench {
   std::uint32_t next_source_ = 0;
   bool send_failed_ = false;
   std::size_t first_flow_ = 0;
-  std::array<std::array<std::byte, ntp::kHeaderLength>, kBatch> requests_{};
+  std::array<std::array<std::byte, kMaxRequestLength>, kBatch> requests_{};
+  // NTS identifiers and nonces count up from here: no two runs share them.
+  std::uint64_t nonce_base_ = static_cast<std::uint64_t>(nanoseconds_now()) << 8;
   std::array<std::array<std::byte, 2048>, kBatch> replies_{};
   std::array<std::array<std::byte, 128>, kBatch> control_{};
   std::array<iovec, kBatch> iov_{};
@@ -330,7 +403,7 @@ class Bench {
 int usage_error(const std::string& message) {
   std::cerr << "smearctl bench: " << message
             << "\nusage: smearctl bench HOST:PORT --seconds N [--sockets S] [--window W] [--rate R]"
-               " [--sources K] [--timeout SECONDS] [--json]\n";
+               " [--sources K] [--timeout SECONDS] [--nts C2S:COOKIE] [--json]\n";
   return 2;
 }
 
@@ -370,6 +443,11 @@ int bench_command(const std::vector<std::string_view>& args) {
     } else if (arg == "--timeout" && has_value) {
       if (!parse_number(args[++i], options.timeout) || !(options.timeout > 0 && options.timeout <= 60)) {
         return usage_error("--timeout takes 0 to 60 seconds");
+      }
+    } else if (arg == "--nts" && has_value) {
+      options.nts = parse_bench_nts(args[++i]);
+      if (!options.nts) {
+        return usage_error("--nts takes C2S:COOKIE in hex: a 32- or 64-byte key and a cookie from NTS-KE");
       }
     } else if (!arg.starts_with("--") && options.target.empty()) {
       options.target = arg;

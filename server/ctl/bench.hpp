@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -42,6 +43,16 @@ std::uint16_t cookie_slot(ntp::Timestamp cookie);
 // byte order: 127.1.0.0 upwards, skipping each /24's network and broadcast addresses.
 std::array<std::uint8_t, 4> loopback_source(std::uint32_t index);
 
+// What an NTS client agreed at key establishment: requests carry the cookie and are
+// authenticated with the client-to-server key (AES-SIV-CMAC-256 or -512, by its length).
+struct BenchNts {
+  std::vector<std::byte> c2s;
+  std::vector<std::byte> cookie;
+};
+
+// "C2S:COOKIE" in hex, as chronyd's ntsdumpdir files hold them.
+std::optional<BenchNts> parse_bench_nts(std::string_view text);
+
 struct BenchOptions {
   std::string_view target;
   double seconds = 5;
@@ -51,6 +62,7 @@ struct BenchOptions {
   std::uint32_t sources = 0;  // distinct loopback source addresses; 0: the sockets' own
   double timeout = 1;      // seconds before an unanswered request counts as lost
   bool json = false;
+  std::optional<BenchNts> nts;  // none: plain NTP
 };
 
 int bench_command(const std::vector<std::string_view>& args);

@@ -48,13 +48,16 @@ commands:
       GET /healthz (or /readyz) and print the answer; exit 0 when it is 200,
       1 otherwise (for container health checks, which have no HTTP client)
   bench HOST:PORT --seconds N [--sockets S] [--window W] [--rate R] [--sources K]
-        [--timeout SECONDS] [--json]
+        [--timeout SECONDS] [--nts C2S:COOKIE] [--json]
       load a server from S sockets (default 4), each keeping W requests in flight
       (default 16), or paced at R requests/s (each timed from when it was due);
       every reply is checked (server mode, origin timestamp); prints replies/s,
       loss (and late replies), and p50/p99 round trip.
       --sources sends from K distinct loopback addresses 127.1.0.1 upwards (an
       IPv4 loopback target only); unanswered after --timeout (default 1) is lost.
+      --nts sends NTS requests (RFC 8915) with that cookie, authenticated with the
+      client-to-server key (hex, as in chronyd's ntsdumpdir files); an NTS NAK
+      counts as a kiss-o'-death.
       Exit status 1 when no valid reply came, or any reply was invalid
 
   Profiles: google (aws), google-2016, ntpd, ntpsec, chrony (meta), none, or custom:

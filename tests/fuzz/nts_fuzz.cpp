@@ -1,0 +1,123 @@
+// NTS from both sides of the wire: NTS-KE request records, NTS requests on the NTP port (raw,
+// or a valid one with the input XORed over it, so the fuzzer reaches past the cookie and the
+// authenticator), cookies and the cookie key file. The first byte picks which.
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "server/ntp/responder.hpp"
+#include "server/nts/ke_records.hpp"
+#include "server/nts/master_key.hpp"
+
+namespace {
+
+using Bytes = std::vector<std::byte>;
+constexpr std::uint32_t kTimescaleId = 0x5EA12345;
+
+void put_field(Bytes& packet, std::uint16_t type, std::span<const std::byte> value) {
+  const std::size_t length = 4 + ((value.size() + 3) & ~std::size_t{3});
+  for (const unsigned v : {unsigned{type} >> 8, unsigned{type} & 0xFF, static_cast<unsigned>(length >> 8),
+                           static_cast<unsigned>(length & 0xFF)}) {
+    packet.push_back(static_cast<std::byte>(v));
+  }
+  packet.insert(packet.end(), value.begin(), value.end());
+  packet.resize(packet.size() + (length - 4 - value.size()), std::byte{0});
+}
+
+struct Fixture {
+  std::vector<nts::CookieKey> keys;
+  nts::CookieContents agreed;
+  Bytes request;  // valid: a cookie, a placeholder, an authenticator
+  ntp::Snapshot snapshot = ntp::true_utc_snapshot();
+
+  Fixture() {
+    const std::array<std::byte, 32> master{std::byte{7}};
+    keys = nts::cookie_keys_at(master, 86400, 1'800'000'000);
+    agreed.timescale_id = kTimescaleId;
+    agreed.c2s.fill(std::byte{0x11});
+    agreed.s2c.fill(std::byte{0x22});
+    const std::array<std::byte, nts::kCookieNonceLength> nonce{std::byte{3}};
+    Bytes cookie(nts::kMaxCookieLength);
+    cookie.resize(nts::seal_cookie(keys[0], agreed, nonce, cookie));
+    request.assign(ntp::kHeaderLength, std::byte{0});
+    request[0] = std::byte{0x23};
+    request[ntp::kTransmitTimeOffset] = std::byte{0x5A};
+    put_field(request, ntp::kUniqueIdentifierField, Bytes(32, std::byte{0x44}));
+    put_field(request, ntp::kNtsCookieField, cookie);
+    put_field(request, ntp::kNtsCookiePlaceholderField, Bytes(cookie.size()));
+    const std::array<std::byte, 16> auth_nonce{std::byte{9}};
+    Bytes sealed(nts::kTagLength);
+    if (!nts::seal(agreed.aead, std::span{agreed.c2s}.first(32), auth_nonce, request, {}, sealed)) std::abort();
+    Bytes body{std::byte{0}, std::byte{16}, std::byte{0}, std::byte{16}};
+    body.insert(body.end(), auth_nonce.begin(), auth_nonce.end());
+    body.insert(body.end(), sealed.begin(), sealed.end());
+    put_field(request, ntp::kNtsAuthenticatorField, body);
+    snapshot.nts_keys = keys;
+    snapshot.timescales[0].nts_id = kTimescaleId;
+  }
+};
+
+void answer(std::span<const std::byte> request) {
+  static const Fixture fixture;
+  static const std::array<std::byte, ntp::kReplyRandomness> randomness{std::byte{0x77}};
+  static ntp::Authenticator authenticator{nullptr};
+  ntp::Tables tables{};
+  tables.authenticator = &authenticator;
+  tables.nts_randomness = &randomness;
+  std::array<std::byte, ntp::kMaxReplyLength> reply{};
+  const leapdb::TaiTime received{std::chrono::nanoseconds{1'800'000'037'000'000'000}};
+  const ntp::Decision decision =
+      ntp::handle(ntp::Request{request, ntp::ClientAddress{{}, 40123}, 0, received}, fixture.snapshot, tables, reply);
+  if (!decision.replied()) return;
+  if (decision.reply_length > request.size()) std::abort();  // never amplifies
+  ntp::stamp_transmit(reply, received, fixture.snapshot.timescales[0]);
+  ntp::sign(reply, decision, authenticator);
+  if (decision.nts == ntp::NtsCheck::ok && decision.kiss_code != 0) std::abort();
+}
+
+void mutated_nts_request(std::span<const std::byte> edits) {
+  static const Fixture fixture;
+  Bytes request = fixture.request;
+  // The first byte, if any, cuts the request short; the rest is XORed over it.
+  if (!edits.empty()) {
+    const std::size_t cut = std::to_integer<std::size_t>(edits[0]);
+    if (cut != 0 && cut < request.size()) request.resize(request.size() - cut);
+    edits = edits.subspan(1);
+  }
+  for (std::size_t i = 0; i < edits.size() && i < request.size(); ++i) request[i] ^= edits[i];
+  answer(request);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const std::span<const std::byte> input{reinterpret_cast<const std::byte*>(data) + 1, size - 1};
+  static constexpr std::array kSupported{nts::Aead::aes_siv_cmac_256, nts::Aead::aes_siv_cmac_512};
+  switch (data[0] % 4) {
+    case 0: {
+      const nts::KeParse parsed = nts::parse_ke_request(input, kSupported);
+      if (parsed.status == nts::KeParse::Status::complete) {
+        const nts::KeResponse response{parsed.request.ntpv4, parsed.request.aead, {}, "ntp.example.net", 1123};
+        if (nts::encode_ke_response(response).size() < 4) std::abort();
+      }
+      break;
+    }
+    case 1: answer(input); break;
+    case 2: mutated_nts_request(input); break;
+    case 3: {
+      static const Fixture fixture;
+      if (const auto opened = nts::open_cookie(fixture.keys, input); opened && opened->timescale_id != kTimescaleId) {
+        std::abort();  // nothing but what was sealed opens
+      }
+      (void)nts::parse_master_key(std::string_view{reinterpret_cast<const char*>(input.data()), input.size()});
+      break;
+    }
+  }
+  return 0;
+}
