@@ -28,6 +28,12 @@ std::optional<std::vector<config::SocketAddress>> nts_layout(const config::Confi
   return addresses;
 }
 
+std::vector<std::optional<io::FileSignature>> nts_signatures(const config::Config& config) {
+  if (!config.nts) return {};
+  return {io::file_signature(config.nts->certificate), io::file_signature(config.nts->private_key),
+          io::file_signature(config.nts->cookie_key_file)};
+}
+
 auto nts_limits(const config::Nts& nts) {
   return std::tuple{nts.max_connections, nts.handshake_timeout, nts.rate_interval, nts.rate_burst};
 }
@@ -135,6 +141,7 @@ bool Control::prepare() {
   keys_ = std::move(keys.ring);
   if (config_.keys) log(Level::info, "keys", {{"file", *config_.keys}, {"keys", std::to_string(keys_->keys().size())}});
   if (config_.nts) {
+    nts_signatures_ = nts_signatures(config_);
     nts_ = load_nts(*config_.nts);
     if (!nts_.tls) {
       for (const std::string& problem : nts_.problems) log(Level::error, "nts_failed", {{"problem", problem}});
@@ -215,6 +222,7 @@ void Control::reload(std::string_view reason) {
     return;
   }
   config_signature_ = io::file_signature(*config_path_);
+  nts_signatures_ = nts_signatures(config_);
   const io::FileRead file = io::read_file(*config_path_);
   if (!file.ok()) {
     refuse(reason, {file.error});
@@ -321,6 +329,7 @@ void Control::reload(std::string_view reason) {
   keys_ = std::move(keys.ring);
   if (config_.keys) log(Level::info, "keys", {{"file", *config_.keys}, {"keys", std::to_string(keys_->keys().size())}});
   nts_ = std::move(nts);
+  nts_signatures_ = nts_signatures(config_);
   rotate_nts_keys(true);
   log(Level::info, "config_reloaded", {{"reason", std::string{reason}}, {"config", *config_path_}});
   log_serving(config_);
@@ -483,7 +492,11 @@ void Control::schedule() {
 }
 
 void Control::tick() {
-  if (config_path_ && io::file_signature(*config_path_) != config_signature_) reload("config changed on disk");
+  if (config_path_ && io::file_signature(*config_path_) != config_signature_) {
+    reload("config changed on disk");
+  } else if (config_path_ && nts_signatures(config_) != nts_signatures_) {
+    reload("NTS certificate, key or cookie key file changed on disk");
+  }
   leaps_->poll(reference::realtime_now(), acceptor(config_, plan_));
   poll_reference();
   rotate_nts_keys(false);

@@ -88,6 +88,9 @@ class Control {
   bool history_purge_pending_ = false;
   std::shared_ptr<const ntp::KeyRing> keys_ = std::make_shared<const ntp::KeyRing>();
   LoadedNts nts_;
+  // Certificate, key and cookie secret as last read: a renewed certificate or a rotated Secret
+  // is picked up without a SIGHUP.
+  std::vector<std::optional<io::FileSignature>> nts_signatures_;
   std::vector<nts::CookieKey> nts_keys_;  // current period's first; empty without NTS
   std::optional<std::uint32_t> nts_period_;
   io::NtsKeServer* nts_ke_ = nullptr;

@@ -238,6 +238,12 @@ class Nts(unittest.TestCase):
             self.assertIsNotNone(reply)
             self.assertEqual((harness.decode(reply)["stratum"], harness.decode(reply)["refid"]), (0, b"NTSN"))
 
+            # Rewritten in place, as the kubelet updates a mounted Secret: taken without a signal.
+            reloads = len(second.events("config_reloaded"))
+            Path(self.key_b).write_text(os.urandom(32).hex() + "\n")
+            harness.wait_for(lambda: len(second.events("config_reloaded")) > reloads, timeout=5)
+            self.assertIn("NTS", second.events("config_reloaded")[-1]["reason"])
+
             # A bad key file on reload is refused, and the one in force stays.
             bad = harness.write_file(self.directory, "cookie-bad.key", "0011\n")
             Path(second.config).write_text(Path(second.config).read_text().replace(self.key_b, bad))
