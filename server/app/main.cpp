@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "server/app/daemon.hpp"
 #include "server/app/keys_file.hpp"
+#include "server/app/nts_files.hpp"
 #include "server/app/leap_watcher.hpp"
 #include "server/app/log.hpp"
 #include "server/io/file.hpp"
@@ -21,7 +22,7 @@ constexpr std::string_view kUsage = R"(usage: smeard [--config FILE] [--foregrou
 
   --config FILE         serve with this configuration (default: the embedded one)
   --foreground          accepted for service managers: smeard never forks into the background
-  --check-config FILE   validate FILE, its keys file and its leap files, print every
+  --check-config FILE   validate FILE, its keys file, NTS files and leap files, print every
                         problem, exit 1 if there are any
   --print-default-config  print the embedded default configuration
 )";
@@ -74,6 +75,11 @@ int main(int argc, char** argv) {
     const app::LoadedKeys keys = app::load_keys(*config);
     for (const std::string& problem : keys.problems) std::cerr << problem << "\n";
     if (!keys.ring) return 1;
+    if (config->nts) {
+      const app::LoadedNts nts = app::load_nts(*config->nts);
+      for (const std::string& problem : nts.problems) std::cerr << problem << "\n";
+      if (!nts.tls) return 1;
+    }
     // The leap files as smeard would load them at start: missing, unparsable or disagreeing
     // files fail here (logged as leap_file_rejected), not on the first node that mounts them.
     app::log_minimum(app::Level::warning);
@@ -81,7 +87,8 @@ int main(int argc, char** argv) {
     if (!leaps.start(reference::realtime_now(), [](const auto&) { return std::vector<std::string>{}; })) return 1;
     std::cout << *config_path << ": ok (" << config->listeners.size() << " listeners, "
               << config->timescales.size() << " timescales"
-              << (config->keys ? ", " + std::to_string(keys.ring->keys().size()) + " keys" : "");
+              << (config->keys ? ", " + std::to_string(keys.ring->keys().size()) + " keys" : "")
+              << (config->nts ? ", NTS on " + std::to_string(config->nts->listeners.size()) + " KE listeners" : "");
     if (leaps.loaded()) std::cout << ", " << leaps.table()->leaps.size() << " leaps";
     std::cout << ")\n";
     return 0;

@@ -261,8 +261,16 @@ class Nts(unittest.TestCase):
             third.stop()
 
     def test_a_bad_certificate_or_cookie_key_stops_the_start_naming_the_file(self):
+        good = self.smeard(self.key_a)
+        checked = harness.run([harness.binary(harness.SMEARD), "--check-config", good.config])
+        self.assertEqual(checked.returncode, 0, checked.stderr)
+        self.assertIn(", NTS on 1 KE listeners", checked.stdout)
+        good.close()
         bad_key = harness.write_file(self.directory, "short.key", "abcd\n")
         server = self.smeard(bad_key)
+        checked = harness.run([harness.binary(harness.SMEARD), "--check-config", server.config])
+        self.assertEqual(checked.returncode, 1)
+        self.assertIn(f"{bad_key}:1: 4 hex digits", checked.stderr)
         with self.assertRaises(AssertionError) as failed:
             server.start()
         self.assertIn(f"{bad_key}:1: 4 hex digits", str(failed.exception))
