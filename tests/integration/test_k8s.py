@@ -85,17 +85,43 @@ def update_volume(host, data):
         shutil.rmtree(host / previous)
 
 
+def operator_secrets(directory):
+    """What an operator puts in the Secrets the overlay names (kept out of git): a self-signed
+    certificate for the node and a fresh cookie key."""
+    key, cert = Path(directory) / "secret-tls.key", Path(directory) / "secret-tls.crt"
+    made = harness.run([harness.tool("openssl", "openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+    if made.returncode != 0:
+        raise AssertionError(f"openssl req: {made.stderr}")
+    return {"smeard-nts-tls": {"tls.crt": cert.read_text(), "tls.key": key.read_text()},
+            "smeard-nts-cookie-key": {"cookie.key": os.urandom(32).hex() + "\n"}}
+
+
+def volume_data(volume, maps, secrets):
+    """A volume's files: a ConfigMap's data, or the items a projected volume takes from Secrets."""
+    if "configMap" in volume:
+        return maps[volume["configMap"]["name"]]["data"]
+    files = {}
+    for source in volume["projected"]["sources"]:
+        secret = secrets[source["secret"]["name"]]
+        for item in source["secret"]["items"]:
+            files[item["path"]] = secret[item["key"]]
+    return files
+
+
 def write_volumes(objects, directory):
-    """Writes each ConfigMap volume of the DaemonSet's pod as the kubelet would; returns
-    (mountPath, host directory) pairs."""
+    """Writes each volume of the DaemonSet's pod as the kubelet would; returns (mountPath, host
+    directory) pairs."""
     daemonset = one(objects, "DaemonSet")
     pod = daemonset["spec"]["template"]["spec"]
     maps = config_maps(objects)
-    sources = {v["name"]: v["configMap"]["name"] for v in pod["volumes"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    secrets = operator_secrets(directory) if any("projected" in v for v in pod["volumes"]) else {}
     mounts = []
     for mount in pod["containers"][0]["volumeMounts"]:
         host = Path(directory) / mount["name"]
-        update_volume(host, maps[sources[mount["name"]]]["data"])
+        update_volume(host, volume_data(volumes[mount["name"]], maps, secrets))
         mounts.append((mount["mountPath"], str(host)))
     return mounts
 
@@ -228,6 +254,13 @@ class RenderedManifests(unittest.TestCase):
         config = yaml.safe_load(self.config_text(objects))
         ports = {p["hostPort"] for p in container["ports"] if p["protocol"] == "UDP"}
         self.assertEqual({int(l["address"].rsplit(":", 1)[1]) for l in config["listeners"]}, ports)
+        # And every NTS-KE listener a TCP one, its files on the Secrets' volume.
+        tcp = {p["hostPort"] for p in container["ports"] if p["protocol"] == "TCP"}
+        self.assertEqual({int(l["address"].rsplit(":", 1)[1]) for l in config["nts"]["listeners"]} | {9466}, tcp)
+        nts_mount = [m["mountPath"] for m in container["volumeMounts"] if m["name"] == "nts"]
+        self.assertEqual(nts_mount, ["/etc/smeard/nts"])
+        for key in ("certificate", "private_key", "cookie_key_file"):
+            self.assertTrue(config["nts"][key].startswith("/etc/smeard/nts/"), config["nts"][key])
 
     def test_every_shipped_configuration_passes_check_config(self):
         """Run in the image, with the ConfigMaps mounted where the pod mounts them."""
