@@ -12,6 +12,7 @@ needs unshare (util-linux) and ip (iproute2), and root or unprivileged user name
 
 import atexit
 import ctypes
+import hashlib
 import os
 import re
 import shutil
@@ -318,6 +319,21 @@ class Smeard:
 # --- NTP packets, for the tests that talk to smeard directly ---
 
 NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
+
+LEAP_FIXTURES = REPO / "tests/unit/leapdb/fixtures"
+
+
+def leap_seconds_list(expires_unix):
+    """A correctly hashed leap-seconds.list with the real leaps and the given expiry, so a test
+    that needs an unexpired table does not depend on how current the machine's tzdata is."""
+    text = (LEAP_FIXTURES / "leap-seconds.list").read_text()
+    data = [l.split("#")[0].split() for l in text.splitlines() if l and not l.startswith("#")]
+    updated = int(next(l.split()[1] for l in text.splitlines() if l.startswith("#$")))
+    expires = expires_unix + NTP_EPOCH_OFFSET
+    digest = hashlib.sha1(("%d%d" % (updated, expires) + "".join(a + b for a, b in data)).encode()).hexdigest()
+    words = " ".join("%x" % int(digest[i:i + 8], 16) for i in range(0, 40, 8))
+    lines = [l for l in text.splitlines() if not l.startswith(("#@", "#h"))]
+    return "\n".join(lines[:3] + ["#@\t%d" % expires] + lines[3:] + ["#h\t" + words]) + "\n"
 
 
 def ntp_request(version=4, mode=3, transmit=None, li=0):

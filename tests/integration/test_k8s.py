@@ -204,13 +204,19 @@ class RenderedManifests(unittest.TestCase):
         for objects in self.each():
             maps = config_maps(objects)
             pod = one(objects, "DaemonSet")["spec"]["template"]["spec"]
-            volumes = {v["name"]: v["configMap"]["name"] for v in pod["volumes"]}
+            volumes = {v["name"]: v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
             mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
             for mount in mounts.values():
                 self.assertIs(mount.get("readOnly"), True)
                 # A subPath mount is never updated: the leap file could not be rolled in place.
                 self.assertNotIn("subPath", mount)
-                self.assertIn(volumes[mount["name"]], maps)
+                if mount["name"] in volumes:
+                    self.assertIn(volumes[mount["name"]], maps)
+                else:
+                    # The one other kind: NTS's key material, from Secrets only, never a ConfigMap.
+                    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+                    self.assertEqual({kind for source in volume["projected"]["sources"] for kind in source},
+                                     {"secret"}, mount)
             config = yaml.safe_load(self.config_text(objects))
             # A new configuration rolls the DaemonSet: its ConfigMap's name carries a hash.
             config_map = volumes[mounts[str(Path(smeard_config(objects)).parent)]["name"]]

@@ -2,7 +2,6 @@
 the old table when a new one is bad, log expiry; `smearctl leap show` and `leap check`."""
 
 import calendar
-import hashlib
 import json
 import shutil
 import signal
@@ -15,18 +14,6 @@ import harness
 FIXTURES = harness.REPO / "tests/unit/leapdb/fixtures"
 DEBIAN = ["/usr/share/zoneinfo/leap-seconds.list", "/usr/share/zoneinfo/leapseconds",
           "/usr/share/zoneinfo/right/UTC"]
-
-
-def leap_seconds_list(expires_unix):
-    """A correctly hashed leap-seconds.list with the real leaps and the given expiry."""
-    text = (FIXTURES / "leap-seconds.list").read_text()
-    data = [l.split("#")[0].split() for l in text.splitlines() if l and not l.startswith("#")]
-    updated = int(next(l.split()[1] for l in text.splitlines() if l.startswith("#$")))
-    expires = expires_unix + harness.NTP_EPOCH_OFFSET
-    digest = hashlib.sha1(("%d%d" % (updated, expires) + "".join(a + b for a, b in data)).encode()).hexdigest()
-    words = " ".join("%x" % int(digest[i:i + 8], 16) for i in range(0, 40, 8))
-    lines = [l for l in text.splitlines() if not l.startswith(("#@", "#h"))]
-    return "\n".join(lines[:3] + ["#@\t%d" % expires] + lines[3:] + ["#h\t" + words]) + "\n"
 
 
 def wait_for(server, event, count=1, timeout=5.0):
@@ -117,7 +104,7 @@ class Daemon(unittest.TestCase):
             self.assertEqual(event["expires"], "2026-06-28T00:00:00.000000000Z")
             server.stop()
         in_ten_days = calendar.timegm(time.gmtime()) // 86400 * 86400 + 10 * 86400
-        soon = harness.write_file(self.leaps, "soon.list", leap_seconds_list(in_ten_days))
+        soon = harness.write_file(self.leaps, "soon.list", harness.leap_seconds_list(in_ten_days))
         with harness.Smeard(addresses=[f"127.0.0.1:{self.port}"], text=self.config([soon])) as server:
             event = wait_for(server, "leap_table_expiring")
             self.assertIn(event["days_left"], ("9", "10"))
