@@ -2,10 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <string>
 
 namespace io {
 
@@ -16,9 +17,17 @@ FileRead read_file(const std::string& path) {
     result.error = "cannot read " + path + ": " + std::strerror(errno);
     return result;
   }
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  result.bytes = bytes.str();
+  std::array<char, 65536> chunk;
+  while (in && result.bytes.size() <= kMaxFileBytes) {
+    in.read(chunk.data(), chunk.size());
+    result.bytes.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  if (in.bad()) {
+    result.error = "cannot read " + path + ": " + std::strerror(errno);
+  } else if (result.bytes.size() > kMaxFileBytes) {
+    result.error = "cannot read " + path + ": longer than " + std::to_string(kMaxFileBytes >> 20) + " MiB";
+  }
+  if (!result.error.empty()) result.bytes.clear();
   return result;
 }
 

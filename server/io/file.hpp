@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,9 @@ struct FileRead {
   std::string error;  // empty on success, else "cannot read PATH: reason"
   bool ok() const { return error.empty(); }
 };
+
+// Every file smeard reads is small; a path naming /dev/urandom must not fill the memory.
+inline constexpr std::size_t kMaxFileBytes = 16 << 20;
 
 FileRead read_file(const std::string& path);
 
