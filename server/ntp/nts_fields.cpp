@@ -65,7 +65,8 @@ NtsCheck check_nts_request(std::span<const std::byte> packet, std::span<const st
         break;
     }
   });
-  if (!any) return NtsCheck::not_nts;
+  // A unique identifier alone is RFC 8915's replay protection without NTS: an ordinary request.
+  if (!any || (cookies == 0 && authenticators == 0 && placeholders == 0)) return NtsCheck::not_nts;
   if (unique_ids != 1 || out.unique_id.size() < kMinUniqueIdentifier) {
     out.unique_id = {};  // nothing to echo: a NAK would tell the client nothing
     return NtsCheck::malformed;
@@ -79,8 +80,11 @@ NtsCheck check_nts_request(std::span<const std::byte> packet, std::span<const st
 
   if (authenticator.size() < 4) return NtsCheck::malformed;
   const std::size_t nonce_length = get_u16(authenticator, 0), ciphertext_length = get_u16(authenticator, 2);
-  if (nonce_length < kReplyNonceLength || ciphertext_length < nts::kTagLength ||
-      4 + padded(nonce_length) + padded(ciphertext_length) > authenticator.size()) {
+  // A nonce shorter than 16 bytes is made up by Additional Padding (RFC 8915 §5.6), so the
+  // reply's 16-byte nonce never makes it longer than the request.
+  const std::size_t additional_padding = kReplyNonceLength - std::min(kReplyNonceLength, padded(nonce_length));
+  if (nonce_length == 0 || ciphertext_length < nts::kTagLength ||
+      4 + padded(nonce_length) + padded(ciphertext_length) + additional_padding > authenticator.size()) {
     return NtsCheck::malformed;
   }
   std::array<std::byte, kMaxPacketLength> plaintext;

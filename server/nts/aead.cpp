@@ -28,7 +28,8 @@ std::optional<Aead> aead_from_number(std::uint16_t number) {
 
 bool seal(Aead aead, std::span<const std::byte> key, std::span<const std::byte> nonce,
           std::span<const std::byte> associated, std::span<const std::byte> plaintext, std::span<std::byte> out) {
-  if (key.size() != key_length(aead) || out.size() != plaintext.size() + kTagLength) return false;
+  // Nettle aborts on an empty nonce; RFC 8915 never uses one.
+  if (key.size() != key_length(aead) || nonce.empty() || out.size() != plaintext.size() + kTagLength) return false;
   if (aead == Aead::aes_siv_cmac_256) {
     Wiped<siv_cmac_aes128_ctx> c;
     siv_cmac_aes128_set_key(&c.context, bytes(key));
@@ -45,7 +46,8 @@ bool seal(Aead aead, std::span<const std::byte> key, std::span<const std::byte> 
 
 bool open(Aead aead, std::span<const std::byte> key, std::span<const std::byte> nonce,
           std::span<const std::byte> associated, std::span<const std::byte> ciphertext, std::span<std::byte> out) {
-  if (key.size() != key_length(aead) || ciphertext.size() < kTagLength || out.size() != ciphertext.size() - kTagLength) {
+  if (key.size() != key_length(aead) || nonce.empty() || ciphertext.size() < kTagLength ||
+      out.size() != ciphertext.size() - kTagLength) {
     return false;
   }
   int ok = 0;

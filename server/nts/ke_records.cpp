@@ -96,8 +96,10 @@ std::vector<std::byte> encode_ke_response(const KeResponse& response) {
   const bool agreed = response.ntpv4 && response.aead;
   put_record(out, RecordType::next_protocol, true,
              response.ntpv4 ? u16_body(kNtpv4Protocol) : std::vector<std::byte>{});
-  if (response.ntpv4 && response.aead) {
-    put_record(out, RecordType::aead_algorithm, true, u16_body(static_cast<std::uint16_t>(*response.aead)));
+  // With NTPv4 the AEAD record is always there: empty when none of the client's is supported.
+  if (response.ntpv4) {
+    put_record(out, RecordType::aead_algorithm, true,
+               response.aead ? u16_body(static_cast<std::uint16_t>(*response.aead)) : std::vector<std::byte>{});
   }
   if (agreed) {
     for (const auto& cookie : response.cookies) put_record(out, RecordType::new_cookie, false, cookie);

@@ -69,8 +69,10 @@ inline Client client(std::mt19937_64& random, const Server& s, nts::Aead aead = 
 }
 
 // The header, the identifier, the cookie, `placeholders` placeholders, then the authenticator
-// over all of it with an empty plaintext, as chronyd sends it.
-inline Bytes request(std::mt19937_64& random, const Client& c, std::size_t placeholders) {
+// over all of it with an empty plaintext, as chronyd sends it (a 16-byte nonce). A shorter
+// nonce is followed by the Additional Padding RFC 8915 §5.6 asks for, unless `pad` is false.
+inline Bytes request(std::mt19937_64& random, const Client& c, std::size_t placeholders,
+                     std::size_t nonce_length = 16, bool pad = true) {
   Bytes packet(ntp::kHeaderLength, std::byte{0});
   packet[0] = std::byte{0x23};  // LI 0, version 4, client
   const auto transmit = random_bytes(random, 8);  // chronyd's is random too
@@ -78,13 +80,16 @@ inline Bytes request(std::mt19937_64& random, const Client& c, std::size_t place
   field(packet, ntp::kUniqueIdentifierField, c.unique_id);
   field(packet, ntp::kNtsCookieField, c.cookie);
   for (std::size_t i = 0; i < placeholders; ++i) field(packet, ntp::kNtsCookiePlaceholderField, Bytes(c.cookie.size()));
-  const auto nonce = random_bytes(random, 16);
+  const auto nonce = random_bytes(random, nonce_length);
   Bytes sealed(nts::kTagLength);
   REQUIRE(nts::seal(c.agreed.aead, std::span{c.agreed.c2s}.first(nts::key_length(c.agreed.aead)), nonce, packet, {},
                     sealed));
-  Bytes body{std::byte{0}, std::byte{16}, std::byte{0}, std::byte{16}};
+  Bytes body{std::byte{0}, static_cast<std::byte>(nonce_length), std::byte{0}, std::byte{16}};
   body.insert(body.end(), nonce.begin(), nonce.end());
+  const std::size_t padded_nonce = (nonce_length + 3) & ~std::size_t{3};
+  body.resize(4 + padded_nonce, std::byte{0});
   body.insert(body.end(), sealed.begin(), sealed.end());
+  if (pad && padded_nonce < 16) body.resize(body.size() + 16 - padded_nonce, std::byte{0});
   field(packet, ntp::kNtsAuthenticatorField, body);
   return packet;
 }
@@ -116,7 +121,7 @@ inline std::vector<Bytes> open_reply(std::span<const std::byte> reply, const Cli
   Bytes plaintext(ciphertext_length - nts::kTagLength);
   if (!nts::open(c.agreed.aead, std::span{c.agreed.s2c}.first(nts::key_length(c.agreed.aead)),
                  authenticator.subspan(4, nonce_length), reply.first(authenticator_at),
-                 authenticator.subspan(4 + nonce_length, ciphertext_length), plaintext)) {
+                 authenticator.subspan(4 + ((nonce_length + 3) & ~std::size_t{3}), ciphertext_length), plaintext)) {
     return cookies;
   }
   ntp::for_each_extension_field(std::span<const std::byte>{plaintext}, [&](const ntp::ExtensionField& f) {

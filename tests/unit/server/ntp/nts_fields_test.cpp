@@ -121,6 +121,11 @@ TEST_CASE("fields missing, repeated, too short or after the authenticator: dropp
   field(unrelated, 0x2005, Bytes(28));
   CHECK(check(unrelated, s.keys, checked) == ntp::NtsCheck::not_nts);
 
+  // A unique identifier alone asks for replay protection, not NTS (RFC 8915 §5.3).
+  Bytes identified(48, std::byte{0});
+  field(identified, ntp::kUniqueIdentifierField, c.unique_id);
+  CHECK(check(identified, s.keys, checked) == ntp::NtsCheck::not_nts);
+
   Bytes trailing = request(random, c, 0);
   field(trailing, 0x2005, Bytes(28));  // unauthenticated
   CHECK(check(trailing, s.keys, checked) == ntp::NtsCheck::malformed);
@@ -166,4 +171,21 @@ TEST_CASE("placeholders of another length ask for nothing; the reply never outgr
   ntp::NtsSeal seal;
   CHECK(ntp::write_nts_reply(reply, 48 + 36 + 40 + 100, checked, s.keys[1], randomness, seal) == 0);
   CHECK(ntp::write_nts_reply(reply, packet.size(), checked, s.keys[1], randomness, seal) <= packet.size());
+}
+
+TEST_CASE("a nonce shorter than 16 bytes verifies when Additional Padding makes up the difference") {
+  std::mt19937_64 random{6};
+  const Server s = server(random);
+  const Client c = client(random, s);
+  ntp::NtsRequest checked;
+  for (const std::size_t nonce_length : {1u, 12u, 13u, 15u, 24u}) {
+    CAPTURE(nonce_length);
+    const Bytes padded = request(random, c, 0, nonce_length);
+    REQUIRE(check(padded, s.keys, checked) == ntp::NtsCheck::ok);
+    // The reply's 16-byte nonce still fits in the request's length.
+    const Reply r = reply_to(random, padded, checked, s.keys[1]);
+    CHECK(r.length <= padded.size());
+    CHECK(open_reply(std::span{r.bytes}.first(r.length), c).size() == 1);
+    if (nonce_length < 13) CHECK(check(request(random, c, 0, nonce_length, false), s.keys, checked) == ntp::NtsCheck::malformed);
+  }
 }

@@ -109,6 +109,9 @@ TEST_CASE("a changed byte anywhere, a wrong key or a wrong size does not open, a
   CHECK_FALSE(nts::open(aead, key, nonce, ad, std::span{sealed}.first(10), std::span{opened}.first(0)));
   CHECK_FALSE(nts::open(aead, key, nonce, ad, sealed, std::span{opened}.first(39)));
   CHECK_FALSE(nts::seal(aead, key, nonce, ad, plaintext, std::span{sealed}.first(55)));
+  // An empty nonce is refused rather than handed to Nettle, which aborts on it.
+  CHECK_FALSE(nts::seal(aead, key, {}, ad, plaintext, sealed));
+  CHECK_FALSE(nts::open(aead, key, {}, ad, sealed, opened));
   CHECK(nts::aead_from_number(15) == nts::Aead::aes_siv_cmac_256);
   CHECK(nts::aead_from_number(17) == nts::Aead::aes_siv_cmac_512);
   CHECK_FALSE(nts::aead_from_number(16).has_value());

@@ -115,9 +115,10 @@ TEST_CASE("the response: protocol, AEAD, cookies, then server and port as critic
   put(expected, {0x80, 0x06, 0x00, 0x02, 'a', 'b'});
   expected = cat({expected, record(7, true, {12345}), kEnd});
   CHECK(nts::encode_ke_response(r) == expected);
-  // No common AEAD: the protocol alone, no cookies; no NTPv4: an empty protocol list.
+  // No common AEAD: the protocol and an empty AEAD record, no cookies; no NTPv4: an empty
+  // protocol list.
   r.aead.reset();
-  CHECK(nts::encode_ke_response(r) == cat({record(1, true, {0}), kEnd}));
+  CHECK(nts::encode_ke_response(r) == cat({record(1, true, {0}), record(4, true, {}), kEnd}));
   r.ntpv4 = false;
   CHECK(nts::encode_ke_response(r) == cat({record(1, true, {}), kEnd}));
   CHECK(nts::encode_ke_error(nts::KeError::bad_request) == cat({record(2, true, {1}), kEnd}));
