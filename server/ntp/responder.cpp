@@ -128,7 +128,8 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   const Pin* pin = pin_of(policy, request.client);
   bool refused = false;
   if (decision.kiss_code == 0) {
-    decision.pin_violation = pin != nullptr && pin->timescale != timescale_index;
+    const bool pinned_elsewhere = pin != nullptr && pin->timescale != timescale_index;
+    decision.pin_violation = pinned_elsewhere;
     ClientHistory* history = tables.history;
     const ClientHistory::Place place =
         history != nullptr ? history->place(request.client, snapshot.history_generation) : ClientHistory::Place{};
@@ -140,16 +141,12 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
       decision.sticky_violation =
           elsewhere && pin == nullptr && policy.sticky.count() > 0 && seen.age <= policy.sticky;
     }
-    refused = decision.pin_violation || decision.sticky_violation;
-    if (refused && !policy.deny) {
-      decision.drop_reason = DropReason::wrong_timescale;
-      return decision;
-    }
-    if (refused) decision.kiss_code = kKissDeny;
 
     // NTS (RFC 8915), before any MAC: the cookie names the timescale its holder was handed to at
-    // key establishment, so another listener sends it back there with a NAK, even behind NAT.
-    if (!refused && !snapshot.nts_keys.empty() && tables.nts_randomness != nullptr &&
+    // key establishment, so another listener sends it back there with a NAK. That binds a client,
+    // not an address, so it overrides stickiness: NTS clients behind one NAT address may each
+    // keep their own timescale.
+    if (!pinned_elsewhere && !snapshot.nts_keys.empty() && tables.nts_randomness != nullptr &&
         layout.layout->extension_count > 0) {
       decision.nts = check_nts_request(request.bytes, layout.layout->extensions, snapshot.nts_keys, nts_request);
       if (decision.nts == NtsCheck::malformed) return drop(DropReason::bad_nts);
@@ -157,8 +154,15 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
         decision.pin_violation = true;
         decision.nts = NtsCheck::nak;
       }
-      if (decision.nts == NtsCheck::nak) decision.kiss_code = kKissNtsNak;
+      if (decision.nts != NtsCheck::not_nts) decision.sticky_violation = false;
     }
+    refused = pinned_elsewhere || decision.sticky_violation;
+    if (refused && !policy.deny) {
+      decision.drop_reason = DropReason::wrong_timescale;
+      return decision;
+    }
+    if (refused) decision.kiss_code = kKissDeny;
+    if (decision.nts == NtsCheck::nak) decision.kiss_code = kKissNtsNak;
     const bool nts = decision.nts == NtsCheck::ok;
 
     // A MAC with a key we do not hold, or one that does not verify, is answered with a

@@ -663,3 +663,53 @@ TEST_CASE("NTS satisfies a key-required network; without it the request is dropp
   const NtsAnswer plain = nts_answer(request(4, Mode::client), nts_snapshot(server), random, &everyone);
   CHECK(plain.decision.drop_reason == DropReason::key_required);
 }
+
+TEST_CASE("NTS: the cookie, not the address, keeps a client on its timescale; a pin still wins") {
+  std::mt19937_64 random{1305};
+  const auto server = nts_client::server(random);
+  // Listener 0 serves the timescale NTS names 0x5EA12345, listener 1 the one it names 0x0DD0BEEF;
+  // a client is sticky to the timescale it last used for five minutes.
+  auto snapshot = nts_snapshot(server);
+  snapshot.timescales.push_back(snapshot.timescales[0]);
+  snapshot.timescales[1].nts_id = 0x0DD0BEEF;
+  snapshot.listener_timescale = {0, 1};
+  snapshot.policy.sticky = std::chrono::minutes{5};
+  snapshot.policy.mixed_window = std::chrono::minutes{10};
+  ntp::ClientHistory history{1024, 7};
+  ntp::Authenticator authenticator{nullptr};
+  const auto nat = v4(198, 51, 100, 7);
+  auto ask = [&](std::span<const std::byte> req, std::uint8_t listener, leapdb::Nanoseconds later) {
+    std::array<std::byte, ntp::kReplyRandomness> randomness{};
+    std::ranges::copy(nts_client::random_bytes(random, randomness.size()), randomness.begin());
+    ntp::Tables tables{&history, nullptr, &authenticator, &randomness};
+    Answer a;
+    a.decision = ntp::handle(ntp::Request{req, nat, listener, kReceived + later, kReceivedUtc + later}, snapshot,
+                             tables, a.bytes);
+    return a;
+  };
+  using std::chrono::seconds;
+
+  // A host behind the NAT address takes time from listener 1 without NTS: the address is stuck there.
+  REQUIRE(ask(request(4, Mode::client), 1, seconds{0}).decision.replied());
+  CHECK(ask(request(4, Mode::client), 0, seconds{1}).decision.sticky_violation);
+  // Another host behind it holds a cookie for listener 0's timescale: served there all the same.
+  const auto smeared = nts_client::client(random, server, nts::Aead::aes_siv_cmac_256, 0x5EA12345);
+  const Answer served = ask(nts_client::request(random, smeared, 0), 0, seconds{2});
+  REQUIRE(served.decision.replied());
+  CHECK(served.decision.nts == ntp::NtsCheck::ok);
+  CHECK(served.decision.kiss_code == 0);
+  CHECK_FALSE(served.decision.sticky_violation);
+  CHECK(served.decision.mixed);  // the detector still sees both timescales from one address
+  // Its cookie on the other listener is sent back to key establishment, not refused as sticky.
+  const Answer elsewhere = ask(nts_client::request(random, smeared, 0), 1, seconds{3});
+  CHECK(elsewhere.decision.kiss_code == ntp::kKissNtsNak);
+  CHECK(elsewhere.decision.pin_violation);
+  CHECK_FALSE(elsewhere.decision.sticky_violation);
+
+  // An operator's pin is a network's timescale, cookie or not: KoD DENY, no NTS work done.
+  snapshot.policy.pins.push_back(ntp::Pin{v4_network(198, 51, 100, 0, 24), 1});
+  const Answer pinned = ask(nts_client::request(random, smeared, 0), 0, seconds{4});
+  CHECK(pinned.decision.kiss_code == ntp::kKissDeny);
+  CHECK(pinned.decision.nts == ntp::NtsCheck::not_nts);
+  CHECK(pinned.decision.reply_length == ntp::kHeaderLength);
+}
