@@ -406,8 +406,8 @@ TEST_CASE("references: each type with its own keys, and one key per type") {
 }
 
 TEST_CASE("nts: files, rotation, KE listeners handing clients to their timescale's port, limits") {
-  const std::string ntp = "listeners:\n  - {address: \"127.0.0.1:1123\", timescale: smeared}\n"
-                          "  - {address: \"127.0.0.1:123\", timescale: utc}\n"
+  const std::string ntp = "listeners:\n  - {address: \"0.0.0.0:1123\", timescale: smeared}\n"
+                          "  - {address: \"0.0.0.0:123\", timescale: utc}\n"
                           "timescales:\n  smeared: {smear: google}\n  utc: {smear: none}\n";
   const std::string files = "nts:\n  certificate: /c.pem\n  private_key: /k.pem\n  cookie_key_file: /s.key\n";
 
@@ -447,6 +447,40 @@ TEST_CASE("nts: files, rotation, KE listeners handing clients to their timescale
     CHECK(nts.rate_burst == 3);
     CHECK(nts.listeners[0].server == "ntp.example.net");
     CHECK(nts.listeners[0].port == 1123);  // the operator's word, even if it serves another timescale
+  }
+  SUBCASE("without a server, the address a client reached NTS-KE at must serve the timescale") {
+    const std::string specific = "listeners:\n  - {address: \"10.0.0.1:1123\", timescale: smeared}\n"
+                                 "  - {address: \"10.0.0.2:1123\", timescale: utc}\n"
+                                 "  - {address: \"0.0.0.0:123\", timescale: utc}\n"
+                                 "timescales:\n  smeared: {smear: google}\n  utc: {smear: none}\n" + files + "  listeners:\n";
+    const auto ke = [&](const std::string& item) { return specific + "    - " + item + "\n"; };
+    // Each address leads to its own listener.
+    const auto good = parse(ke("{address: \"10.0.0.1:4460\", timescale: smeared}") +
+                            "    - {address: \"10.0.0.2:4460\", timescale: utc}\n");
+    REQUIRE(good.config);
+    CHECK(good.config->nts->listeners[0].port == 1123);
+    CHECK(good.config->nts->listeners[1].port == 1123);
+    // Port 123 at 10.0.0.1 is the wildcard's: utc.
+    const auto to_123 = parse(ke("{address: \"10.0.0.1:4460\", timescale: utc}"));
+    REQUIRE(to_123.config);
+    CHECK_FALSE(to_123.config->nts->listeners[0].port);
+    CHECK(only_problem(ke("{address: \"10.0.0.2:4460\", timescale: smeared}")) ==
+          "smeard.yaml:13:17: nts.listeners[0].address: its clients ask for time at the address they reached it at, "
+          "where no NTP listener of timescale 'smeared' answers; add one, or set server and port");
+    CHECK(only_problem(ke("{address: \"0.0.0.0:4460\", timescale: smeared}")) ==
+          "smeard.yaml:13:17: nts.listeners[0].address: its clients ask for time at the address they reached it at, "
+          "where no NTP listener of timescale 'smeared' answers on every address; add one, or set server and port");
+    CHECK(only_problem(ke("{address: \"0.0.0.0:4460\", timescale: utc, port: 1123}")) ==
+          "smeard.yaml:13:17: nts.listeners[0].address: its clients would ask for time at 10.0.0.1:1123 "
+          "(listeners[0]), which serves 'smeared', not 'utc'; set server, or the port of a listener of 'utc'");
+    CHECK(only_problem(ke("{address: \"10.0.0.1:4460\", timescale: smeared, port: 999}")) ==
+          "smeard.yaml:13:17: nts.listeners[0].address: its clients ask for time at the address they reached it at, "
+          "port 999, where no NTP listener answers; set server, or the port of a listener of timescale 'smeared'");
+    CHECK(only_problem(ke("{address: \"[::]:4460\", timescale: utc}")) ==
+          "smeard.yaml:13:17: nts.listeners[0].address: its clients ask for time at the address they reached it at, "
+          "where no NTP listener of timescale 'utc' answers on every address; add one, or set server and port");
+    // With a server, where its clients go is the operator's to say.
+    CHECK(parse(ke("{address: \"10.0.0.2:4460\", timescale: smeared, server: ntp.example.net}")).config);
   }
   SUBCASE("errors") {
     const std::string ke = "  listeners:\n    - {address: \"0.0.0.0:4460\", timescale: smeared}\n";
