@@ -110,6 +110,27 @@ std::string client_text(const ntp::ClientAddress& client) {
   return text.substr(0, text.rfind(':'));
 }
 
+// Clients check the certificate's dates: one out of them fails every key establishment.
+void log_certificate(const config::Nts& nts, const LoadedNts& loaded) {
+  if (!loaded.certificate) return;
+  const std::int64_t now = reference::realtime_now().time_since_epoch().count() / 1'000'000'000;
+  const auto text = [](std::int64_t unix_seconds) {
+    return leapdb::format_rfc3339(leapdb::utc_from_unix_nanoseconds(unix_seconds * 1'000'000'000));
+  };
+  const io::CertificateValidity& c = *loaded.certificate;
+  if (now >= c.not_after) {
+    log(Level::warning, "nts_certificate_expired",
+        {{"file", nts.certificate}, {"expired", text(c.not_after)},
+         {"detail", "NTS clients refuse it: every key establishment fails until it is renewed"}});
+  } else if (now < c.not_before) {
+    log(Level::warning, "nts_certificate_not_yet_valid",
+        {{"file", nts.certificate}, {"valid_from", text(c.not_before)},
+         {"detail", "NTS clients refuse it until then (or this clock is behind)"}});
+  } else {
+    log(Level::info, "nts_certificate", {{"file", nts.certificate}, {"expires", text(c.not_after)}});
+  }
+}
+
 }  // namespace
 
 unsigned worker_count(const config::Config& config) {
@@ -147,6 +168,7 @@ bool Control::prepare() {
       for (const std::string& problem : nts_.problems) log(Level::error, "nts_failed", {{"problem", problem}});
       return false;
     }
+    log_certificate(*config_.nts, nts_);
     rotate_nts_keys(true);
   }
   auto opened = open_reference(config_.reference, precision_);
@@ -277,6 +299,8 @@ void Control::reload(std::string_view reason) {
     refuse(reason, {*config_path_ + ": nts: NTS and its listeners can only change with a restart"});
     return;
   }
+  // Taken before reading, so a file replaced while it is read is seen as changed next time.
+  auto candidate_nts_signatures = nts_signatures(candidate);
   if (candidate.nts) {
     nts = load_nts(*candidate.nts);
     if (!nts.tls) {
@@ -329,7 +353,8 @@ void Control::reload(std::string_view reason) {
   keys_ = std::move(keys.ring);
   if (config_.keys) log(Level::info, "keys", {{"file", *config_.keys}, {"keys", std::to_string(keys_->keys().size())}});
   nts_ = std::move(nts);
-  nts_signatures_ = nts_signatures(config_);
+  nts_signatures_ = std::move(candidate_nts_signatures);
+  if (config_.nts) log_certificate(*config_.nts, nts_);
   rotate_nts_keys(true);
   log(Level::info, "config_reloaded", {{"reason", std::string{reason}}, {"config", *config_path_}});
   log_serving(config_);
@@ -448,6 +473,7 @@ std::optional<metrics::NtsStatus> Control::nts_status() const {
   nts.cookie_key_period = *nts_period_;
   nts.rotation_seconds = rotation;
   nts.cookie_key_age_seconds = now - static_cast<double>(*nts_period_) * rotation;
+  if (nts_.certificate) nts.certificate_expiry = static_cast<double>(nts_.certificate->not_after);
   return nts;
 }
 

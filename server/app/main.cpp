@@ -79,6 +79,16 @@ int main(int argc, char** argv) {
       const app::LoadedNts nts = app::load_nts(*config->nts);
       for (const std::string& problem : nts.problems) std::cerr << problem << "\n";
       if (!nts.tls) return 1;
+      // Served all the same (plain NTP does not need it, and a renewal is taken without a
+      // restart), but no NTS client will accept it.
+      const std::int64_t now = reference::realtime_now().time_since_epoch().count() / 1'000'000'000;
+      if (nts.certificate && (now >= nts.certificate->not_after || now < nts.certificate->not_before)) {
+        const std::int64_t edge = now >= nts.certificate->not_after ? nts.certificate->not_after : nts.certificate->not_before;
+        std::cerr << config->nts->certificate << ": warning: "
+                  << (now >= nts.certificate->not_after ? "expired on " : "not valid before ")
+                  << leapdb::format_rfc3339(leapdb::utc_from_unix_nanoseconds(edge * 1'000'000'000))
+                  << "; NTS clients will refuse it\n";
+      }
     }
     // The leap files as smeard would load them at start: missing, unparsable or disagreeing
     // files fail here (logged as leap_file_rejected), not on the first node that mounts them.

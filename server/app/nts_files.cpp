@@ -1,5 +1,7 @@
 #include "server/app/nts_files.hpp"
 
+#include <cctype>
+
 #include "server/io/file.hpp"
 #include "server/nts/master_key.hpp"
 
@@ -11,14 +13,23 @@ LoadedNts load_nts(const config::Nts& nts) {
   if (!file.ok()) {
     loaded.problems.push_back(config::Problem{nts.cookie_key_file_location, "nts.cookie_key_file", file.error}.to_string());
   } else if (nts::MasterKeyResult key = nts::parse_master_key(file.bytes); !key.problem.empty()) {
-    loaded.problems.push_back(nts.cookie_key_file + ":" + key.problem);
+    // The problem starts with its line number, or is about the whole file.
+    const bool has_line = std::isdigit(static_cast<unsigned char>(key.problem.front())) != 0;
+    loaded.problems.push_back(nts.cookie_key_file + (has_line ? ":" : ": ") + key.problem);
   } else {
     loaded.secret = std::move(key.secret);
   }
-  std::string error;
-  std::shared_ptr<SSL_CTX> tls = io::load_nts_tls_context(nts.certificate, nts.private_key, error);
-  if (!tls) loaded.problems.push_back(config::Problem{nts.certificate_location, "nts.certificate", error}.to_string());
-  if (loaded.problems.empty()) loaded.tls = std::move(tls);
+  io::TlsLoadProblem problem;
+  std::shared_ptr<SSL_CTX> tls = io::load_nts_tls_context(nts.certificate, nts.private_key, problem);
+  if (!tls) {
+    loaded.problems.push_back(problem.private_key
+                                  ? config::Problem{nts.private_key_location, "nts.private_key", problem.message}.to_string()
+                                  : config::Problem{nts.certificate_location, "nts.certificate", problem.message}.to_string());
+  }
+  if (loaded.problems.empty()) {
+    loaded.certificate = io::certificate_validity(tls.get());
+    loaded.tls = std::move(tls);
+  }
   return loaded;
 }
 

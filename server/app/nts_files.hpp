@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@ namespace app {
 
 struct LoadedNts {
   std::shared_ptr<SSL_CTX> tls;    // null when there are problems
+  std::optional<io::CertificateValidity> certificate;  // the leaf's validity, when it has one
   std::vector<std::byte> secret;
   std::vector<std::string> problems;  // each naming the file and, for the secret, the line
 };

@@ -136,6 +136,22 @@ int run_status(const std::string& url_text, bool json) {
   std::printf("Leap table      : %s, %d leaps, hash %s, expires %s%s%s\n", leap.value("source", "").c_str(),
               leap.value("leaps", 0), leap.value("hash", "").c_str(), time_text(leap["expires"]).c_str(),
               in_days(leap["expires"], now).c_str(), leap.value("valid", false) ? "" : " [NOT VALID]");
+  if (const auto& nts = s["nts"]; nts.is_object()) {
+    std::uint64_t sessions = 0, ok = 0;
+    for (const auto& [outcome, count] : nts["ke_sessions"].items()) {
+      sessions += count.get<std::uint64_t>();
+      if (outcome == "ok") ok = count.get<std::uint64_t>();
+    }
+    std::printf("NTS             : %llu KE sessions (%llu ok), %llu cookies issued, cookie key age %.0f s of %.0f s\n",
+                static_cast<unsigned long long>(sessions), static_cast<unsigned long long>(ok),
+                static_cast<unsigned long long>(nts.value("cookies_issued", 0ULL)), nts.value("cookie_key_age_s", 0.0),
+                nts.value("rotation_s", 0.0));
+    if (!nts["certificate_expires"].is_null()) {
+      const bool expired = nts["certificate_expires"].get<double>() <= now;
+      std::printf("NTS certificate : expires %s%s%s\n", time_text(nts["certificate_expires"]).c_str(),
+                  in_days(nts["certificate_expires"], now).c_str(), expired ? " [EXPIRED]" : "");
+    }
+  }
   // Like `chronyc sources`: state, name, stratum, poll, reach (octal), last sample.
   std::printf("\n%-12s %-32s %-3s %-6s %-5s %-14s %-12s %-12s\n", "State", "Source", "St", "Poll", "Reach",
               "Offset (s)", "Delay (s)", "Error (s)");

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 
 #include "server/nts/ke_records.hpp"
@@ -218,7 +219,9 @@ std::string_view to_string(NtsKeOutcome outcome) {
 }
 
 std::shared_ptr<SSL_CTX> load_nts_tls_context(const std::string& certificate_file, const std::string& private_key_file,
-                                              std::string& error) {
+                                              TlsLoadProblem& problem) {
+  problem = {};
+  std::string& error = problem.message;
   ERR_clear_error();
   std::shared_ptr<SSL_CTX> tls{SSL_CTX_new(TLS_server_method()), SSL_CTX_free};
   if (!tls) {
@@ -242,6 +245,7 @@ std::shared_ptr<SSL_CTX> load_nts_tls_context(const std::string& certificate_fil
   }
   // OpenSSL checks the key against the certificate as it loads it, or later, depending on the
   // key type; either way a mismatch is reported as one.
+  problem.private_key = true;
   const auto mismatch = [&] {
     error = private_key_file + ": no private key matching the certificate in " + certificate_file;
     ERR_clear_error();
@@ -257,6 +261,20 @@ std::shared_ptr<SSL_CTX> load_nts_tls_context(const std::string& certificate_fil
   }
   if (SSL_CTX_check_private_key(ctx) != 1) return mismatch();
   return tls;
+}
+
+std::optional<CertificateValidity> certificate_validity(SSL_CTX* tls) {
+  const X509* leaf = tls != nullptr ? SSL_CTX_get0_certificate(tls) : nullptr;
+  if (leaf == nullptr) return std::nullopt;
+  const auto unix_seconds = [](const ASN1_TIME* t) -> std::optional<std::int64_t> {
+    std::tm tm{};
+    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+    return std::int64_t{::timegm(&tm)};
+  };
+  const auto not_before = unix_seconds(X509_get0_notBefore(leaf));
+  const auto not_after = unix_seconds(X509_get0_notAfter(leaf));
+  if (!not_before || !not_after) return std::nullopt;
+  return CertificateValidity{*not_before, *not_after};
 }
 
 UniqueFd open_nts_ke_socket(const config::SocketAddress& address, std::string& error) {

@@ -43,8 +43,19 @@ struct NtsKeState {
 // A PEM certificate chain (leaf first) and its private key as a TLS 1.3-only server context that
 // insists on ALPN "ntske/1": a client offering no ALPN, or not that protocol, gets the
 // no_application_protocol alert. On failure returns null and says why, naming the file.
+struct TlsLoadProblem {
+  bool private_key = false;  // the key file is at fault (or does not match), not the certificate
+  std::string message;
+};
 std::shared_ptr<SSL_CTX> load_nts_tls_context(const std::string& certificate_file, const std::string& private_key_file,
-                                              std::string& error);
+                                              TlsLoadProblem& problem);
+
+// The leaf certificate's validity, Unix seconds, so an operator is warned before clients refuse it.
+struct CertificateValidity {
+  std::int64_t not_before = 0;
+  std::int64_t not_after = 0;
+};
+std::optional<CertificateValidity> certificate_validity(SSL_CTX* tls);
 
 struct NtsKeLimits {
   std::size_t max_connections = 256;                  // concurrent; beyond: accepted and closed at once

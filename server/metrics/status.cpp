@@ -202,6 +202,10 @@ std::string to_prometheus(const Status& s) {
     f.gauge("smeard_nts_cookie_key_age_seconds", "Time since the cookie key in force began its rotation period",
             s.nts->cookie_key_age_seconds);
     f.gauge("smeard_nts_cookie_key_rotation_seconds", "How long each cookie key seals new cookies", s.nts->rotation_seconds);
+    if (s.nts->certificate_expiry) {
+      f.gauge("smeard_nts_certificate_expiry_timestamp_seconds", "When the NTS-KE TLS certificate expires",
+              *s.nts->certificate_expiry);
+    }
   }
   return prometheus::TextSerializer{}.Serialize(f.all());
 }
@@ -292,7 +296,8 @@ std::string to_json(const Status& s) {
                    {"ke_connections", s.nts->ke_open_connections},
                    {"cookie_key_period", s.nts->cookie_key_period},
                    {"cookie_key_age_s", s.nts->cookie_key_age_seconds},
-                   {"rotation_s", s.nts->rotation_seconds}};
+                   {"rotation_s", s.nts->rotation_seconds},
+                   {"certificate_expires", optional(s.nts->certificate_expiry)}};
   }
   // Replace, not throw on, bytes that are not UTF-8 (a path or name from a damaged file).
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

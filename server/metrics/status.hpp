@@ -79,6 +79,7 @@ struct NtsStatus {
   std::uint32_t cookie_key_period = 0;
   double cookie_key_age_seconds = 0;  // since the current key's period began
   double rotation_seconds = 0;
+  std::optional<double> certificate_expiry;  // the TLS certificate's notAfter, Unix seconds
 };
 
 struct Status {

@@ -10,6 +10,7 @@ with AES-SIV from python3-cryptography."""
 
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -81,15 +82,18 @@ nts:
   cookie_key_file: {cookie_key}
   listeners:
     - {{address: "127.0.0.1:{ports['ke']}", timescale: google}}
+    - {{address: "127.0.0.1:{ports['ke_utc']}", timescale: utc}}
 """
 
 
-def chronyd_nts(ports, ca, shift, dump_directory):
+def chronyd_nts(ports, ca, shift, dump_directory, ke="ke"):
+    """chronyd over NTS, keyed at the KE listener `ke`: the NTP port it then uses is the one
+    that listener's Port record names, not the one in its own configuration."""
     chronyd = harness.tool("chronyd", "chrony")
     faketime = harness.tool("faketime", "faketime")
     return subprocess.Popen(
         [faketime, "-f", f"{shift:+.9f}", chronyd, "-Q", "-f", "/dev/null", "-t", "20",
-         f"server 127.0.0.1 port {ports['google']} iburst maxsamples 4 nts ntsport {ports['ke']}",
+         f"server 127.0.0.1 port {ports['google']} iburst maxsamples 4 nts ntsport {ports[ke]}",
          f"ntstrustedcerts {ca}", f"ntsdumpdir {dump_directory}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -139,6 +143,48 @@ def open_reply(s2c, reply):
     return fields(bytes(48) + plain)
 
 
+def ke_records(port, ca, aeads=(15,), protocols=(0,)):
+    """One NTS-KE session as a client other than chronyd holds it, with Python's own TLS 1.3:
+    the server's response as (type, critical, body) records, End of Message included."""
+    import socket
+    import ssl
+    context = ssl.create_default_context(cafile=str(ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.set_alpn_protocols(["ntske/1"])
+    def record(kind, values):
+        body = b"".join(struct.pack("!H", v) for v in values)
+        return struct.pack("!HH", 0x8000 | kind, len(body)) + body
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.selected_alpn_protocol() == "ntske/1"
+            tls.sendall(record(1, protocols) + record(4, aeads) + record(0, ()))
+            received = b""
+            while chunk := tls.recv(4096):
+                received += chunk
+    records, at = [], 0
+    while at + 4 <= len(received):
+        kind, length = struct.unpack("!HH", received[at:at + 4])
+        records.append((kind & 0x7FFF, bool(kind & 0x8000), received[at + 4:at + 4 + length]))
+        at += 4 + length
+    return records
+
+
+def served_certificate(port):
+    """The certificate (DER) an NTS-KE listener presents, or None if the handshake fails."""
+    import socket
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["ntske/1"])
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with context.wrap_socket(raw) as tls:
+                return tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError):
+        return None
+
+
 def flip(offset):
     return lambda p: p[:offset] + bytes([p[offset] ^ 0x01]) + p[offset + 1:]
 
@@ -153,14 +199,17 @@ class Nts(unittest.TestCase):
         cls.key_b = harness.write_file(cls.directory, "cookie-b.key", os.urandom(32).hex())
 
     def setUp(self):
-        self.ports = {"utc": harness.free_udp_port(), "google": harness.free_udp_port(), "ke": harness.free_tcp_port()}
+        self.ports = {"utc": harness.free_udp_port(), "google": harness.free_udp_port(), "ke": harness.free_tcp_port(),
+                      "ke_utc": harness.free_tcp_port()}
+        while self.ports["ke_utc"] == self.ports["ke"]:
+            self.ports["ke_utc"] = harness.free_tcp_port()
         self.dump = tempfile.mkdtemp(prefix="chrony-nts-", dir=self.directory)
         os.chmod(self.dump, 0o777)  # chronyd writes it after dropping root
 
-    def smeard(self, cookie_key):
+    def smeard(self, cookie_key, pki=None):
         metrics = harness.free_tcp_port()
         server = harness.Smeard(addresses=[f"127.0.0.1:{self.ports[n]}" for n in ("utc", "google")],
-                                text=config(self.ports, self.pki, cookie_key, metrics))
+                                text=config(self.ports, pki or self.pki, cookie_key, metrics))
         server.metrics_url = f"http://127.0.0.1:{metrics}"
         return server
 
@@ -176,7 +225,7 @@ class Nts(unittest.TestCase):
 
     def test_chronyd_over_nts_measures_the_smear_mid_window(self):
         with self.smeard(self.key_a) as server:
-            self.assertEqual(len(server.events("nts_ke_listening")), 1, server.log())
+            self.assertEqual(len(server.events("nts_ke_listening")), 2, server.log())
             values = self.synchronize(server)
             self.assertEqual(harness.total(values, "smeard_nts_ke_sessions_total", outcome="ok"), 1)
             self.assertEqual(harness.total(values, "smeard_nts_ke_sessions_total"), 1)
@@ -190,6 +239,81 @@ class Nts(unittest.TestCase):
             self.assertEqual(reported["cookies_issued"], 8, reported)
             self.assertEqual(reported["rotation_s"], 86400)
             self.assertTrue(0 <= reported["cookie_key_age_s"] < 86400, reported)
+            server.stop()
+
+    def test_each_ke_listener_hands_its_clients_to_its_timescale_and_nowhere_else(self):
+        with self.smeard(self.key_a) as server:
+            self.assertEqual(len(server.events("nts_ke_listening")), 2, server.log())
+            self.assertEqual(len(server.events("nts_certificate")), 1, server.log())
+            # A client other than chronyd (Python's TLS 1.3): eight cookies and a Port record naming
+            # the NTP listener of the KE listener's timescale.
+            for ke, timescale in (("ke", "google"), ("ke_utc", "utc")):
+                records = ke_records(self.ports[ke], self.pki[0])
+                self.assertEqual([r[0] for r in records[:2]], [1, 4])
+                self.assertEqual(sum(1 for kind, _, _ in records if kind == 5), 8)
+                ports = [struct.unpack("!H", body)[0] for kind, critical, body in records if kind == 7 and critical]
+                self.assertEqual(ports, [self.ports[timescale]], timescale)
+                self.assertEqual(records[-1], (0, True, b""))
+            # The client's first AEAD it shares: AES-SIV-CMAC-512 here; none shared: an empty AEAD
+            # record and no cookies.
+            agreed = ke_records(self.ports["ke"], self.pki[0], aeads=(17, 15))
+            self.assertEqual([body for kind, _, body in agreed if kind == 4], [struct.pack("!H", 17)])
+            none = ke_records(self.ports["ke"], self.pki[0], aeads=(30,))
+            self.assertEqual([body for kind, _, body in none if kind == 4], [b""])
+            self.assertFalse([kind for kind, _, _ in none if kind == 5])
+
+            # chronyd keyed at the UTC listener is sent to the UTC port and measures true UTC, not
+            # the smear (a quarter of a second off at this hour).
+            shift = simulated_minus_system(self.ports["utc"])
+            finished, measured, output = chronyd_result(
+                self, chronyd_nts(self.ports, self.pki[0], shift, self.dump, ke="ke_utc"))
+            self.assertLess(abs(measured), 0.001, f"chronyd over NTS via the UTC KE listener: {measured:+.6f} s\n{output}")
+            values = harness.scrape(server.metrics_url)
+            self.assertGreaterEqual(harness.total(values, "smeard_nts_requests_total", timescale="utc", outcome="ok"), 3)
+            self.assertEqual(harness.total(values, "smeard_nts_requests_total", timescale="google"), 0)
+
+            # Its cookies are for UTC: on the smeared listener they get a NAK, counted as a pin
+            # violation, and never smeared time.
+            c2s, _, cookies = read_dump(self.dump)
+            unique_id = os.urandom(32)
+            reply = harness.request(("127.0.0.1", self.ports["google"]), nts_request(c2s, cookies[0], unique_id))
+            self.assertIsNotNone(reply)
+            self.assertEqual((harness.decode(reply)["stratum"], harness.decode(reply)["refid"]), (0, b"NTSN"))
+            self.assertEqual(fields(reply), [(UNIQUE_ID, unique_id, 48)])
+            values = harness.scrape(server.metrics_url)
+            self.assertEqual(harness.total(values, "smeard_nts_requests_total", timescale="google", outcome="nak"), 1)
+            self.assertEqual(harness.total(values, "smeard_pinning_violations_total", timescale="google"), 1, values)
+            server.stop()
+
+    def test_a_renewed_certificate_is_served_without_a_restart_and_a_bad_one_is_refused(self):
+        import ssl
+        own = Path(tempfile.mkdtemp(prefix="own-", dir=self.directory))
+        ca, certificate, key = self.pki[0], own / "tls.crt", own / "tls.key"
+        shutil.copy(self.pki[1], certificate)
+        shutil.copy(self.pki[2], key)
+        der = lambda pem: ssl.PEM_cert_to_DER_cert(Path(pem).read_text())
+        served = lambda: served_certificate(self.ports["ke"])
+        with self.smeard(self.key_a, (ca, certificate, key)) as server:
+            self.assertEqual(served(), der(certificate))
+
+            # Renewed in place, as cert-manager does: the new pair is served without a signal.
+            renewed = make_pki(tempfile.mkdtemp(prefix="renewed-", dir=self.directory))
+            key.write_text(Path(renewed[2]).read_text())
+            certificate.write_text(Path(renewed[1]).read_text())
+            harness.wait_for(lambda: served() == der(renewed[1]), timeout=10, step=1)  # within the KE rate limit
+            self.assertEqual(served(), der(renewed[1]), server.log())
+            self.assertIn("NTS", server.events("config_reloaded")[-1]["reason"])
+            self.assertEqual(sum(1 for kind, _, _ in ke_records(self.ports["ke"], renewed[0]) if kind == 5), 8)
+
+            # A key that does not match is refused, naming the key's own line; the renewed pair serves on.
+            failed = len(server.events("config_reload_failed"))
+            key.write_text(Path(self.pki[2]).read_text())
+            harness.wait_for(lambda: len(server.events("config_reload_failed")) > failed, timeout=10)
+            problem = server.events("config_rejected")[-1]["problem"]
+            self.assertRegex(problem, r":13:\d+: nts\.private_key: ")
+            self.assertTrue(problem.endswith(f"{key}: no private key matching the certificate in {certificate}"), problem)
+            self.assertEqual(served(), der(renewed[1]))
+            self.assertEqual(sum(1 for kind, _, _ in ke_records(self.ports["ke"], renewed[0]) if kind == 5), 8)
             server.stop()
 
     def test_cookies_outlive_the_server_that_sealed_them_but_not_the_key_file(self):
@@ -264,7 +388,7 @@ class Nts(unittest.TestCase):
         good = self.smeard(self.key_a)
         checked = harness.run([harness.binary(harness.SMEARD), "--check-config", good.config])
         self.assertEqual(checked.returncode, 0, checked.stderr)
-        self.assertIn(", NTS on 1 KE listeners", checked.stdout)
+        self.assertIn(", NTS on 2 KE listeners", checked.stdout)
         good.close()
         bad_key = harness.write_file(self.directory, "short.key", "abcd\n")
         server = self.smeard(bad_key)

@@ -4,8 +4,10 @@ Prometheus stores agrees with what a client measures; /healthz, /readyz and smea
 promtool checks and unit-tests the rules."""
 
 import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -18,6 +20,7 @@ import ntplib
 import yaml
 
 import harness
+import test_nts
 
 DEPLOY = harness.REPO / "deploy"
 FIXTURES = harness.REPO / "tests/unit/leapdb/fixtures"
@@ -60,6 +63,10 @@ class Observability(unittest.TestCase):
         while len(cls.ntp) < 2:
             cls.ntp = sorted({harness.free_udp_port(), harness.free_udp_port()})
         cls.metrics_port = harness.free_tcp_port()
+        cls.ke_port = harness.free_tcp_port()
+        cls.directory = tempfile.mkdtemp(prefix="smeard-prometheus-")
+        ca, certificate, key = test_nts.make_pki(cls.directory)
+        cookie_key = harness.write_file(cls.directory, "cookie.key", os.urandom(32).hex() + "\n")
         config = "\n".join([
             "listeners:",
             f'  - {{address: "127.0.0.1:{cls.ntp[0]}", timescale: google}}',
@@ -72,7 +79,9 @@ class Observability(unittest.TestCase):
             "reference: {type: simulated, start: \"2016-12-31T18:00:00Z\", rate: 1}",
             "workers: 1",
             f"leapdb: {{files: [{FIXTURES / 'leap-seconds.list'}]}}",
-            f'metrics: {{listen: "127.0.0.1:{cls.metrics_port}"}}', ""])
+            f'metrics: {{listen: "127.0.0.1:{cls.metrics_port}"}}',
+            f"nts: {{certificate: {certificate}, private_key: {key}, cookie_key_file: {cookie_key},",
+            f'      listeners: [{{address: "127.0.0.1:{cls.ke_port}", timescale: google}}]}}', ""])
         cls.smeard = harness.Smeard(addresses=[f"127.0.0.1:{p}" for p in cls.ntp], text=config).start()
         # Traffic of every kind: both timescales, a KoD for a pinned client, a mixed client.
         for port in cls.ntp:
@@ -80,7 +89,15 @@ class Observability(unittest.TestCase):
         for source in ("127.0.0.2", "127.0.0.3"):  # pinned to utc; unpinned, on both
             for port in cls.ntp:
                 cls._from(source, port)
-        cls.directory = tempfile.mkdtemp(prefix="smeard-prometheus-")
+        # NTS: a key establishment, a client that speaks no TLS, a request whose cookie no key opens.
+        assert any(kind == 5 for kind, _, _ in test_nts.ke_records(cls.ke_port, ca))
+        with socket.create_connection(("127.0.0.1", cls.ke_port), timeout=5) as plain:
+            plain.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            try:
+                plain.recv(100)  # an alert, or a reset
+            except ConnectionResetError:
+                pass
+        harness.request(("127.0.0.1", cls.ntp[0]), test_nts.nts_request(os.urandom(32), os.urandom(104), os.urandom(32)))
         cls.web_port = harness.free_tcp_port()
         prometheus_config = harness.write_file(cls.directory, "prometheus.yml", "\n".join([
             "global: {scrape_interval: 1s, evaluation_interval: 1s}",
@@ -136,7 +153,7 @@ class Observability(unittest.TestCase):
 
     def test_every_rule_expression_returns_data(self):
         exprs = rule_expressions()
-        self.assertEqual(len(exprs), 11)
+        self.assertEqual(len(exprs), 14)
         for expr in exprs:
             with self.subTest(expr=expr):
                 self.assertTrue(self.query(without_threshold(expr)), f"no data for {without_threshold(expr)}")
@@ -162,6 +179,12 @@ class Observability(unittest.TestCase):
         self.assertGreaterEqual(float(mixed[0]["value"][1]), 1)
         served = self.query('sum(smeard_responses_total{version="4"})')
         self.assertGreaterEqual(float(served[0]["value"][1]), 3)
+        sessions = {s["metric"]["outcome"]: float(s["value"][1]) for s in self.query("smeard_nts_ke_sessions_total > 0")}
+        self.assertEqual(sessions, {"ok": 1, "tls_failed": 1})
+        naks = self.query('smeard_nts_requests_total{outcome="nak"} > 0')
+        self.assertEqual([(s["metric"]["timescale"], s["value"][1]) for s in naks], [("google", "1")])
+        left = self.query("(smeard_nts_certificate_expiry_timestamp_seconds - time()) / 86400")
+        self.assertGreater(float(left[0]["value"][1]), 365, "the test certificate is valid until 2099")
 
     def test_health_readiness_and_status(self):
         base = f"http://127.0.0.1:{self.metrics_port}"
@@ -172,6 +195,8 @@ class Observability(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("Next leap       : 2017-01-01T00:00:00.000000000Z (+1 s)", result.stdout)
         self.assertRegex(result.stdout, r"google\s+google\s+on\s+-0\.2")
+        self.assertRegex(result.stdout, r"NTS             : 2 KE sessions \(1 ok\), 8 cookies issued, cookie key age \d+ s of 86400 s")
+        self.assertIn("NTS certificate : expires 2099-", result.stdout)
         status = json.loads(harness.run([harness.binary(harness.SMEARCTL), "status", "--url", base, "--json"]).stdout)
         self.assertTrue(status["ready"])
         self.assertEqual([t["name"] for t in status["timescales"]], ["google", "utc"])
@@ -232,7 +257,7 @@ class Observability(unittest.TestCase):
         promtool = harness.tool("promtool", "prometheus")
         check = harness.run([promtool, "check", "rules", str(DEPLOY / "prometheus/rules.yaml")])
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-        self.assertIn("SUCCESS: 11 rules found", check.stdout)
+        self.assertIn("SUCCESS: 14 rules found", check.stdout)
         unit = harness.run([promtool, "test", "rules", "rules_test.yaml"], cwd=DEPLOY / "prometheus")
         self.assertEqual(unit.returncode, 0, unit.stdout + unit.stderr)
         self.assertIn("SUCCESS", unit.stdout)

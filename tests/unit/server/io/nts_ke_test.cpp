@@ -108,10 +108,10 @@ nts::CookieKey test_cookie_key() {
 }
 
 std::shared_ptr<const io::NtsKeState> test_state() {
-  std::string error;
+  io::TlsLoadProblem problem;
   auto state = std::make_shared<io::NtsKeState>();
-  state->tls = io::load_nts_tls_context(credentials().certificate_file, credentials().key_file, error);
-  REQUIRE_MESSAGE(state->tls, error);
+  state->tls = io::load_nts_tls_context(credentials().certificate_file, credentials().key_file, problem);
+  REQUIRE_MESSAGE(state->tls, problem.message);
   state->cookie_key = test_cookie_key();
   state->endpoints = {io::NtsKeEndpoint{0x5eed, "ntp.example.net", 4123}};
   return state;
@@ -293,19 +293,21 @@ void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
 
 TEST_CASE("nts-ke: loading the certificate and key") {
   const Credentials& c = credentials();
-  std::string error;
-  CHECK(io::load_nts_tls_context(c.certificate_file, c.key_file, error));
-  CHECK(error.empty());
+  io::TlsLoadProblem problem;
+  CHECK(io::load_nts_tls_context(c.certificate_file, c.key_file, problem));
+  CHECK(problem.message.empty());
 
   const std::string missing = (c.dir.path / "missing.crt").string();
-  CHECK_FALSE(io::load_nts_tls_context(missing, c.key_file, error));
-  CHECK(error.find(missing) == 0);
-  CHECK(error.find("No such file") != std::string::npos);
+  CHECK_FALSE(io::load_nts_tls_context(missing, c.key_file, problem));
+  CHECK(problem.message.find(missing) == 0);
+  CHECK(problem.message.find("No such file") != std::string::npos);
+  CHECK_FALSE(problem.private_key);
 
   // A certificate where the key should be.
-  CHECK_FALSE(io::load_nts_tls_context(c.certificate_file, c.certificate_file, error));
-  CHECK(error.find(c.certificate_file) == 0);
-  CHECK(error.find("private key") != std::string::npos);
+  CHECK_FALSE(io::load_nts_tls_context(c.certificate_file, c.certificate_file, problem));
+  CHECK(problem.message.find(c.certificate_file) == 0);
+  CHECK(problem.message.find("private key") != std::string::npos);
+  CHECK(problem.private_key);
 
   TempDir other;
   const Pkey stranger{make_key()};
@@ -313,8 +315,9 @@ TEST_CASE("nts-ke: loading the certificate and key") {
   write_pem(stranger_file, [&stranger](FILE* f) {
     return PEM_write_PrivateKey(f, stranger.key, nullptr, nullptr, 0, nullptr, nullptr);
   });
-  CHECK_FALSE(io::load_nts_tls_context(c.certificate_file, stranger_file, error));
-  CHECK(error == stranger_file + ": no private key matching the certificate in " + c.certificate_file);
+  CHECK_FALSE(io::load_nts_tls_context(c.certificate_file, stranger_file, problem));
+  CHECK(problem.message == stranger_file + ": no private key matching the certificate in " + c.certificate_file);
+  CHECK(problem.private_key);
 }
 
 TEST_CASE("nts-ke: listening sockets") {
