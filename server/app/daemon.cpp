@@ -2,8 +2,12 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -82,6 +86,39 @@ void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
 void notify(std::string_view state) {
   if (const std::string error = io::notify_service_manager(state); !error.empty()) {
     log(Level::warning, "notify_failed", {{"problem", error}});
+  }
+}
+
+// Each NTS-KE connection holds a descriptor: take the hard limit, as Go's runtime does, and
+// say so when max_connections could still run out of them.
+void raise_descriptor_limit(const config::Config& config) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) (void)::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  constexpr rlim_t kOtherDescriptors = 64;  // sockets, files, the metrics endpoint's connections
+  if (config.nts && limit.rlim_cur != RLIM_INFINITY && config.nts->max_connections + kOtherDescriptors > limit.rlim_cur) {
+    log(Level::warning, "nts_descriptor_limit",
+        {{"limit", std::to_string(limit.rlim_cur)}, {"max_connections", std::to_string(config.nts->max_connections)},
+         {"detail", "NTS-KE connections beyond the limit fail; raise LimitNOFILE (ulimit -n) or lower nts.max_connections"}});
+  }
+}
+
+// Reloads reread these files as the user smeard now runs as: one it cannot read refuses every
+// reload, whatever else changed, so say so now rather than at the first SIGHUP.
+void warn_unreadable(const config::Config& config, const std::optional<std::string>& config_path,
+                     const std::string& user) {
+  std::vector<std::string> files;
+  if (config_path) files.push_back(*config_path);
+  if (config.keys) files.push_back(*config.keys);
+  if (config.nts) files.insert(files.end(), {config.nts->certificate, config.nts->private_key, config.nts->cookie_key_file});
+  for (const std::string& file : files) {
+    if (::access(file.c_str(), R_OK) == 0) continue;
+    log(Level::warning, "file_unreadable",
+        {{"file", file}, {"user", user}, {"problem", std::strerror(errno)},
+         {"detail", "read at start as root; every reload will be refused until " + user + " can read it"}});
   }
 }
 
@@ -167,6 +204,7 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   // NTS-KE listens on TCP; bound here, before privileges go, so port 4460 or below 1024 works.
   std::unique_ptr<io::NtsKeServer> nts_ke;
   if (config.nts) {
+    raise_descriptor_limit(config);
     std::vector<io::UniqueFd> listeners;
     for (const config::NtsKeListener& listener : config.nts->listeners) {
       std::string error;
@@ -203,6 +241,7 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
                                             {"uid", std::to_string(privileges.uid)},
                                             {"gid", std::to_string(privileges.gid)},
                                             {"capabilities", "none"}});
+    warn_unreadable(config, config_path, privileges.user);
   }
 
   // Workers never see the signals: they are delivered to this thread, where Asio waits.

@@ -64,6 +64,22 @@ class StartedAsRoot(unittest.TestCase, Assertions):
             self.assertTrue(harness.wait_for(lambda: server.events("config_reloaded"), 5), server.log())
             server.stop()
 
+    def test_a_file_the_user_cannot_reread_is_named_at_start(self):
+        port = harness.free_udp_port()
+        text = harness.config_text([f"127.0.0.1:{port}"]) + f"user: nobody\ngroup: {NOGROUP}\n"
+        server = harness.Smeard([f"127.0.0.1:{port}"], text=text)
+        readable_by_all(server)
+        keys = harness.write_file(server.directory, "ntp.keys", "1 SHA1 HEX:" + "ab" * 20 + "\n")
+        os.chmod(keys, 0o600)  # root's alone: read at start, not by nobody at a reload
+        with open(server.config, "a") as config:
+            config.write(f"keys: {keys}\n")
+        with server:
+            [warning] = server.events("file_unreadable")
+            self.assertEqual((warning["file"], warning["user"]), (keys, "nobody"), warning)
+            server.process.send_signal(signal.SIGHUP)
+            self.assertTrue(harness.wait_for(lambda: server.events("config_reload_failed"), 5), server.log())
+            server.stop()
+
     def test_an_unknown_user_stops_start_up(self):
         port = harness.free_udp_port()
         text = harness.config_text([f"127.0.0.1:{port}"]) + "user: no-such-user-here\n"
