@@ -8,6 +8,7 @@
 #include "leapdb/parse.hpp"
 #include "server/ntp/client.hpp"
 #include "tests/unit/leapdb/files.hpp"
+#include "tests/unit/server/ntp/allocations.hpp"
 #include "tests/unit/server/ntp/bytes.hpp"
 #include "tests/unit/server/ntp/nts_client.hpp"
 
@@ -712,4 +713,34 @@ TEST_CASE("NTS: the cookie, not the address, keeps a client on its timescale; a 
   CHECK(pinned.decision.kiss_code == ntp::kKissDeny);
   CHECK(pinned.decision.nts == ntp::NtsCheck::not_nts);
   CHECK(pinned.decision.reply_length == ntp::kHeaderLength);
+}
+
+TEST_CASE("NTS: answering, stamping and sealing allocate nothing, for a reply, a NAK or a drop") {
+  std::mt19937_64 random{2036};
+  const auto server = nts_client::server(random);
+  const auto snapshot = nts_snapshot(server);
+  const auto c = nts_client::client(random, server);
+  const auto good = nts_client::request(random, c, 2);
+  auto tampered = good;
+  tampered[40] ^= std::byte{1};
+  auto malformed = good;
+  malformed.resize(good.size() - 4);
+  std::array<std::byte, ntp::kReplyRandomness> randomness{};
+  ntp::Authenticator authenticator{nullptr};
+  const ntp::Tables tables{nullptr, nullptr, &authenticator, &randomness};
+  std::array<std::byte, ntp::kMaxReplyLength> reply{};
+  const std::array<std::span<const std::byte>, 3> requests{good, tampered, malformed};
+  const long before = test_allocations::count.load();
+  std::size_t replied = 0;
+  for (int i = 0; i < 100; ++i) {
+    for (const auto req : requests) {
+      const ntp::Decision d = ntp::handle(ntp::Request{req, kClient, 0, kReceived, kReceivedUtc}, snapshot, tables, reply);
+      if (!d.replied()) continue;
+      ntp::stamp_transmit(reply, kReceived, snapshot.timescales[0]);
+      ntp::sign(reply, d, authenticator);
+      ++replied;
+    }
+  }
+  CHECK(test_allocations::count.load() == before);
+  CHECK(replied == 200);  // time and a NAK each round; the malformed one dropped
 }
