@@ -296,10 +296,14 @@ class Nts(unittest.TestCase):
         with self.smeard(self.key_a, (ca, certificate, key)) as server:
             self.assertEqual(served(), der(certificate))
 
+            def replace(path, source):  # whole files swapped in, as the kubelet updates a Secret
+                Path(f"{path}.new").write_text(Path(source).read_text())
+                os.replace(f"{path}.new", path)
+
             # Renewed in place, as cert-manager does: the new pair is served without a signal.
             renewed = make_pki(tempfile.mkdtemp(prefix="renewed-", dir=self.directory))
-            key.write_text(Path(renewed[2]).read_text())
-            certificate.write_text(Path(renewed[1]).read_text())
+            replace(key, renewed[2])
+            replace(certificate, renewed[1])
             harness.wait_for(lambda: served() == der(renewed[1]), timeout=10, step=1)  # within the KE rate limit
             self.assertEqual(served(), der(renewed[1]), server.log())
             self.assertIn("NTS", server.events("config_reloaded")[-1]["reason"])
@@ -307,7 +311,7 @@ class Nts(unittest.TestCase):
 
             # A key that does not match is refused, naming the key's own line; the renewed pair serves on.
             failed = len(server.events("config_reload_failed"))
-            key.write_text(Path(self.pki[2]).read_text())
+            replace(key, self.pki[2])
             harness.wait_for(lambda: len(server.events("config_reload_failed")) > failed, timeout=10)
             problem = server.events("config_rejected")[-1]["problem"]
             self.assertRegex(problem, r":13:\d+: nts\.private_key: ")
