@@ -1,7 +1,5 @@
 #include "server/app/nts_files.hpp"
 
-#include <cctype>
-
 #include "server/io/file.hpp"
 #include "server/nts/master_key.hpp"
 
@@ -13,9 +11,8 @@ LoadedNts load_nts(const config::Nts& nts) {
   if (!file.ok()) {
     loaded.problems.push_back(config::Problem{nts.cookie_key_file_location, "nts.cookie_key_file", file.error}.to_string());
   } else if (nts::MasterKeyResult key = nts::parse_master_key(file.bytes); !key.problem.empty()) {
-    // The problem starts with its line number, or is about the whole file.
-    const bool has_line = std::isdigit(static_cast<unsigned char>(key.problem.front())) != 0;
-    loaded.problems.push_back(nts.cookie_key_file + (has_line ? ":" : ": ") + key.problem);
+    loaded.problems.push_back(nts.cookie_key_file + (key.line > 0 ? ":" + std::to_string(key.line) : "") + ": " +
+                              key.problem);
   } else {
     loaded.secret = std::move(key.secret);
   }

@@ -19,9 +19,7 @@ std::string_view trimmed(std::string_view line) {
   return line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
 }
 
-MasterKeyResult problem(int line, std::string message) {
-  return {{}, (line > 0 ? std::to_string(line) + ": " : std::string{}) + std::move(message)};
-}
+MasterKeyResult problem(int line, std::string message) { return {{}, std::move(message), line}; }
 
 }  // namespace
 

@@ -13,7 +13,8 @@ namespace nts {
 
 struct MasterKeyResult {
   std::vector<std::byte> secret;  // empty when there is a problem
-  std::string problem;            // "LINE: MESSAGE", or empty
+  std::string problem;            // empty, or what is wrong
+  int line = 0;                   // where; 0: the file as a whole
 };
 
 MasterKeyResult parse_master_key(std::string_view text);

@@ -8,6 +8,12 @@ namespace {
 
 const std::string kHex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
 
+// The problem as "LINE: MESSAGE", or the message alone when it is about the whole file.
+std::string described(const std::string& text) {
+  const auto result = nts::parse_master_key(text);
+  return (result.line > 0 ? std::to_string(result.line) + ": " : "") + result.problem;
+}
+
 }  // namespace
 
 TEST_CASE("cookie key file: one line of hex, comments and blank lines around it") {
@@ -25,14 +31,14 @@ TEST_CASE("cookie key file: one line of hex, comments and blank lines around it"
 }
 
 TEST_CASE("cookie key file: problems name the line") {
-  CHECK(nts::parse_master_key("").problem == "no key (expected one line of at least 64 hex digits)");
-  CHECK(nts::parse_master_key("# only a comment\n").problem == "no key (expected one line of at least 64 hex digits)");
-  CHECK(nts::parse_master_key("# x\n00112233\n").problem == "2: 8 hex digits; at least 64 are needed (openssl rand -hex 32)");
-  CHECK(nts::parse_master_key(kHex + "0\n").problem == "1: an odd number of hex digits");
-  CHECK(nts::parse_master_key("\n  " + kHex.substr(0, 10) + "g" + kHex.substr(11)).problem ==
+  CHECK(described("") == "no key (expected one line of at least 64 hex digits)");
+  CHECK(described("# only a comment\n") == "no key (expected one line of at least 64 hex digits)");
+  CHECK(described("# x\n00112233\n") == "2: 8 hex digits; at least 64 are needed (openssl rand -hex 32)");
+  CHECK(described(kHex + "0\n") == "1: an odd number of hex digits");
+  CHECK(described("\n  " + kHex.substr(0, 10) + "g" + kHex.substr(11)) ==
         "2: column 13: 'g' is not a hex digit");
-  CHECK(nts::parse_master_key(kHex + "\n" + kHex + "\n").problem ==
+  CHECK(described(kHex + "\n" + kHex + "\n") ==
         "2: a second key (the first is on line 1); the file holds exactly one");
-  CHECK(nts::parse_master_key(kHex + " # comment\n").problem.ends_with("is not a hex digit"));
+  CHECK(described(kHex + " # comment\n").ends_with("is not a hex digit"));
   CHECK(nts::parse_master_key(kHex + "\n" + kHex).secret.empty());
 }
