@@ -29,9 +29,11 @@ std::optional<std::vector<config::SocketAddress>> nts_layout(const config::Confi
 }
 
 std::vector<std::optional<io::FileSignature>> nts_signatures(const config::Config& config) {
-  if (!config.nts) return {};
-  return {io::file_signature(config.nts->certificate), io::file_signature(config.nts->private_key),
-          io::file_signature(config.nts->cookie_key_file)};
+  std::vector<std::optional<io::FileSignature>> signatures;
+  if (config.nts) {
+    for (const std::string& path : nts_paths(*config.nts)) signatures.push_back(io::file_signature(path));
+  }
+  return signatures;
 }
 
 auto nts_limits(const config::Nts& nts) {
@@ -113,21 +115,21 @@ std::string client_text(const ntp::ClientAddress& client) {
 // Clients check the certificate's dates: one out of them fails every key establishment.
 void log_certificate(const config::Nts& nts, const LoadedNts& loaded) {
   if (!loaded.certificate) return;
-  const std::int64_t now = reference::realtime_now().time_since_epoch().count() / 1'000'000'000;
-  const auto text = [](std::int64_t unix_seconds) {
-    return leapdb::format_rfc3339(leapdb::utc_from_unix_nanoseconds(unix_seconds * 1'000'000'000));
-  };
   const io::CertificateValidity& c = *loaded.certificate;
-  if (now >= c.not_after) {
-    log(Level::warning, "nts_certificate_expired",
-        {{"file", nts.certificate}, {"expired", text(c.not_after)},
-         {"detail", "NTS clients refuse it: every key establishment fails until it is renewed"}});
-  } else if (now < c.not_before) {
-    log(Level::warning, "nts_certificate_not_yet_valid",
-        {{"file", nts.certificate}, {"valid_from", text(c.not_before)},
-         {"detail", "NTS clients refuse it until then (or this clock is behind)"}});
-  } else {
-    log(Level::info, "nts_certificate", {{"file", nts.certificate}, {"expires", text(c.not_after)}});
+  switch (judge_dates(c, reference::realtime_now())) {
+    case CertificateDates::expired:
+      log(Level::warning, "nts_certificate_expired",
+          {{"file", nts.certificate}, {"expired", leapdb::format_rfc3339(c.not_after)},
+           {"detail", "NTS clients refuse it: every key establishment fails until it is renewed"}});
+      break;
+    case CertificateDates::not_yet_valid:
+      log(Level::warning, "nts_certificate_not_yet_valid",
+          {{"file", nts.certificate}, {"valid_from", leapdb::format_rfc3339(c.not_before)},
+           {"detail", "NTS clients refuse it until then (or this clock is behind)"}});
+      break;
+    case CertificateDates::valid:
+      log(Level::info, "nts_certificate", {{"file", nts.certificate}, {"expires", leapdb::format_rfc3339(c.not_after)}});
+      break;
   }
 }
 
@@ -473,7 +475,9 @@ std::optional<metrics::NtsStatus> Control::nts_status() const {
   nts.cookie_key_period = *nts_period_;
   nts.rotation_seconds = rotation;
   nts.cookie_key_age_seconds = now - static_cast<double>(*nts_period_) * rotation;
-  if (nts_.certificate) nts.certificate_expiry = static_cast<double>(nts_.certificate->not_after);
+  if (nts_.certificate) {
+    nts.certificate_expiry = static_cast<double>(nts_.certificate->not_after.time_since_epoch().count()) / 1e9;
+  }
   return nts;
 }
 

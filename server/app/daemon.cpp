@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -23,6 +24,7 @@
 
 #include "server/app/control.hpp"
 #include "server/app/log.hpp"
+#include "server/app/nts_files.hpp"
 #include "server/app/privilege.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/sandbox.hpp"
@@ -113,7 +115,7 @@ void warn_unreadable(const config::Config& config, const std::optional<std::stri
   std::vector<std::string> files;
   if (config_path) files.push_back(*config_path);
   if (config.keys) files.push_back(*config.keys);
-  if (config.nts) files.insert(files.end(), {config.nts->certificate, config.nts->private_key, config.nts->cookie_key_file});
+  if (config.nts) std::ranges::copy(nts_paths(*config.nts), std::back_inserter(files));
   for (const std::string& file : files) {
     if (::access(file.c_str(), R_OK) == 0) continue;
     log(Level::warning, "file_unreadable",

@@ -81,12 +81,12 @@ int main(int argc, char** argv) {
       if (!nts.tls) return 1;
       // Served all the same (plain NTP does not need it, and a renewal is taken without a
       // restart), but no NTS client will accept it.
-      const std::int64_t now = reference::realtime_now().time_since_epoch().count() / 1'000'000'000;
-      if (nts.certificate && (now >= nts.certificate->not_after || now < nts.certificate->not_before)) {
-        const std::int64_t edge = now >= nts.certificate->not_after ? nts.certificate->not_after : nts.certificate->not_before;
-        std::cerr << config->nts->certificate << ": warning: "
-                  << (now >= nts.certificate->not_after ? "expired on " : "not valid before ")
-                  << leapdb::format_rfc3339(leapdb::utc_from_unix_nanoseconds(edge * 1'000'000'000))
+      const app::CertificateDates dates =
+          nts.certificate ? app::judge_dates(*nts.certificate, reference::realtime_now()) : app::CertificateDates::valid;
+      if (dates != app::CertificateDates::valid) {
+        const bool expired = dates == app::CertificateDates::expired;
+        std::cerr << config->nts->certificate << ": warning: " << (expired ? "expired on " : "not valid before ")
+                  << leapdb::format_rfc3339(expired ? nts.certificate->not_after : nts.certificate->not_before)
                   << "; NTS clients will refuse it\n";
       }
     }

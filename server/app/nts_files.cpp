@@ -30,4 +30,12 @@ LoadedNts load_nts(const config::Nts& nts) {
   return loaded;
 }
 
+CertificateDates judge_dates(const io::CertificateValidity& certificate, leapdb::UtcTime now) {
+  if (now >= certificate.not_after) return CertificateDates::expired;
+  if (now < certificate.not_before) return CertificateDates::not_yet_valid;
+  return CertificateDates::valid;
+}
+
+std::vector<std::string> nts_paths(const config::Nts& nts) { return {nts.certificate, nts.private_key, nts.cookie_key_file}; }
+
 }  // namespace app

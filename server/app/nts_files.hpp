@@ -3,6 +3,7 @@
 // certificate and key as a ready server context, and the fleet's cookie secret.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,5 +22,12 @@ struct LoadedNts {
 };
 
 LoadedNts load_nts(const config::Nts& nts);
+
+// How an NTS client judges the certificate's dates at `now`.
+enum class CertificateDates : std::uint8_t { valid, expired, not_yet_valid };
+CertificateDates judge_dates(const io::CertificateValidity& certificate, leapdb::UtcTime now);
+
+// The files NTS reads, reread at every reload: certificate, private key, cookie key file.
+std::vector<std::string> nts_paths(const config::Nts& nts);
 
 }  // namespace app

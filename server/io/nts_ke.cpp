@@ -266,13 +266,13 @@ std::shared_ptr<SSL_CTX> load_nts_tls_context(const std::string& certificate_fil
 std::optional<CertificateValidity> certificate_validity(SSL_CTX* tls) {
   const X509* leaf = tls != nullptr ? SSL_CTX_get0_certificate(tls) : nullptr;
   if (leaf == nullptr) return std::nullopt;
-  const auto unix_seconds = [](const ASN1_TIME* t) -> std::optional<std::int64_t> {
+  const auto utc = [](const ASN1_TIME* t) -> std::optional<leapdb::UtcTime> {
     std::tm tm{};
     if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
-    return std::int64_t{::timegm(&tm)};
+    return leapdb::UtcTime{std::chrono::seconds{::timegm(&tm)}};
   };
-  const auto not_before = unix_seconds(X509_get0_notBefore(leaf));
-  const auto not_after = unix_seconds(X509_get0_notAfter(leaf));
+  const auto not_before = utc(X509_get0_notBefore(leaf));
+  const auto not_after = utc(X509_get0_notAfter(leaf));
   if (!not_before || !not_after) return std::nullopt;
   return CertificateValidity{*not_before, *not_after};
 }

@@ -50,10 +50,10 @@ struct TlsLoadProblem {
 std::shared_ptr<SSL_CTX> load_nts_tls_context(const std::string& certificate_file, const std::string& private_key_file,
                                               TlsLoadProblem& problem);
 
-// The leaf certificate's validity, Unix seconds, so an operator is warned before clients refuse it.
+// The leaf certificate's validity, so an operator is warned before clients refuse it.
 struct CertificateValidity {
-  std::int64_t not_before = 0;
-  std::int64_t not_after = 0;
+  leapdb::UtcTime not_before{};
+  leapdb::UtcTime not_after{};
 };
 std::optional<CertificateValidity> certificate_validity(SSL_CTX* tls);
 
