@@ -74,11 +74,14 @@ struct UpstreamServer {
 // "ntp1.example.net", "192.0.2.1:123", "[2001:db8::1]:1123", "2001:db8::1".
 std::optional<UpstreamServer> parse_upstream_server(std::string_view text);
 
-struct Reference {
+// One time source: an entry of reference.sources, or the reference mapping itself in the
+// single-source shorthand `reference: {type: ...}`.
+struct ReferenceSource {
   enum class Type : std::uint8_t { system, simulated, phc, shm, sock, upstream };
   Type type = Type::system;
+  std::string key;   // "reference.sources[N]", or "reference" in the shorthand: prefixes every message
   std::string refid;  // 1 to 4 printable ASCII characters; empty: the type's default (reference_id_text)
-  SourceLocation location;           // of the reference mapping
+  SourceLocation location;           // of the entry
   SourceLocation resource_location;  // of what names the device, segment, socket or servers
   // system: the kernel's CLOCK_REALTIME, or with `tai` its TAI offset checked against the table.
   enum class Clock : std::uint8_t { realtime, tai };
@@ -87,32 +90,57 @@ struct Reference {
   std::string device;
   enum class Timescale : std::uint8_t { tai, utc };
   Timescale timescale = Timescale::tai;
+  // phc and system: linuxptp's management socket (as `pmc -u -s PATH`); the source counts as
+  // synchronized only while ptp4l says its port is a synchronized slave (or it is a traceable
+  // grandmaster). Unset: ptp4l is not asked.
+  std::optional<std::string> ptp4l;
   // shm: the NTP shared-memory refclock segment (key 0x4e545030 + unit).
   unsigned unit = 0;
   // sock: chrony's SOCK refclock socket, which smeard creates.
   std::string path;
-  // upstream: NTP servers serving true UTC.
+  // upstream: NTP servers serving true UTC, and how many of them must agree.
   std::vector<UpstreamServer> servers;
   unsigned minsources = 1;
   std::optional<std::string> drift_file;
   leapdb::Nanoseconds poll = std::chrono::seconds{16};
-  // Every type: how long replies keep their claims once the reference stops steering, and
-  // what they say after: unsynchronized, or this clock at a local stratum.
-  leapdb::Nanoseconds holdover = std::chrono::hours{1};
-  unsigned local_stratum = 0;  // 0: unsynchronized
-  // Simulated: time starts at `start` when smeard starts and runs rate_numerator /
-  // rate_denominator times as fast as real time.
+  // simulated (only ever the one source): time starts at `start` when smeard starts and runs
+  // rate_numerator / rate_denominator times as fast as real time.
   leapdb::UtcTime start{};
   std::int64_t rate_numerator = 1;
   std::int64_t rate_denominator = 1;
   std::string rate_text = "1";
+  // chrony's per-source selection options.
+  bool prefer = false;    // selected alone whenever it is a truechimer
+  bool trust = false;     // a falseticker only if another trusted source disagrees with it
+  bool require = false;   // nothing is selected unless one required source is a truechimer
+  bool noselect = false;  // measured and reported, never selected
 
-  // The refid replies name the reference by: the configured one, or the type's default
-  // (LOCL, PHC, SHM0..., SOCK); upstream references name their selected server instead.
+  // The refid replies name the source by: the configured one, or the type's default (LOCL,
+  // PHC, SHM0..., SOCK); upstream sources name their selected server instead.
   std::string reference_id_text() const;
 };
 
-std::string_view to_string(Reference::Type type);
+std::string_view to_string(ReferenceSource::Type type);
+
+// Where time comes from: every source, one selection among them, and what replies say once
+// none is left.
+struct Reference {
+  std::vector<ReferenceSource> sources;  // at least one; a simulated source only alone
+  SourceLocation location;               // of the reference mapping
+  // Sources that must agree (be truechimers) before any steers the served time.
+  unsigned minsources = 1;
+  // A source whose time jumps by more than this while nothing else confirms it is refused
+  // until an operator raises max_step (and reloads) or restarts smeard.
+  leapdb::Nanoseconds max_step = std::chrono::seconds{1};
+  // How long replies keep their claims once no source steers, and what they say after:
+  // unsynchronized, or this clock at a local stratum.
+  leapdb::Nanoseconds holdover = std::chrono::hours{1};
+  unsigned local_stratum = 0;  // 0: unsynchronized
+
+  // The one simulated source, if that is the reference.
+  const ReferenceSource* simulated() const;
+};
+
 
 struct Network {
   std::array<std::uint8_t, 16> network{};  // IPv4 as ::ffff:a.b.c.d
