@@ -4,8 +4,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <array>
 #include <cstring>
 #include <optional>
+#include <span>
 
 #include "leapdb/time.hpp"
 
@@ -27,6 +29,34 @@ inline leapdb::Nanoseconds monotonic_raw_now() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
   return leapdb::Nanoseconds{std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec};
+}
+
+// CLOCK_REALTIME and CLOCK_MONOTONIC_RAW at one instant. Two plain reads in a row can be a
+// preemption apart, which would be published as clock error and learnt as frequency: so the
+// realtime reading is taken between two raw ones, a few times, and the narrowest bracket wins,
+// the raw clock at its middle and half its width the pair's error.
+struct ClockBracket {
+  leapdb::Nanoseconds raw_before;
+  leapdb::UtcTime realtime;
+  leapdb::Nanoseconds raw_after;
+};
+struct ClockPair {
+  leapdb::UtcTime realtime;
+  leapdb::Nanoseconds raw;
+  leapdb::Nanoseconds window;
+};
+// Pure; `brackets` is not empty.
+ClockPair narrowest_pair(std::span<const ClockBracket> brackets);
+
+inline ClockPair read_clock_pair() {
+  constexpr std::size_t kTries = 3;
+  std::array<ClockBracket, kTries> brackets;
+  for (ClockBracket& b : brackets) {
+    b.raw_before = monotonic_raw_now();
+    b.realtime = realtime_now();
+    b.raw_after = monotonic_raw_now();
+  }
+  return narrowest_pair(brackets);
 }
 
 // The kernel's receive timestamp (SO_TIMESTAMPNS) of a datagram read with recvmsg, if it has one.

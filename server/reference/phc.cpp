@@ -145,9 +145,10 @@ std::unique_ptr<PhcDevice> open_phc_device(const std::string& path, std::string&
   return std::make_unique<KernelPhc>(fd, capabilities);
 }
 
-PhcSource::PhcSource(std::unique_ptr<PhcDevice> device, PhcOptions options)
+PhcSource::PhcSource(std::unique_ptr<PhcDevice> device, PhcOptions options, std::unique_ptr<ptp4l::Monitor> ptp4l)
     : device_(std::move(device)),
       options_(std::move(options)),
+      ptp4l_(std::move(ptp4l)),
       capabilities_(device_->capabilities()),
       method_(first_offered(CrossTimestamp::precise, capabilities_)) {
   report_.name = options_.device;
@@ -179,12 +180,16 @@ std::optional<PhcReading> PhcSource::read(std::string& error) {
 Estimate PhcSource::poll(const Tick& tick) {
   std::string error;
   const std::optional<PhcReading> reading = read(error);
+  // A PHC reads as well free-running as locked: only ptp4l can say which it is.
+  std::optional<ptp4l::Verdict> steered;
+  if (ptp4l_) steered = ask_ptp4l(*ptp4l_, options_.device, tick.monotonic_raw);
+  const bool trusted = !steered || steered->synchronized;
   bool good = false;
   if (reading) {
     const leapdb::TaiTime phc_tai =
         options_.utc ? tick.table.to_tai(leapdb::UtcTime{reading->phc}) : leapdb::TaiTime{reading->phc};
     const leapdb::Nanoseconds offset = phc_tai - system_tai(tick.table, reading->system, tick.kernel);
-    good = tracker_.add({reading->system, offset, reading->error()});
+    good = tracker_.add({reading->system, offset, reading->error()}) && trusted;
     report_.offset = offset;
     report_.delay = reading->window;
     report_.error = reading->error();
@@ -192,16 +197,17 @@ Estimate PhcSource::poll(const Tick& tick) {
     estimate_.precision = precision_of(reading->error());
   }
   const std::optional<OffsetTracker::Fit> fit = tracker_.fit();
-  const bool tracking = reading.has_value() && fit.has_value();
+  const bool tracking = reading.has_value() && fit.has_value() && trusted;
 
-  if (!reachable_ || *reachable_ != tracking) {
-    if (tracking) {
+  const bool readable = reading.has_value() && fit.has_value();
+  if (!reachable_ || *reachable_ != readable) {
+    if (readable) {
       notice(Notice::Level::info, "phc_reachable",
              {{"device", options_.device}, {"method", std::string{to_string(method_)}}});
     } else {
       notice(Notice::Level::warning, "phc_unreachable", {{"device", options_.device}, {"error", error}});
     }
-    reachable_ = tracking;
+    reachable_ = readable;
   }
 
   estimate_.tracking = tracking;
@@ -212,22 +218,25 @@ Estimate PhcSource::poll(const Tick& tick) {
   if (good) estimate_.last_update = reading->system;
   if (!estimate_.last_update) estimate_.line.at = tick.realtime;
 
-  report_.state = tracking ? SourceState::selected : SourceState::unreachable;
+  report_.state = tracking ? SourceState::selected : readable ? SourceState::refused : SourceState::unreachable;
   report_.reach = static_cast<std::uint8_t>((report_.reach << 1) | (good ? 1 : 0));
-  report_.why = tracking ? "" : "cannot read the clock: " + error;
+  report_.why = tracking ? "" : readable ? steered->why : "cannot read the clock: " + error;
   return estimate_;
 }
 
 std::vector<SourceReport> PhcSource::report() const { return {report_}; }
 
-std::unique_ptr<Source> make_phc_source(std::unique_ptr<PhcDevice> device, const PhcOptions& options) {
-  return std::make_unique<PhcSource>(std::move(device), options);
+std::unique_ptr<Source> make_phc_source(std::unique_ptr<PhcDevice> device, const PhcOptions& options,
+                                        std::unique_ptr<ptp4l::Monitor> ptp4l) {
+  return std::make_unique<PhcSource>(std::move(device), options, std::move(ptp4l));
 }
 
 std::unique_ptr<Source> make_phc_source(const PhcOptions& options, std::string& error) {
   std::unique_ptr<PhcDevice> device = open_phc_device(options.device, error);
   if (!device) return nullptr;
-  return make_phc_source(std::move(device), options);
+  std::unique_ptr<ptp4l::Monitor> ptp4l;
+  if (options.ptp4l && !(ptp4l = ptp4l::Monitor::open(*options.ptp4l, error))) return nullptr;
+  return make_phc_source(std::move(device), options, std::move(ptp4l));
 }
 
 }  // namespace reference

@@ -71,11 +71,13 @@ struct PhcOptions {
   std::string device;
   bool utc = false;  // the PHC counts UTC (POSIX) rather than TAI, as ptp4l leaves it
   std::uint32_t reference_id = 0;
+  std::optional<std::string> ptp4l;  // the management socket of the ptp4l steering it
 };
 
 class PhcSource final : public Source {
  public:
-  PhcSource(std::unique_ptr<PhcDevice> device, PhcOptions options);
+  // With a `ptp4l` monitor, the PHC counts only while ptp4l says it is synchronized.
+  PhcSource(std::unique_ptr<PhcDevice> device, PhcOptions options, std::unique_ptr<ptp4l::Monitor> ptp4l = nullptr);
   Estimate poll(const Tick& tick) override;
   std::vector<SourceReport> report() const override;
   CrossTimestamp method() const { return method_; }
@@ -85,6 +87,7 @@ class PhcSource final : public Source {
 
   std::unique_ptr<PhcDevice> device_;
   PhcOptions options_;
+  std::unique_ptr<ptp4l::Monitor> ptp4l_;
   PhcCapabilities capabilities_;
   CrossTimestamp method_;
   OffsetTracker tracker_;
@@ -94,6 +97,7 @@ class PhcSource final : public Source {
 };
 
 std::unique_ptr<Source> make_phc_source(const PhcOptions& options, std::string& error);
-std::unique_ptr<Source> make_phc_source(std::unique_ptr<PhcDevice> device, const PhcOptions& options);
+std::unique_ptr<Source> make_phc_source(std::unique_ptr<PhcDevice> device, const PhcOptions& options,
+                                        std::unique_ptr<ptp4l::Monitor> ptp4l = nullptr);
 
 }  // namespace reference

@@ -18,6 +18,7 @@
 #include "leapdb/time.hpp"
 #include "server/ntp/snapshot.hpp"
 #include "server/reference/kernel.hpp"
+#include "server/reference/ptp4l.hpp"
 
 namespace reference {
 
@@ -54,6 +55,9 @@ struct Estimate {
   std::uint32_t reference_id = 0;
   std::int8_t precision = -30;  // log2 seconds; replies say the worse of this and the system clock's
   LeapWarning leap = LeapWarning::unknown;
+  // How many independent clocks agree on this estimate (an upstream source: its servers that
+  // agree); each is a vote in the selection among sources.
+  std::size_t voices = 1;
 };
 
 // One row of `chronyc sources`.
@@ -78,6 +82,7 @@ struct SourceReport {
   std::optional<leapdb::Nanoseconds> error;
   std::optional<leapdb::UtcTime> last_sample;  // system clock
   std::string why;  // for refused and falseticker sources: one sentence
+  std::string type;  // the configured source's: "system", "phc", "upstream"...
 };
 
 // Something worth a log line, as a value: sources do not log, the daemon does.
@@ -103,6 +108,17 @@ class Source {
  protected:
   void notice(Notice::Level level, std::string event, std::vector<std::pair<std::string, std::string>> fields) {
     notices_.push_back(Notice{level, std::move(event), std::move(fields)});
+  }
+  // ptp4l's verdict on the clock this source reads, logged when it changes.
+  ptp4l::Verdict ask_ptp4l(ptp4l::Monitor& monitor, const std::string& source, leapdb::Nanoseconds raw) {
+    ptp4l::Verdict verdict = monitor.poll(raw);
+    if (monitor.changed()) {
+      notice(verdict.synchronized ? Notice::Level::info : Notice::Level::warning, "ptp4l_state",
+             {{"source", source}, {"ptp4l", monitor.path()},
+              {"port_state", verdict.port_state.empty() ? "unknown" : verdict.port_state},
+              {"synchronized", verdict.synchronized ? "true" : "false"}, {"why", verdict.why}});
+    }
+    return verdict;
   }
 
  private:

@@ -19,12 +19,17 @@ Estimate SystemSource::poll(const Tick& tick) {
 
   const int table_tai = tick.table.tai_utc_at(tick.realtime);
   const bool tai_agrees = !options_.tai || kernel.tai == table_tai;
-  const bool usable = kernel.synchronized && tai_agrees;
+  std::optional<ptp4l::Verdict> steered;
+  if (ptp4l_) steered = ask_ptp4l(*ptp4l_, "system", tick.monotonic_raw);
+  const bool ptp_synchronized = !steered || steered->synchronized;
+  const bool usable = kernel.synchronized && tai_agrees && ptp_synchronized;
   if (!synchronized_ || *synchronized_ != usable) {
     if (usable) {
       notice(Notice::Level::info, "system_clock_synchronized",
              {{"max_error_ns", std::to_string(kernel.max_error.count())},
               {"estimated_error_ns", std::to_string(kernel.estimated_error.count())}});
+    } else if (!ptp_synchronized) {
+      notice(Notice::Level::warning, "system_clock_unsynchronized", {{"detail", steered->why}});
     } else if (!kernel.synchronized) {
       notice(Notice::Level::warning, "system_clock_unsynchronized",
              {{"detail", "the kernel reports no clock discipline (adjtimex): after holdover replies say so, "
@@ -49,10 +54,12 @@ Estimate SystemSource::poll(const Tick& tick) {
     estimate_.dispersion = kernel.max_error;
     estimate_.root_delay = {};
   }
-  report_.state = usable ? SourceState::selected : SourceState::unreachable;
+  report_.state = usable ? SourceState::selected : !ptp_synchronized ? SourceState::refused : SourceState::unreachable;
   report_.reach = static_cast<std::uint8_t>((report_.reach << 1) | (usable ? 1 : 0));
-  report_.why = usable ? "" : kernel.synchronized ? "the kernel's TAI offset disagrees with the leap table"
-                                                  : "the kernel says the clock is unsynchronized";
+  report_.why = usable                 ? ""
+                : !ptp_synchronized    ? steered->why
+                : kernel.synchronized  ? "the kernel's TAI offset disagrees with the leap table"
+                                       : "the kernel says the clock is unsynchronized";
   if (usable) {
     report_.offset = leapdb::Nanoseconds{0};
     report_.error = kernel.max_error;

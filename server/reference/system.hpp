@@ -7,6 +7,7 @@
 // when it appears and when it clears.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,16 +23,20 @@ struct SystemOptions {
 
 class SystemSource final : public Source {
  public:
-  explicit SystemSource(SystemOptions options) : options_(options) {}
+  // With a `ptp4l` monitor (a host whose clock phc2sys steers from ptp4l's PHC), the clock
+  // counts only while ptp4l says it is synchronized, too.
+  explicit SystemSource(SystemOptions options, std::unique_ptr<ptp4l::Monitor> ptp4l = nullptr)
+      : options_(options), ptp4l_(std::move(ptp4l)) {}
   Estimate poll(const Tick& tick) override;
   std::vector<SourceReport> report() const override;
 
  private:
   SystemOptions options_;
+  std::unique_ptr<ptp4l::Monitor> ptp4l_;
   std::optional<bool> synchronized_;  // as last logged
   std::vector<std::string> disagreements_;
   Estimate estimate_;
-  SourceReport report_{"system", SourceState::unreachable, 0, std::chrono::seconds{1}, 0, {}, {}, {}, {}, {}};
+  SourceReport report_{"system", SourceState::unreachable, 0, std::chrono::seconds{1}, 0, {}, {}, {}, {}, {}, {}};
 };
 
 // A simulated reference claims nothing it could get wrong: it is its own truth, and every

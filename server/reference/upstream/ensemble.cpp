@@ -232,7 +232,7 @@ void Ensemble::select_and_steer(const Tick& tick) {
 
   for (std::size_t k : selection.falsetickers) {
     Server& s = servers_[indices[k]];
-    const std::string why = "its offset " + milliseconds(candidates[k].residual - selection.combined) +
+    const std::string why = "its offset " + milliseconds(candidates[k].offset - selection.combined) +
                             " ms is outside what the majority agree on";
     if (s.state != SourceState::falseticker) {
       notice(Notice::Level::warning, "falseticker", {{"server", s.identity.name}, {"why", why}});
@@ -244,6 +244,7 @@ void Ensemble::select_and_steer(const Tick& tick) {
     set_state(servers_[i], rank == 0 ? SourceState::selected : SourceState::candidate, "");
   }
   selected_ = indices[selection.truechimers.front()];
+  voices_ = selection.truechimers.size();
 
   // A server that drifts steadily away from all the others smears (or is broken): it takes at
   // least two others to tell which one moves.
@@ -255,7 +256,7 @@ void Ensemble::select_and_steer(const Tick& tick) {
     for (std::size_t t : selection.truechimers) {
       if (t == k) continue;
       const double w = candidates[t].weight();
-      weights += w, sum += w * static_cast<double>(candidates[t].residual.count()), ++others;
+      weights += w, sum += w * static_cast<double>(candidates[t].offset.count()), ++others;
     }
     if (others < 2) continue;
     const Measurement& newest = s.filter.newest();
@@ -354,6 +355,7 @@ Estimate Ensemble::update(const Tick& tick) {
   const double frequency_error = clock_.frequency_known() ? std::min(clock_.frequency().stderr_ppm, 100.0) : 100.0;
   e.dispersion_growth = leapdb::Rate::from_ppm(kDispersionGrowthPpm + frequency_error);
   if (locked_) e.last_update = last_update_;
+  e.voices = voices_;
   // A reply is due every poll: two missed, and the clock is coasting.
   const leapdb::Nanoseconds window = std::max(2 * options_.poll, kBurstInterval) + std::chrono::seconds{1};
   e.tracking = locked_ && best && last_update_ && tick.realtime - *last_update_ < window;

@@ -110,6 +110,7 @@ class Ensemble {
   bool locked_ = false;
   std::optional<leapdb::UtcTime> last_update_;
   std::optional<std::size_t> selected_;
+  std::size_t voices_ = 1;  // the servers that agree with the selected one
   std::optional<leapdb::Nanoseconds> last_measured_at_;
   std::optional<Line> provisional_;  // residuals before the clock has a phase
   std::string selection_problem_;    // as last logged

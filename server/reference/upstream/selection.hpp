@@ -1,8 +1,7 @@
 #pragma once
-// Pure. Which servers tell the truth, and what they say together: Marzullo's intersection of
-// [residual - λ, residual + λ] (RFC 5905 §11.2.1); and two ways a server shows that it smears
-// rather than serving true UTC: no leap warning in the hours before a leap the table knows,
-// and a steady drift against the other servers.
+// Pure. Two ways a server shows that it smears rather than serving true UTC: no leap warning in
+// the hours before a leap the table knows, and a steady drift against the other servers. Which
+// servers tell the truth is intersection.hpp's, over their residuals.
 
 #include <algorithm>
 #include <cstddef>
@@ -12,29 +11,15 @@
 #include <vector>
 
 #include "leapdb/table.hpp"
+#include "server/reference/intersection.hpp"
 #include "server/reference/upstream/clock.hpp"
 #include "server/reference/upstream/exchange.hpp"
 
 namespace reference::upstream {
 
-struct Candidate {
-  leapdb::Nanoseconds residual{0};
-  leapdb::Nanoseconds distance{0};  // λ
-  // What the candidate counts for in a combination: the closer to the truth it may be, the more.
-  double weight() const { return 1.0 / static_cast<double>(std::max<std::int64_t>(distance.count(), 1)); }
-};
-
-struct Selection {
-  bool ok = false;
-  std::vector<std::size_t> truechimers;  // indices into the candidates, by distance, best first
-  std::vector<std::size_t> falsetickers;
-  leapdb::Nanoseconds combined{0};  // the truechimers' residuals weighted by 1/λ
-  leapdb::Nanoseconds low{0}, high{0};  // the intersection
-  std::string why;  // when not ok
-};
-
-// A majority of the candidates, and at least `minsources`, must share one intersection.
-Selection select(std::span<const Candidate> candidates, std::size_t minsources);
+using reference::Candidate;
+using reference::Selection;
+using reference::select;
 
 // Why a server announcing `leap` at `now` cannot be serving true UTC by the table, if it cannot.
 std::optional<std::string> leap_refusal(ntp::LeapIndicator leap, const leapdb::LeapTable& table, leapdb::UtcTime now);

@@ -91,10 +91,9 @@ class UpstreamSource final : public Source {
         if (errno == EINTR) continue;
         return;  // EAGAIN, or an ICMP error (ECONNREFUSED) reported on the connected socket
       }
-      const leapdb::UtcTime now_realtime = realtime_now();
-      const leapdb::Nanoseconds now_raw = monotonic_raw_now();
-      const leapdb::UtcTime arrival = kernel_receive_time(message).value_or(now_realtime);
-      ensemble_.received(index, std::span{buffer.data(), static_cast<std::size_t>(n)}, arrival, now_realtime, now_raw);
+      const ClockPair now = read_clock_pair();
+      const leapdb::UtcTime arrival = kernel_receive_time(message).value_or(now.realtime);
+      ensemble_.received(index, std::span{buffer.data(), static_cast<std::size_t>(n)}, arrival, now.realtime, now.raw);
     }
   }
 
@@ -106,8 +105,9 @@ class UpstreamSource final : public Source {
     }
     request.nonce = ntp::Timestamp{static_cast<std::uint32_t>(nonce >> 32), static_cast<std::uint32_t>(nonce)};
     const auto bytes = ntp::build_client_request(request.nonce);
-    request.sent_realtime = realtime_now();
-    request.sent_raw = monotonic_raw_now();
+    const ClockPair now = read_clock_pair();
+    request.sent_realtime = now.realtime;
+    request.sent_raw = now.raw;
     // A failed send (no route yet) is a request without a reply: reach says so.
     (void)::send(sockets_[index], bytes.data(), bytes.size(), MSG_DONTWAIT);
     ensemble_.sent(index, request);

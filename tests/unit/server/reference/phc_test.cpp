@@ -73,7 +73,7 @@ class FakePhc final : public reference::PhcDevice {
 };
 
 std::unique_ptr<reference::Source> source(FakeState& state, bool utc = false) {
-  return reference::make_phc_source(std::make_unique<FakePhc>(state), {"/dev/ptp0", utc, 0x50484300});
+  return reference::make_phc_source(std::make_unique<FakePhc>(state), {"/dev/ptp0", utc, 0x50484300, {}});
 }
 
 reference::Estimate poll(reference::Source& source, FakeState& state) {
@@ -236,9 +236,37 @@ TEST_CASE("phc: a read failure makes it unreachable, logged once; so is the reco
 
 TEST_CASE("phc: the real device factory says what is wrong with the path") {
   std::string error;
-  CHECK_FALSE(reference::make_phc_source({"/dev/ptp9", false, 0}, error));
+  CHECK_FALSE(reference::make_phc_source({"/dev/ptp9", false, 0, {}}, error));
   CHECK(error == "/dev/ptp9: cannot open: No such file or directory");
   error.clear();
-  CHECK_FALSE(reference::make_phc_source({"/dev/null", true, 0}, error));
+  CHECK_FALSE(reference::make_phc_source({"/dev/null", true, 0, {}}, error));
   CHECK(error == "/dev/null is not a PTP hardware clock: PTP_CLOCK_GETCAPS: Inappropriate ioctl for device");
+}
+
+namespace {
+
+// A ptp4l that never answers: its socket is there, nothing comes back.
+class SilentPtp4l final : public reference::ptp4l::Channel {
+ public:
+  bool send(std::span<const std::byte>, std::string&) override { return true; }
+  std::optional<reference::ptp4l::Datagram> receive(std::span<std::byte>, std::string&) override { return {}; }
+};
+
+}  // namespace
+
+TEST_CASE("phc: with ptp4l configured, a readable PHC counts only while ptp4l says it is synchronized") {
+  FakeState state;
+  state.capabilities.precise = true;
+  auto monitor = std::make_unique<reference::ptp4l::Monitor>(std::make_unique<SilentPtp4l>(), "/var/run/ptp4l");
+  auto phc = reference::make_phc_source(std::make_unique<FakePhc>(state), {"/dev/ptp0", false, 0x50484300, {}},
+                                        std::move(monitor));
+  for (int i = 0; i < 4; ++i, state.now += seconds{1}) {
+    const reference::Estimate e = poll(*phc, state);
+    CHECK_FALSE(e.tracking);
+    CHECK_FALSE(e.last_update.has_value());
+  }
+  const reference::SourceReport row = phc->report().front();
+  CHECK(row.state == reference::SourceState::refused);
+  CHECK(row.why.find("ptp4l at /var/run/ptp4l") != std::string::npos);
+  CHECK(count(phc->take_notices(), "ptp4l_state") == 1);  // logged once, not every poll
 }
