@@ -126,139 +126,163 @@ void warn_unreadable(const config::Config& config, const std::optional<std::stri
 
 }  // namespace
 
-int run_daemon(const config::Config& config, const std::optional<std::string>& config_path) {
-  log_as_json(config.log_json);
-  asio::io_context io;
-  // Installed before any thread starts, so a SIGTERM during start-up still stops us cleanly.
-  asio::signal_set stop_signals{io, SIGINT, SIGTERM};
-  asio::signal_set reload_signal{io, SIGHUP};
+Daemon::Daemon(config::Config config, std::optional<std::string> config_path)
+    : config_(std::move(config)),
+      config_path_(std::move(config_path)),
+      stop_signals_(io_, SIGINT, SIGTERM),  // before any thread starts: a SIGTERM in start-up stops cleanly
+      reload_signal_(io_, SIGHUP),
+      workers_per_listener_(worker_count(config_)),
+      state_(config_.listeners.size() * workers_per_listener_,
+             std::make_unique<const ntp::Snapshot>(ntp::true_utc_snapshot())),
+      control_(config_, config_path_, io_, state_, workers_, histories_, reference::measure_precision(),
+               reference::realtime_now()),
+      http_(io_, [this](std::string_view path) { return control_.serve_http(path); }) {}
 
-  const unsigned workers_per_listener = worker_count(config);
-  const std::int8_t precision = reference::measure_precision();
-  std::vector<std::unique_ptr<io::Worker>> workers;
-  io::RcuCell<ntp::Snapshot> state{config.listeners.size() * workers_per_listener,
-                                   std::make_unique<const ntp::Snapshot>(ntp::true_utc_snapshot())};
-  // Filled once the sockets show whether clients can be steered to workers.
-  std::vector<std::unique_ptr<ntp::ClientHistory>> histories;
-  Control control{config, config_path, io, state, workers, histories, precision, reference::realtime_now()};
-  if (!control.prepare()) return 1;
-  state.publish(std::make_unique<const ntp::Snapshot>(control.snapshot()));
-  std::vector<std::vector<io::BoundSocket>> sockets(config.listeners.size());
-  std::vector<std::string> steering(config.listeners.size(), workers_per_listener == 1 ? "one worker" : "client address");
-  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
-    if (const std::string busy = io::check_address_free(config.listeners[i].address); !busy.empty()) {
-      log_listener_failure(config, i, busy);
-      return 1;
+Daemon::~Daemon() { stop_threads(); }
+
+void Daemon::stop_threads() {
+  for (const auto& worker : workers_) worker->request_stop();
+  if (nts_ke_) nts_ke_->request_stop();
+  threads_.clear();  // joins
+}
+
+int Daemon::run() {
+  log_as_json(config_.log_json);
+  if (!control_.prepare()) return 1;
+  state_.publish(std::make_unique<const ntp::Snapshot>(control_.snapshot()));
+  if (!bind_listeners() || !listen_metrics() || !listen_nts_ke() || !drop_to_user() || !start_threads()) return 1;
+  log_listening();
+  control_.start();
+  serve();
+  stop_threads();
+  log_totals(workers_);
+  return 0;
+}
+
+bool Daemon::bind_listeners() {
+  std::vector<std::vector<io::BoundSocket>> sockets(config_.listeners.size());
+  steering_.assign(config_.listeners.size(), workers_per_listener_ == 1 ? "one worker" : "client address");
+  for (std::size_t i = 0; i < config_.listeners.size(); ++i) {
+    if (const std::string busy = io::check_address_free(config_.listeners[i].address); !busy.empty()) {
+      log_listener_failure(config_, i, busy);
+      return false;
     }
-    for (unsigned w = 0; w < workers_per_listener; ++w) {
+    for (unsigned w = 0; w < workers_per_listener_; ++w) {
       std::string error;
-      sockets[i].push_back(io::open_listener_socket(config.listeners[i].address, error));
+      sockets[i].push_back(io::open_listener_socket(config_.listeners[i].address, error));
       if (!sockets[i].back().fd) {
-        log_listener_failure(config, i, error);
-        return 1;
+        log_listener_failure(config_, i, error);
+        return false;
       }
     }
-    if (workers_per_listener == 1) continue;
+    if (workers_per_listener_ == 1) continue;
     if (const std::string error = io::steer_by_client_address(sockets[i].front().fd.get(),
-                                                              config.listeners[i].address.family, workers_per_listener);
+                                                              config_.listeners[i].address.family, workers_per_listener_);
         !error.empty()) {
-      steering[i] = "kernel";
+      steering_[i] = "kernel";
       log(Level::warning, "client_steering_unavailable",
-          {{"address", config.listeners[i].address.to_string()},
+          {{"address", config_.listeners[i].address.to_string()},
            {"problem", error},
            {"effect", "the kernel spreads clients by address and port; workers share one client history"}});
     }
   }
-  const bool steered = workers_per_listener > 1 && std::ranges::count(steering, "kernel") == 0;
+  const bool steered = workers_per_listener_ > 1 && std::ranges::count(steering_, "kernel") == 0;
   // Steered, a client always reaches the same worker index on every listener, so each index
   // owns its share of the table: workers at different indices never write the same memory
   // (those at one index, one per listener, share it, as a client using two listeners must).
-  const std::size_t partitions = steered ? workers_per_listener : 1;
-  const std::size_t slots = std::max<std::size_t>(config.client_policy.table_size / partitions, 1);
+  const std::size_t partitions = steered ? workers_per_listener_ : 1;
+  const std::size_t slots = std::max<std::size_t>(config_.client_policy.table_size / partitions, 1);
   std::random_device entropy;
   for (std::size_t p = 0; p < partitions; ++p) {
-    histories.push_back(std::make_unique<ntp::ClientHistory>(slots, (std::uint64_t{entropy()} << 32) | entropy()));
+    histories_.push_back(std::make_unique<ntp::ClientHistory>(slots, (std::uint64_t{entropy()} << 32) | entropy()));
   }
   // Rate-limit tables are only allocated when rate limiting is on at start (see Control).
-  const std::size_t rate_entries = config.ratelimit.enabled ? config.ratelimit.table_size : 0;
-  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
-    for (unsigned w = 0; w < workers_per_listener; ++w) {
-      workers.push_back(std::make_unique<io::Worker>(std::move(sockets[i][w]), static_cast<std::uint8_t>(i), state,
-                                                     workers.size(), *histories[steered ? w : 0], rate_entries,
-                                                     (std::uint64_t{entropy()} << 32) | entropy()));
+  const std::size_t rate_entries = config_.ratelimit.enabled ? config_.ratelimit.table_size : 0;
+  for (std::size_t i = 0; i < config_.listeners.size(); ++i) {
+    for (unsigned w = 0; w < workers_per_listener_; ++w) {
+      workers_.push_back(std::make_unique<io::Worker>(std::move(sockets[i][w]), static_cast<std::uint8_t>(i), state_,
+                                                      workers_.size(), *histories_[steered ? w : 0], rate_entries,
+                                                      (std::uint64_t{entropy()} << 32) | entropy()));
     }
   }
+  return true;
+}
 
-  // The metrics endpoint is bound before any worker starts, so a port already taken fails
-  // the start cleanly, and once event=listening is logged every endpoint accepts.
-  metrics::HttpServer http{io, [&control](std::string_view path) { return control.serve_http(path); }};
-  if (config.metrics.listen) {
-    if (const std::string error = http.listen(*config.metrics.listen); !error.empty()) {
-      const config::Problem problem{config.metrics.location, "metrics.listen",
-                                    "cannot listen on " + config.metrics.listen->to_string() + ": " + error};
-      log(Level::error, "metrics_failed", {{"problem", problem.to_string()}});
-      return 1;
-    }
-    log(Level::info, "metrics_listening",
-        {{"address", config.metrics.listen->to_string()}, {"paths", "/metrics /status /healthz /readyz"}});
+// Bound before any worker starts, so a port already taken fails the start cleanly, and once
+// event=listening is logged every endpoint accepts.
+bool Daemon::listen_metrics() {
+  if (!config_.metrics.listen) return true;
+  if (const std::string error = http_.listen(*config_.metrics.listen); !error.empty()) {
+    const config::Problem problem{config_.metrics.location, "metrics.listen",
+                                  "cannot listen on " + config_.metrics.listen->to_string() + ": " + error};
+    log(Level::error, "metrics_failed", {{"problem", problem.to_string()}});
+    return false;
   }
+  log(Level::info, "metrics_listening",
+      {{"address", config_.metrics.listen->to_string()}, {"paths", "/metrics /status /healthz /readyz"}});
+  return true;
+}
 
-  // NTS-KE listens on TCP; bound here, before privileges go, so port 4460 or below 1024 works.
-  std::unique_ptr<io::NtsKeServer> nts_ke;
-  if (config.nts) {
-    raise_descriptor_limit(config);
-    std::vector<io::UniqueFd> listeners;
-    for (const config::NtsKeListener& listener : config.nts->listeners) {
-      std::string error;
-      listeners.push_back(io::open_nts_ke_socket(listener.address, error));
-      if (!listeners.back()) {
-        const config::Problem problem{listener.location, listener.key + ".address",
-                                      "cannot listen on " + listener.address.to_string() + ": " + error};
-        log(Level::error, "nts_ke_failed", {{"problem", problem.to_string()}});
-        return 1;
-      }
+// NTS-KE listens on TCP; bound here, before privileges go, so port 4460 or below 1024 works.
+bool Daemon::listen_nts_ke() {
+  if (!config_.nts) return true;
+  raise_descriptor_limit(config_);
+  std::vector<io::UniqueFd> listeners;
+  for (const config::NtsKeListener& listener : config_.nts->listeners) {
+    std::string error;
+    listeners.push_back(io::open_nts_ke_socket(listener.address, error));
+    if (!listeners.back()) {
+      const config::Problem problem{listener.location, listener.key + ".address",
+                                    "cannot listen on " + listener.address.to_string() + ": " + error};
+      log(Level::error, "nts_ke_failed", {{"problem", problem.to_string()}});
+      return false;
     }
-    const auto ms = [](leapdb::Nanoseconds d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
-    const io::NtsKeLimits limits{config.nts->max_connections, ms(config.nts->handshake_timeout),
-                                 ms(config.nts->rate_interval), config.nts->rate_burst};
-    try {
-      nts_ke = std::make_unique<io::NtsKeServer>(std::move(listeners), limits, control.nts_ke_state());
-    } catch (const std::exception& error) {
-      log(Level::error, "nts_ke_failed", {{"problem", error.what()}});
-      return 1;
-    }
-    control.attach_nts_ke(nts_ke.get());
   }
+  const auto ms = [](leapdb::Nanoseconds d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
+  const io::NtsKeLimits limits{config_.nts->max_connections, ms(config_.nts->handshake_timeout),
+                               ms(config_.nts->rate_interval), config_.nts->rate_burst};
+  try {
+    nts_ke_ = std::make_unique<io::NtsKeServer>(std::move(listeners), limits, control_.nts_ke_state());
+  } catch (const std::exception& error) {
+    log(Level::error, "nts_ke_failed", {{"problem", error.what()}});
+    return false;
+  }
+  control_.attach_nts_ke(nts_ke_.get());
+  return true;
+}
 
-  // Everything privileged is done: sockets are bound, the reference and the keys are open.
-  const Privileges privileges = drop_privileges(config);
+// Everything privileged is done: sockets are bound, the sources and the keys are open.
+bool Daemon::drop_to_user() {
+  const Privileges privileges = drop_privileges(config_);
   if (!privileges.error.empty()) {
     log(Level::error, "privileges_failed", {{"problem", privileges.error}});
-    return 1;
+    return false;
   }
   if (!privileges.warning.empty()) {
     log(Level::warning, "privileges_kept", {{"detail", privileges.warning}});
-  } else {
-    log(Level::info, "privileges_dropped", {{"user", privileges.user},
-                                            {"uid", std::to_string(privileges.uid)},
-                                            {"gid", std::to_string(privileges.gid)},
-                                            {"capabilities", "none"}});
-    warn_unreadable(config, config_path, privileges.user);
+    return true;
   }
+  log(Level::info, "privileges_dropped", {{"user", privileges.user},
+                                          {"uid", std::to_string(privileges.uid)},
+                                          {"gid", std::to_string(privileges.gid)},
+                                          {"capabilities", "none"}});
+  warn_unreadable(config_, config_path_, privileges.user);
+  return true;
+}
 
+bool Daemon::start_threads() {
   // Workers never see the signals: they are delivered to this thread, where Asio waits.
   sigset_t handled, previous;
   sigemptyset(&handled);
   for (const int signal : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&handled, signal);
   pthread_sigmask(SIG_BLOCK, &handled, &previous);
-  std::vector<std::jthread> threads;
   // Each worker confines itself before it answers anything; start-up waits to hear from all.
-  std::latch confined{static_cast<std::ptrdiff_t>(workers.size())};
+  std::latch confined{static_cast<std::ptrdiff_t>(workers_.size())};
   std::mutex confinement_mutex;
   std::string confinement_error;
-  for (const auto& worker : workers) {
-    const std::string name = "smeard-w" + std::to_string(threads.size());  // what top -H shows
-    threads.emplace_back([&worker, &confined, &confinement_mutex, &confinement_error, name, seccomp = config.seccomp] {
+  for (const auto& worker : workers_) {
+    const std::string name = "smeard-w" + std::to_string(threads_.size());  // what top -H shows
+    threads_.emplace_back([&worker, &confined, &confinement_mutex, &confinement_error, name, seccomp = config_.seccomp] {
       pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
       const std::string error = seccomp ? io::confine_worker_thread() : std::string{};
       if (!error.empty()) {
@@ -270,10 +294,10 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
     });
   }
   // Not confined: TLS needs more of the kernel than a worker's allow-list grants.
-  if (nts_ke) {
-    threads.emplace_back([&nts_ke] {
+  if (nts_ke_) {
+    threads_.emplace_back([this] {
       pthread_setname_np(pthread_self(), "smeard-ntske");
-      nts_ke->run();
+      nts_ke_->run();
     });
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
@@ -281,59 +305,62 @@ int run_daemon(const config::Config& config, const std::optional<std::string>& c
   if (!confinement_error.empty()) {
     log(Level::error, "seccomp_failed",
         {{"problem", confinement_error}, {"detail", "set seccomp: false to run the workers unconfined"}});
-    for (const auto& worker : workers) worker->request_stop();
-    if (nts_ke) nts_ke->request_stop();
-    return 1;  // the threads join as they go out of scope
+    stop_threads();
+    return false;
   }
-  if (config.seccomp) log(Level::info, "seccomp", {{"workers", std::to_string(workers.size())}, {"action", "kill"}});
+  if (config_.seccomp) log(Level::info, "seccomp", {{"workers", std::to_string(workers_.size())}, {"action", "kill"}});
+  return true;
+}
 
-  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
-    const config::Listener& listener = config.listeners[i];
+void Daemon::log_listening() const {
+  for (std::size_t i = 0; i < config_.listeners.size(); ++i) {
+    const config::Listener& listener = config_.listeners[i];
     log(Level::info, "listening",
         {{"address", listener.address.to_string()},
          {"timescale", listener.timescale},
-         {"workers", std::to_string(workers_per_listener)},
-         {"steering", steering[i]},
-         {"config", config.source}});
+         {"workers", std::to_string(workers_per_listener_)},
+         {"steering", steering_[i]},
+         {"config", config_.source}});
   }
+  if (!config_.nts) return;
+  for (const config::NtsKeListener& listener : config_.nts->listeners) {
+    log(Level::info, "nts_ke_listening",
+        {{"address", listener.address.to_string()},
+         {"timescale", listener.timescale},
+         {"server", listener.server.empty() ? "(the KE host)" : listener.server},
+         {"port", std::to_string(listener.port.value_or(123))}});
+  }
+}
 
-  if (config.nts) {
-    for (const config::NtsKeListener& listener : config.nts->listeners) {
-      log(Level::info, "nts_ke_listening",
-          {{"address", listener.address.to_string()},
-           {"timescale", listener.timescale},
-           {"server", listener.server.empty() ? "(the KE host)" : listener.server},
-           {"port", std::to_string(listener.port.value_or(123))}});
-    }
-  }
-  control.start();
-  const std::string serving = "STATUS=serving " + std::to_string(config.listeners.size()) + " listeners";
+// Until SIGTERM or SIGINT; SIGHUP reloads.
+void Daemon::serve() {
+  const std::string serving = "STATUS=serving " + std::to_string(config_.listeners.size()) + " listeners";
   notify("READY=1\n" + serving);
-  stop_signals.async_wait([&](const std::error_code& error, int signal) {
+  stop_signals_.async_wait([this](const std::error_code& error, int signal) {
     if (error) return;
     log(Level::info, "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
     notify("STOPPING=1");
-    io.stop();
+    io_.stop();
   });
-  std::function<void()> wait_for_reload = [&] {
-    reload_signal.async_wait([&](const std::error_code& error, int) {
-      if (error) return;
-      log(Level::info, "reload", {{"signal", "SIGHUP"}});
-      // A reload that is refused keeps the old configuration serving: ready either way.
-      notify("RELOADING=1");
-      control.reload("SIGHUP");
-      notify("READY=1\n" + serving);
-      wait_for_reload();
-    });
-  };
-  wait_for_reload();
-  io.run();
+  wait_for_reload(serving);
+  io_.run();
+}
 
-  for (const auto& worker : workers) worker->request_stop();
-  if (nts_ke) nts_ke->request_stop();
-  threads.clear();  // joins
-  log_totals(workers);
-  return 0;
+void Daemon::wait_for_reload(const std::string& serving) {
+  reload_signal_.async_wait([this, serving](const std::error_code& error, int) {
+    if (error) return;
+    log(Level::info, "reload", {{"signal", "SIGHUP"}});
+    // A reload that is refused keeps the old configuration serving: ready either way.
+    notify("RELOADING=1");
+    control_.reload("SIGHUP");
+    notify("READY=1\n" + serving);
+    wait_for_reload(serving);
+  });
+}
+
+int run_daemon(const config::Config& config, const std::optional<std::string>& config_path) {
+  Daemon daemon{config, config_path};
+  return daemon.run();
 }
 
 }  // namespace app
