@@ -6,6 +6,8 @@
 #include <tuple>
 
 #include "server/app/log.hpp"
+#include "server/app/reference_factory.hpp"
+#include "server/app/reload_plan.hpp"
 #include "server/app/status_builder.hpp"
 #include "server/ntp/client.hpp"
 #include "server/reference/clocks.hpp"
@@ -13,20 +15,6 @@
 
 namespace app {
 namespace {
-
-std::string listener_layout(const config::Config& config) {
-  std::string text = std::to_string(worker_count(config));
-  for (const config::Listener& listener : config.listeners) text += " " + listener.address.to_string();
-  return text;
-}
-
-// What only a restart changes: whether NTS is on, and where the KE server listens.
-std::optional<std::vector<config::SocketAddress>> nts_layout(const config::Config& config) {
-  if (!config.nts) return std::nullopt;
-  std::vector<config::SocketAddress> addresses;
-  for (const config::NtsKeListener& listener : config.nts->listeners) addresses.push_back(listener.address);
-  return addresses;
-}
 
 std::vector<std::optional<io::FileSignature>> nts_signatures(const config::Config& config) {
   std::vector<std::optional<io::FileSignature>> signatures;
@@ -36,17 +24,13 @@ std::vector<std::optional<io::FileSignature>> nts_signatures(const config::Confi
   return signatures;
 }
 
-auto nts_limits(const config::Nts& nts) {
-  return std::tuple{nts.max_connections, nts.handshake_timeout, nts.rate_interval, nts.rate_burst};
-}
-
 // What an operator must see about the timescales being served: loudly for rehearsals and a
 // simulated clock, which are not real time.
 void log_serving(const config::Config& config) {
-  if (config.reference.type == config::Reference::Type::simulated) {
+  if (const config::ReferenceSource* simulated = config.reference.simulated()) {
     log(Level::warning, "reference_simulated",
-        {{"start", leapdb::format_rfc3339(config.reference.start)},
-         {"rate", config.reference.rate_text},
+        {{"start", leapdb::format_rfc3339(simulated->start)},
+         {"rate", simulated->rate_text},
          {"detail", "SIMULATED TIME: this server does not serve the real time; for rehearsals and tests only"}});
   }
   for (const auto& [name, timescale] : config.timescales) {
@@ -66,9 +50,33 @@ void log_serving(const config::Config& config) {
   }
 }
 
-std::string refid_text(const config::Reference& reference) {
-  return reference.type == config::Reference::Type::upstream ? "the selected server's address"
-                                                             : reference.reference_id_text();
+std::string seconds_text(leapdb::Nanoseconds d) {
+  const std::int64_t ns = d.count();
+  if (ns % 1'000'000'000 == 0) return std::to_string(ns / 1'000'000'000);
+  return std::to_string(static_cast<double>(ns) / 1e9);
+}
+
+// The sources and the selection among them, one line each.
+void log_reference(const config::Reference& reference) {
+  log(Level::info, "reference",
+      {{"sources", std::to_string(reference.sources.size())},
+       {"minsources", std::to_string(reference.minsources)},
+       {"max_step_s", seconds_text(reference.max_step)},
+       {"holdover_s", seconds_text(reference.holdover)},
+       {"local_stratum", std::to_string(reference.local_stratum)}});
+  for (const config::ReferenceSource& source : reference.sources) {
+    std::string options;
+    for (const auto& [on, name] : {std::pair{source.prefer, "prefer"}, std::pair{source.trust, "trust"},
+                                   std::pair{source.require, "require"}, std::pair{source.noselect, "noselect"}}) {
+      if (on) options += (options.empty() ? "" : ",") + std::string{name};
+    }
+    log(Level::info, "reference_source",
+        {{"name", source_name(source)},
+         {"type", std::string{config::to_string(source.type)}},
+         {"refid", source.type == config::ReferenceSource::Type::upstream ? "the selected server's address"
+                                                                          : source.reference_id_text()},
+         {"options", options.empty() ? "none" : options}});
+  }
 }
 
 void log_notice(const reference::Notice& notice) {
@@ -173,16 +181,13 @@ bool Control::prepare() {
     log_certificate(*config_.nts, nts_);
     rotate_nts_keys(true);
   }
-  auto opened = open_reference(config_.reference, precision_);
+  auto opened = References::open(config_.reference, precision_, reference::monotonic_raw_now());
   if (const auto* problem = std::get_if<config::Problem>(&opened)) {
     log(Level::error, "reference_failed", {{"problem", problem->to_string()}});
     return false;
   }
-  reference_ = std::move(std::get<OpenedReference>(opened));
-  log(Level::info, "reference", {{"type", std::string{config::to_string(config_.reference.type)}},
-                                 {"refid", refid_text(config_.reference)},
-                                 {"holdover_s", std::to_string(config_.reference.holdover.count() / 1'000'000'000)},
-                                 {"local_stratum", std::to_string(config_.reference.local_stratum)}});
+  references_ = std::move(std::get<std::unique_ptr<References>>(opened));
+  log_reference(config_.reference);
   log_serving(config_);
   if (!leaps_->start(reference::realtime_now(), acceptor(config_, plan_))) return false;
   poll_reference();
@@ -194,7 +199,7 @@ reference::Served Control::served_at(leapdb::UtcTime reading) const {
   if (clock.kind == ntp::ReferenceClock::Kind::system) clock.correction = estimate_.line;
   const std::optional<leapdb::TaiTime> updated =
       estimate_.last_update ? std::optional{clock.to_tai(*estimate_.last_update)} : std::nullopt;
-  return reference::serve(estimate_, reference_.policy, updated, clock.to_tai(reading), clock.to_tai(origin_));
+  return reference::serve(estimate_, references_->policy(), updated, clock.to_tai(reading), clock.to_tai(origin_));
 }
 
 ntp::Snapshot Control::snapshot() const {
@@ -221,18 +226,17 @@ void Control::publish() {
 }
 
 void Control::poll_reference() {
-  const leapdb::UtcTime realtime = reference::realtime_now();
-  const leapdb::Nanoseconds raw = reference::monotonic_raw_now();
+  const reference::ClockPair now = reference::read_clock_pair();
   const reference::KernelClockStatus kernel = reference::read_kernel_clock_status();
-  estimate_ = reference_.source->poll(reference::Tick{*leaps_->table(), realtime, raw, kernel});
-  for (const reference::Notice& notice : reference_.source->take_notices()) log_notice(notice);
+  estimate_ = references_->poll(reference::Tick{*leaps_->table(), now.realtime, now.raw, kernel});
+  for (const reference::Notice& notice : references_->take_notices()) log_notice(notice);
 
-  const reference::Stage stage = served_at(realtime).stage;
+  const reference::Stage stage = served_at(now.realtime).stage;
   if (stage_ != stage) {
     const Level level = stage == reference::Stage::synchronized ? Level::info : Level::warning;
     log(level, "reference_stage",
         {{"stage", std::string{reference::to_string(stage)}},
-         {"type", std::string{config::to_string(config_.reference.type)}},
+         {"sources", references_->types()},
          {"last_update", estimate_.last_update ? leapdb::format_rfc3339(*estimate_.last_update) : "never"},
          {"detail", std::string{stage_detail(stage)}}});
     stage_ = stage;
@@ -260,34 +264,18 @@ void Control::reload(std::string_view reason) {
     return;
   }
   config::Config candidate = std::move(*parsed.config);
-  if (listener_layout(candidate) != listener_layout(config_)) {
-    refuse(reason, {*config_path_ + ": listeners: listeners and workers can only change with a restart"});
+  const ReloadPlan change = plan_reload(config_, candidate, rate_tables_);
+  if (!change.refused.empty()) {
+    refuse(reason, change.refused);
     return;
   }
-  if (candidate.client_policy.table_size != config_.client_policy.table_size) {
-    log(Level::warning, "reload_partial", {{"detail", "client_policy.table_size takes effect at the next restart"}});
-  }
-  if (candidate.ratelimit.enabled && (!rate_tables_ || candidate.ratelimit.table_size != config_.ratelimit.table_size)) {
-    log(Level::warning, "reload_partial",
-        {{"detail", rate_tables_ ? "ratelimit.table_size takes effect at the next restart"
-                                 : "ratelimit.enabled takes effect at the next restart"}});
-  }
-  if (candidate.user != config_.user || candidate.group != config_.group) {
-    log(Level::warning, "reload_partial", {{"detail", "user and group take effect at the next restart"}});
-  }
-  if (candidate.metrics.listen != config_.metrics.listen) {
-    log(Level::warning, "reload_partial", {{"detail", "metrics.listen takes effect at the next restart"}});
-  }
-  // A changed reference is opened before anything else changes, so a device that is not
-  // there refuses the whole reload and the old reference keeps serving.
-  std::optional<OpenedReference> reopened;
-  if (!same_source(candidate.reference, config_.reference)) {
-    auto opened = open_reference(candidate.reference, precision_);
-    if (const auto* problem = std::get_if<config::Problem>(&opened)) {
-      refuse(reason, {problem->to_string()});
-      return;
-    }
-    reopened = std::move(std::get<OpenedReference>(opened));
+  for (const std::string& detail : change.deferred) log(Level::warning, "reload_partial", {{"detail", detail}});
+  // New sources are opened before anything else changes, so a device that is not there refuses
+  // the whole reload while the old sources keep serving.
+  auto opened = references_->open_new(candidate.reference, change.kept_sources);
+  if (const auto* problem = std::get_if<config::Problem>(&opened)) {
+    refuse(reason, {problem->to_string()});
+    return;
   }
   // The keys file is reread at every reload, whether or not its name changed.
   LoadedKeys keys = load_keys(candidate);
@@ -296,30 +284,21 @@ void Control::reload(std::string_view reason) {
     return;
   }
   // So are the NTS certificate, key and cookie secret: a renewed certificate takes effect here.
-  LoadedNts nts;
-  if (nts_layout(candidate) != nts_layout(config_)) {
-    refuse(reason, {*config_path_ + ": nts: NTS and its listeners can only change with a restart"});
-    return;
-  }
-  // Taken before reading, so a file replaced while it is read is seen as changed next time.
+  // Signatures are taken before reading, so a file replaced while it is read is seen as changed next time.
   auto candidate_nts_signatures = nts_signatures(candidate);
+  LoadedNts nts;
   if (candidate.nts) {
     nts = load_nts(*candidate.nts);
     if (!nts.tls) {
       refuse(reason, nts.problems);
       return;
     }
-    if (nts_limits(*candidate.nts) != nts_limits(*config_.nts)) {
-      log(Level::warning, "reload_partial",
-          {{"detail", "nts.max_connections, handshake_timeout and ratelimit take effect at the next restart"}});
-    }
   }
   // Leap files: the same watcher rereads them; new settings get a new watcher.
   ServingPlan plan;
   const LeapWatcher::Acceptor accept = acceptor(candidate, plan);
   std::unique_ptr<LeapWatcher> leaps;
-  if (candidate.leapdb.files != config_.leapdb.files || candidate.leapdb.allow_unhashed != config_.leapdb.allow_unhashed ||
-      candidate.leapdb.expiry_warning_days != config_.leapdb.expiry_warning_days) {
+  if (change.leapdb_changed) {
     leaps = std::make_unique<LeapWatcher>(candidate.leapdb);
     if (!leaps->start(reference::realtime_now(), accept)) {
       refuse(reason, {"the new leapdb files could not be used (see above)"});
@@ -344,12 +323,9 @@ void Control::reload(std::string_view reason) {
     log(Level::warning, "client_history_cleared", {{"reason", "the set of timescales changed"}});
   }
   log_as_json(candidate.log_json);
-  if (reopened) {
-    reference_ = std::move(*reopened);
-    stage_.reset();
-  } else {
-    reference_.policy = {candidate.reference.holdover, static_cast<std::uint8_t>(candidate.reference.local_stratum)};
-  }
+  // Unchanged sources keep their state, samples and clock.
+  references_->reconfigure(candidate.reference, change.kept_sources, std::move(std::get<0>(opened)),
+                           reference::monotonic_raw_now());
   config_ = std::move(candidate);
   plan_ = std::move(plan);
   keys_ = std::move(keys.ring);
@@ -360,11 +336,7 @@ void Control::reload(std::string_view reason) {
   rotate_nts_keys(true);
   log(Level::info, "config_reloaded", {{"reason", std::string{reason}}, {"config", *config_path_}});
   log_serving(config_);
-  if (reopened) {
-    log(Level::info, "reference", {{"type", std::string{config::to_string(config_.reference.type)}},
-                                   {"refid", refid_text(config_.reference)}});
-    poll_reference();
-  }
+  log_reference(config_.reference);
   publish();
 }
 
@@ -418,10 +390,12 @@ metrics::Status Control::status() const {
   in.version = SMEARD_VERSION;
   in.snapshot = &state_.current();
   in.reading = reference::realtime_now();
-  in.reference_type = std::string{config::to_string(config_.reference.type)};
+  in.reference_type = references_->types();
+  in.selected_source = references_->selected();
+  in.selection_changes = references_->selection_changes();
   in.stage = stage_.value_or(reference::Stage::unsynchronized);
   in.estimate = estimate_;
-  in.sources = reference_.source->report();
+  in.sources = references_->report();
   in.leap_files_configured = !config_.leapdb.files.empty();
   in.leap_table_loaded = leaps_->loaded();
   in.traffic = traffic();

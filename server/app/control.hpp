@@ -15,7 +15,7 @@
 #include "config/config.hpp"
 #include "server/app/leap_watcher.hpp"
 #include "server/app/nts_files.hpp"
-#include "server/app/reference_factory.hpp"
+#include "server/app/references.hpp"
 #include "server/app/serving_state.hpp"
 #include "server/io/file.hpp"
 #include "server/io/nts_ke.hpp"
@@ -37,7 +37,7 @@ class Control {
           io::RcuCell<ntp::Snapshot>& state, std::vector<std::unique_ptr<io::Worker>>& workers,
           std::vector<std::unique_ptr<ntp::ClientHistory>>& histories, std::int8_t precision, leapdb::UtcTime origin);
 
-  // Opens the reference, loads the leap data, plans what to serve and polls the reference once;
+  // Opens the sources, loads the leap data, plans what to serve and polls the reference once;
   // false (with problems logged) if it cannot.
   bool prepare();
   ntp::Snapshot snapshot() const;
@@ -79,7 +79,7 @@ class Control {
   leapdb::UtcTime origin_;
   std::unique_ptr<LeapWatcher> leaps_;
   ServingPlan plan_;
-  OpenedReference reference_;
+  std::unique_ptr<References> references_;
   reference::Estimate estimate_;
   std::optional<reference::Stage> stage_;
   std::map<std::string, bool, std::less<>> smearing_;

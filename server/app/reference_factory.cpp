@@ -1,7 +1,5 @@
 #include "server/app/reference_factory.hpp"
 
-#include <tuple>
-
 #include "server/reference/phc.hpp"
 #include "server/reference/shm.hpp"
 #include "server/reference/sock.hpp"
@@ -10,57 +8,68 @@
 
 namespace app {
 
-std::variant<OpenedReference, config::Problem> open_reference(const config::Reference& settings, std::int8_t precision) {
-  OpenedReference opened;
-  opened.policy = {settings.holdover, static_cast<std::uint8_t>(settings.local_stratum)};
+using Type = config::ReferenceSource::Type;
+
+std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(const config::ReferenceSource& settings,
+                                                                               std::int8_t precision) {
   const std::uint32_t refid = reference::encode_refid(settings.reference_id_text());
+  std::unique_ptr<reference::Source> source;
   std::string error;
   std::string key;
   switch (settings.type) {
-    case config::Reference::Type::system:
-      opened.source = std::make_unique<reference::SystemSource>(
-          reference::SystemOptions{settings.clock == config::Reference::Clock::tai, refid, precision});
+    case Type::system: {
+      key = ".ptp4l";
+      std::unique_ptr<reference::ptp4l::Monitor> ptp4l;
+      if (settings.ptp4l && !(ptp4l = reference::ptp4l::Monitor::open(*settings.ptp4l, error))) break;
+      source = std::make_unique<reference::SystemSource>(
+          reference::SystemOptions{settings.clock == config::ReferenceSource::Clock::tai, refid, precision},
+          std::move(ptp4l));
       break;
-    case config::Reference::Type::simulated:
-      opened.source = std::make_unique<reference::SimulatedSource>(refid);
+    }
+    case Type::simulated: source = std::make_unique<reference::SimulatedSource>(refid); break;
+    case Type::phc:
+      key = ".device";
+      source = reference::make_phc_source(
+          reference::PhcOptions{settings.device, settings.timescale == config::ReferenceSource::Timescale::utc, refid,
+                                settings.ptp4l},
+          error);
       break;
-    case config::Reference::Type::phc:
-      key = "reference.device";
-      opened.source = reference::make_phc_source(
-          reference::PhcOptions{settings.device, settings.timescale == config::Reference::Timescale::utc, refid}, error);
-      break;
-    case config::Reference::Type::upstream: {
-      key = "reference.servers";
+    case Type::upstream: {
+      key = ".servers";
       reference::UpstreamOptions options{{}, settings.minsources, settings.drift_file, settings.poll, precision};
       for (const config::UpstreamServer& server : settings.servers) {
         options.servers.push_back({server.host, server.port, server.text});
       }
-      opened.source = reference::make_upstream_source(options, error);
+      source = reference::make_upstream_source(options, error);
       break;
     }
-    case config::Reference::Type::shm:
-      key = "reference.unit";
-      opened.source = reference::make_shm_source(reference::ShmOptions{settings.unit, refid}, error);
+    case Type::shm:
+      key = ".unit";
+      source = reference::make_shm_source(reference::ShmOptions{settings.unit, refid}, error);
       break;
-    case config::Reference::Type::sock:
-      key = "reference.path";
-      opened.source = reference::make_sock_source(reference::SockOptions{settings.path, refid}, error);
+    case Type::sock:
+      key = ".path";
+      source = reference::make_sock_source(reference::SockOptions{settings.path, refid}, error);
       break;
   }
-  if (!opened.source) return config::Problem{settings.resource_location, key, error};
-  return opened;
+  if (!source) return config::Problem{settings.resource_location, settings.key + key, error};
+  return source;
 }
 
-bool same_source(const config::Reference& a, const config::Reference& b) {
-  const auto fields = [](const config::Reference& r) {
-    return std::tie(r.type, r.refid, r.clock, r.device, r.timescale, r.unit, r.path, r.minsources, r.drift_file, r.poll,
-                    r.start, r.rate_numerator, r.rate_denominator);
-  };
-  if (fields(a) != fields(b) || a.servers.size() != b.servers.size()) return false;
-  for (std::size_t i = 0; i < a.servers.size(); ++i) {
-    if (a.servers[i].host != b.servers[i].host || a.servers[i].port != b.servers[i].port) return false;
+std::string source_name(const config::ReferenceSource& settings) {
+  switch (settings.type) {
+    case Type::system: return "system";
+    case Type::simulated: return "simulated";
+    case Type::phc: return settings.device;
+    case Type::shm: return "SHM(" + std::to_string(settings.unit) + ")";
+    case Type::sock: return "SOCK(" + settings.path + ")";
+    case Type::upstream: {
+      std::string names;
+      for (const config::UpstreamServer& server : settings.servers) names += (names.empty() ? "" : ", ") + server.text;
+      return "upstream(" + names + ")";
+    }
   }
-  return true;
+  return "unknown";
 }
 
 }  // namespace app

@@ -1,7 +1,7 @@
 #pragma once
-// Opens the configured reference: the one place that knows both the configuration and every
-// source type. A reference that cannot be opened (a missing device, a path that is not a PHC)
-// is a problem naming the file, line and key, at start and on reload alike.
+// Opens one configured source: the one place that knows both the configuration and every
+// source type. A source that cannot be opened (a missing device, a path that is not a PHC) is a
+// problem naming the file, line and key, at start and on reload alike.
 
 #include <cstdint>
 #include <memory>
@@ -9,20 +9,16 @@
 #include <variant>
 
 #include "config/config.hpp"
-#include "server/reference/quality.hpp"
 #include "server/reference/source.hpp"
 
 namespace app {
 
-struct OpenedReference {
-  std::unique_ptr<reference::Source> source;
-  reference::HoldoverPolicy policy;
-};
-
 // `precision`: the system clock's, measured at start.
-std::variant<OpenedReference, config::Problem> open_reference(const config::Reference& settings, std::int8_t precision);
+std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(const config::ReferenceSource& settings,
+                                                                               std::int8_t precision);
 
-// The settings that need a new source when they change (holdover and the local stratum do not).
-bool same_source(const config::Reference& a, const config::Reference& b);
+// What logs and `smearctl status` call the source: "system", "/dev/ptp0", "SHM(0)",
+// "SOCK(/run/chrony.ttyS0.sock)", "upstream(ntp1.example.net, ...)", "simulated".
+std::string source_name(const config::ReferenceSource& settings);
 
 }  // namespace app

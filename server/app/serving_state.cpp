@@ -80,12 +80,12 @@ PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leap
   plan.policy.mixed_window = config.client_policy.mixed_window;
 
   plan.clock.table = table;
-  if (config.reference.type == config::Reference::Type::simulated) {
+  if (const config::ReferenceSource* simulated = config.reference.simulated()) {
     plan.clock.kind = ntp::ReferenceClock::Kind::simulated;
-    plan.clock.start = table->to_tai(config.reference.start);
+    plan.clock.start = table->to_tai(simulated->start);
     plan.clock.origin = origin;
-    plan.clock.rate_numerator = config.reference.rate_numerator;
-    plan.clock.rate_denominator = config.reference.rate_denominator;
+    plan.clock.rate_numerator = simulated->rate_numerator;
+    plan.clock.rate_denominator = simulated->rate_denominator;
   }
   result.plan = std::move(plan);
   return result;

@@ -20,6 +20,7 @@ metrics::SourceStatus source_status(const reference::SourceReport& r) {
   if (r.error) s.error_seconds = seconds_of(*r.error);
   if (r.last_sample) s.last_sample = seconds_of(*r.last_sample);
   s.why = r.why;
+  s.type = r.type;
   return s;
 }
 
@@ -62,6 +63,8 @@ metrics::Status build_status(const StatusInputs& in) {
   s.version = in.version;
   s.now = seconds_of(now);
   s.reference_type = in.reference_type;
+  s.selected_source = in.selected_source;
+  s.selection_changes = in.selection_changes;
   s.reference_stage = std::string{reference::to_string(in.stage)};
   // On the reference's own timeline, like `now` (they differ for a simulated reference).
   s.reference_offset_seconds = seconds_of(now - in.reading);

@@ -3,6 +3,8 @@
 // snapshot the workers serve and what the control thread knows besides; so what operators see
 // is computed from exactly what clients are answered from.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,8 @@ struct StatusInputs {
   const ntp::Snapshot* snapshot = nullptr;
   leapdb::UtcTime reading{};  // the system clock now
   std::string reference_type;
+  std::optional<std::string> selected_source;  // the source replies name now
+  std::uint64_t selection_changes = 0;
   reference::Stage stage = reference::Stage::unsynchronized;
   reference::Estimate estimate;
   std::vector<reference::SourceReport> sources;

@@ -122,6 +122,10 @@ int run_status(const std::string& url_text, bool json) {
   if (stage != "synchronized") std::transform(stage.begin(), stage.end(), stage.begin(), ::toupper);
   std::printf("Reference       : %s, %s, offset %+.9f s, error bound %.9f s\n", ref.value("type", "").c_str(),
               stage.c_str(), ref.value("offset_s", 0.0), ref.value("error_bound_s", 0.0));
+  const std::string selected = ref.contains("selected") && ref["selected"].is_string() ? ref["selected"].get<std::string>()
+                                                                                       : "none";
+  std::printf("Selected source : %s (%llu selection changes)\n", selected.c_str(),
+              static_cast<unsigned long long>(ref.value("selection_changes", 0ULL)));
   std::printf("Last update     : %s\n", time_text(ref["last_update"]).c_str());
   if (!ref["holdover_ends"].is_null()) {
     std::printf("Holdover ends   : %s (in %.0f s)\n", time_text(ref["holdover_ends"]).c_str(),

@@ -118,8 +118,11 @@ std::string to_prometheus(const Status& s) {
     f.gauge("smeard_reference_holdover_end_timestamp_seconds",
             "When holdover ends and replies stop claiming synchronization", *s.holdover_ends, reference);
   }
+  f.counter("smeard_reference_selection_changes_total",
+            "How often what steers the served clock changed: a source selected, failed over, combined, held over",
+            static_cast<double>(s.selection_changes), reference);
   for (const SourceStatus& source : s.sources) {
-    const Labels l{{"type", s.reference_type}, {"source", source.name}};
+    const Labels l{{"type", source.type}, {"source", source.name}};
     for (const char* state : kSourceStates) {
       Labels with_state = l;
       with_state.push_back({"state", state});
@@ -219,6 +222,8 @@ std::string to_json(const Status& s) {
   json["healthy"] = s.healthy;
   json["reference"] = {{"type", s.reference_type},
                        {"stage", s.reference_stage},
+                       {"selected", s.selected_source ? nlohmann::ordered_json(*s.selected_source) : nullptr},
+                       {"selection_changes", s.selection_changes},
                        {"offset_s", s.reference_offset_seconds},
                        {"error_bound_s", s.reference_error_bound_seconds},
                        {"stratum", s.reference_stratum},
@@ -229,6 +234,7 @@ std::string to_json(const Status& s) {
   json["sources"] = nlohmann::ordered_json::array();
   for (const SourceStatus& source : s.sources) {
     json["sources"].push_back({{"name", source.name},
+                               {"type", source.type},
                                {"state", source.state},
                                {"stratum", source.stratum},
                                {"poll_s", source.poll_seconds},

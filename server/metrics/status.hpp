@@ -58,6 +58,7 @@ struct Traffic {
 // One reference source, as `chronyc sources` lists it.
 struct SourceStatus {
   std::string name;
+  std::string type;   // the configured source's: system | phc | shm | sock | upstream | simulated
   std::string state;  // selected | candidate | falseticker | unreachable | refused
   int stratum = 0;
   double poll_seconds = 0;
@@ -86,7 +87,9 @@ struct Status {
   std::string version;
   double now = 0;  // Unix seconds (true UTC as the reference sees it)
   // The reference.
-  std::string reference_type;       // system | phc | shm | sock | upstream | simulated
+  std::string reference_type;       // the sources' types: "upstream", "phc+sock+upstream"
+  std::optional<std::string> selected_source;  // the source replies name now, if one is selected
+  std::uint64_t selection_changes = 0;         // how often what steers the served clock changed
   std::string reference_stage;      // one of kReferenceStages
   double reference_offset_seconds = 0;  // reference minus the system clock
   double reference_error_bound_seconds = 0;

@@ -99,10 +99,13 @@ TEST_CASE("the reference's stage and each source, as metrics and JSON") {
   auto s = example();
   s.reference_type = "upstream";
   s.reference_stage = "holdover";
+  s.selected_source = "upstream(192.0.2.1, 192.0.2.2)";
+  s.selection_changes = 3;
   s.holdover_ends = 1800000000;
   s.reference_last_update = 1799996400;
   metrics::SourceStatus good;
   good.name = "192.0.2.1:123";
+  good.type = "upstream";
   good.state = "selected";
   good.stratum = 2;
   good.poll_seconds = 16;
@@ -112,6 +115,7 @@ TEST_CASE("the reference's stage and each source, as metrics and JSON") {
   good.error_seconds = 3e-5;
   metrics::SourceStatus bad;
   bad.name = "192.0.2.2:123";
+  bad.type = "upstream";
   bad.state = "falseticker";
   bad.why = "2.0 s from the others";
   s.sources = {good, bad};
@@ -126,7 +130,8 @@ TEST_CASE("the reference's stage and each source, as metrics and JSON") {
         "smeard_source_state{type=\"upstream\",source=\"192.0.2.2:123\",state=\"falseticker\"} 1",
         "smeard_source_reach{type=\"upstream\",source=\"192.0.2.1:123\"} 254",
         "smeard_source_poll_seconds{type=\"upstream\",source=\"192.0.2.1:123\"} 16",
-        "smeard_source_offset_seconds{type=\"upstream\",source=\"192.0.2.1:123\"} -2.5e-05"}) {
+        "smeard_source_offset_seconds{type=\"upstream\",source=\"192.0.2.1:123\"} -2.5e-05",
+        "smeard_reference_selection_changes_total{type=\"upstream\"} 3"}) {
     CAPTURE(line);
     CHECK(text.find(std::string{line} + "\n") != std::string::npos);
   }
@@ -138,4 +143,7 @@ TEST_CASE("the reference's stage and each source, as metrics and JSON") {
   CHECK(json["sources"][1]["why"] == "2.0 s from the others");
   CHECK(json["sources"][1]["offset_s"].is_null());
   CHECK(json["sources"][0]["reach"] == 254);
+  CHECK(json["sources"][0]["type"] == "upstream");
+  CHECK(json["reference"]["selected"] == "upstream(192.0.2.1, 192.0.2.2)");
+  CHECK(json["reference"]["selection_changes"] == 3);
 }

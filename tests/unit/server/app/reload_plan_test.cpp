@@ -1,0 +1,105 @@
+#include "server/app/reload_plan.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+namespace {
+
+const std::string kHead = R"(listeners:
+  - {address: "127.0.0.1:1123", timescale: utc}
+timescales:
+  utc: {smear: none}
+)";
+
+config::Config parse(const std::string& tail) {
+  const config::ParseResult result = config::parse(kHead + tail, "smeard.yaml");
+  for (const config::Problem& p : result.problems) FAIL(p.to_string());
+  REQUIRE(result.config);
+  return *result.config;
+}
+
+const std::string kThree = R"(reference:
+  sources:
+    - {type: sock, path: /run/a.sock, prefer: true}
+    - {type: upstream, servers: ["192.0.2.1", "192.0.2.2"], poll: 16}
+    - {type: upstream, servers: ["192.0.2.3"]}
+  minsources: 2
+)";
+
+}  // namespace
+
+TEST_CASE("reload plan: unchanged sources are kept wherever they moved; changed ones are new") {
+  const config::Config old = parse(kThree);
+  // The first upstream's poll changes, the second is removed, another is added first, and the
+  // refclock moves and loses its prefer option (which changes live).
+  const config::Config next = parse(R"(reference:
+  sources:
+    - {type: upstream, servers: ["192.0.2.9"]}
+    - {type: upstream, servers: ["192.0.2.1", "192.0.2.2"], poll: 32}
+    - {type: sock, path: /run/a.sock}
+)");
+  const app::ReloadPlan plan = app::plan_reload(old, next, false);
+  CHECK(plan.refused.empty());
+  REQUIRE(plan.kept_sources.size() == 3);
+  CHECK(plan.kept_sources[0] == std::nullopt);
+  CHECK(plan.kept_sources[1] == std::nullopt);
+  CHECK(plan.kept_sources[2] == 0u);
+  CHECK_FALSE(plan.leapdb_changed);
+}
+
+TEST_CASE("reload plan: the same settings twice are two sources, each kept once") {
+  const config::Config old = parse(R"(reference:
+  sources:
+    - {type: upstream, servers: ["192.0.2.1"]}
+    - {type: upstream, servers: ["192.0.2.1"], poll: 32}
+)");
+  const config::Config next = parse(R"(reference:
+  sources:
+    - {type: upstream, servers: ["192.0.2.1"], poll: 32}
+    - {type: upstream, servers: ["192.0.2.1"]}
+    - {type: upstream, servers: ["192.0.2.1"]}
+)");
+  const app::ReloadPlan plan = app::plan_reload(old, next, false);
+  CHECK(plan.kept_sources == std::vector<std::optional<std::size_t>>{1u, 0u, std::nullopt});
+}
+
+TEST_CASE("reload plan: the shorthand and a list of one are the same source") {
+  const config::Config old = parse("reference: {type: sock, path: /run/a.sock, holdover: 60}\n");
+  const config::Config next = parse("reference:\n  sources: [{type: sock, path: /run/a.sock}]\n  holdover: 120\n");
+  CHECK(app::plan_reload(old, next, false).kept_sources == std::vector<std::optional<std::size_t>>{0u});
+}
+
+TEST_CASE("reload plan: listeners, workers and NTS need a restart; some settings wait for one") {
+  const config::Config old = parse(kThree);
+  config::Config next = old;
+  next.listeners[0].address.port = 2123;
+  next.workers = 3;
+  next.metrics.listen.reset();
+  next.user = "nobody";
+  next.ratelimit.enabled = true;
+  const app::ReloadPlan plan = app::plan_reload(old, next, false);
+  CHECK(plan.refused == std::vector<std::string>{"smeard.yaml: listeners: listeners and workers can only change with a "
+                                                 "restart"});
+  CHECK(plan.deferred == std::vector<std::string>{"ratelimit.enabled takes effect at the next restart",
+                                                  "user and group take effect at the next restart",
+                                                  "metrics.listen takes effect at the next restart"});
+  next = old;
+  next.leapdb.files = {"/elsewhere"};
+  CHECK(app::plan_reload(old, next, false).leapdb_changed);
+}
+
+TEST_CASE("same source: what measures, not how it is selected or where it is written") {
+  config::ReferenceSource a;
+  a.type = config::ReferenceSource::Type::phc;
+  a.device = "/dev/ptp0";
+  config::ReferenceSource b = a;
+  b.prefer = b.trust = b.require = b.noselect = true;
+  b.key = "reference.sources[3]";
+  CHECK(app::same_source(a, b));
+  b.ptp4l = "/var/run/ptp4l";
+  CHECK_FALSE(app::same_source(a, b));
+  b = a;
+  b.timescale = config::ReferenceSource::Timescale::utc;
+  CHECK_FALSE(app::same_source(a, b));
+}
