@@ -29,10 +29,11 @@ package_packages=(dpkg-dev file binutils)
 # gpsd, fed by gpsd-clients' gpsfake, writes the SHM refclock samples. systemd-analyze checks the
 # unit. mmdebstrap builds a Debian 12 image from Debian's packages, on which podman (with runc:
 # crun refuses hybrid cgroup hierarchies; netavark sets up the build network with iptables)
-# installs the package and builds and runs the container.
+# installs the package and builds and runs the container. linuxptp's ptp4l runs a PTP master and
+# a free-running slave on a veth pair, whose port states smeard's ptp4l-backed sources must read.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
                prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark iptables
-               openssl python3-cryptography)
+               openssl python3-cryptography linuxptp)
 
 install_packages() {
   local missing=() package

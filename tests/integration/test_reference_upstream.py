@@ -26,56 +26,6 @@ except ImportError:  # the pyenv python on PATH lacks it; run with /usr/bin/pyth
     ntplib = None
 
 
-class Chronyd:
-    """A chronyd serving its own system clock at local stratum 2 on 127.0.0.1:port, optionally
-    under faketime. It does not touch the system clock (-x)."""
-
-    def __init__(self, directory, offset=None):
-        self.port = harness.free_udp_port()
-        self.offset = offset
-        self.directory = directory
-        self.conf = os.path.join(directory, f"chronyd-{self.port}.conf")
-        with open(self.conf, "w") as f:
-            f.write("\n".join([f"port {self.port}", "bindaddress 127.0.0.1", "allow 127.0.0.1", "cmdport 0",
-                               "local stratum 2", f"pidfile {directory}/chronyd-{self.port}.pid",
-                               f"driftfile {directory}/chronyd-{self.port}.drift", ""]))
-        self.process = None
-
-    def start(self):
-        command = [harness.tool("chronyd", "chrony"), "-x", "-d", "-f", self.conf]
-        if self.offset:
-            command = [harness.tool("faketime", "faketime"), "-f", self.offset] + command
-        # Its own process group: faketime runs chronyd as a child, which a signal to faketime
-        # alone would leave running.
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            reply = harness.request(("127.0.0.1", self.port), harness.ntp_request(), timeout=0.2)
-            if reply and harness.decode(reply)["leap"] == 0:
-                return self
-        self.stop()
-        raise AssertionError(f"chronyd on port {self.port} never served LI=0")
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-        if self.process:
-            try:  # a chronyd that outlived faketime
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    @property
-    def address(self):
-        return f"127.0.0.1:{self.port}"
-
-
 def upstream_config(port, servers, metrics=None, minsources=2, holdover=3, drift_file=None):
     lines = ["listeners:", f'  - address: "127.0.0.1:{port}"', "    timescale: utc",
              "timescales:", "  utc:", "    smear: none",
@@ -122,7 +72,7 @@ class Upstream(unittest.TestCase):
         self.chronyds = []
 
     def chronyd(self, offset=None):
-        server = Chronyd(self.directory, offset).start()
+        server = harness.Chronyd(self.directory, offset).start()
         self.chronyds.append(server)
         self.addCleanup(server.stop)
         return server
