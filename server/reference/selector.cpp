@@ -51,7 +51,7 @@ struct Selector::Judged {
 };
 
 Selector::Selector(SelectorSettings settings, std::size_t sources, leapdb::Nanoseconds started_raw)
-    : settings_(settings), members_(sources), verdicts_(sources), started_raw_(started_raw) {
+    : settings_(settings), members_(sources), verdicts_(sources) {
   for (Member& m : members_) m.added_raw = started_raw;
 }
 

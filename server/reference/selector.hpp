@@ -123,7 +123,6 @@ class Selector {
   SelectorSettings settings_;
   std::vector<Member> members_;
   std::vector<SourceVerdict> verdicts_;
-  leapdb::Nanoseconds started_raw_;
   std::optional<leapdb::Nanoseconds> previous_axis_;
   leapdb::Nanoseconds settle_until_{leapdb::Nanoseconds::min()};
   // The served clock: the target plus what is still to slew, and the slew's rate.
