@@ -120,32 +120,38 @@ void Selector::gate(const Tick& tick, std::span<const SourceInput> sources, cons
     Member& m = members_[i];
     if (!sources[i].options.gated || !usable[i] || m.refused_jump) continue;
     const leapdb::Nanoseconds phase = all[i].offset + axis;
-    if (!m.baseline) {
-      // Only a disciplined system clock is worth comparing a newcomer with.
-      if (const std::string mixup = tai_utc_mixup(all[i].offset, tai_utc); tick.kernel.synchronized && !mixup.empty()) {
-        notice(Notice::Level::warning, "tai_utc_mixup",
-               {{"source", std::string{sources[i].name}}, {"offset_s", seconds_text(all[i].offset)}, {"detail", mixup}});
-      }
-      m.baseline = {raw, phase};
-      continue;
+    // A move from its own last time; for a newcomer, a disciplined system clock is the second
+    // opinion (a GPS week rollover at start, a PHC counting UTC).
+    std::optional<leapdb::Nanoseconds> jump;
+    leapdb::Nanoseconds allowed = settings_.max_step;
+    if (m.baseline) {
+      jump = phase - m.baseline->second;
+      allowed += leapdb::Rate::from_ppm(kMaxDriftPpm).over(raw - m.baseline->first);
+    } else if (tick.kernel.synchronized) {
+      jump = all[i].offset;
+      allowed += tick.kernel.max_error;
     }
-    const leapdb::Nanoseconds jump = phase - m.baseline->second;
-    const leapdb::Nanoseconds allowed =
-        settings_.max_step + leapdb::Rate::from_ppm(kMaxDriftPpm).over(raw - m.baseline->first);
-    bool confirmed = raw < settle_until_ || magnitude(jump) <= allowed;
+    bool confirmed = !jump || raw < settle_until_ || magnitude(*jump) <= allowed;
     for (std::size_t j = 0; j < sources.size() && !confirmed; ++j) {
       confirmed = j != i && usable[j] && !members_[j].refused_jump && all[i].overlaps(all[j]);
     }
     if (confirmed) {
+      // Taken, yet still worth a word: a newcomer TAI-UTC away from a disciplined system clock.
+      if (const std::string mixup = tai_utc_mixup(jump.value_or(leapdb::Nanoseconds{0}), tai_utc); !m.baseline && !mixup.empty()) {
+        notice(Notice::Level::warning, "tai_utc_mixup",
+               {{"source", std::string{sources[i].name}}, {"offset_s", seconds_text(*jump)}, {"detail", mixup}});
+      }
       m.baseline = {raw, phase};
       continue;
     }
-    m.refused_jump = jump;
+    m.against_system = !m.baseline;
+    m.refused_jump = *jump;
     std::vector<std::pair<std::string, std::string>> fields{
-        {"source", std::string{sources[i].name}}, {"jump_s", seconds_text(jump)},
+        {"source", std::string{sources[i].name}},
+        {m.against_system ? "from_system_clock_s" : "jump_s", seconds_text(*jump)},
         {"max_step_s", seconds_text(settings_.max_step)},
         {"detail", "no other source confirms it: refused until max_step is raised (and smeard reloaded) or smeard restarts"}};
-    if (const std::string mixup = tai_utc_mixup(jump, tai_utc); !mixup.empty()) fields.emplace_back("mixup", mixup);
+    if (const std::string mixup = tai_utc_mixup(*jump, tai_utc); !mixup.empty()) fields.emplace_back("mixup", mixup);
     notice(Notice::Level::error, "source_jump_refused", std::move(fields));
   }
 }
@@ -237,9 +243,12 @@ Estimate Selector::update(const Tick& tick, std::span<const SourceInput> sources
     SourceVerdict& v = verdicts_[i];
     v = SourceVerdict{};
     if (members_[i].refused_jump) {
+      const std::string what = members_[i].against_system
+                                   ? "its time is " + seconds_text(*members_[i].refused_jump) +
+                                         " from the system clock, which the kernel says is synchronized"
+                                   : "its time jumped by " + seconds_text(*members_[i].refused_jump);
       v = {false, SourceState::refused,
-           "its time jumped by " + seconds_text(*members_[i].refused_jump) + ", more than max_step (" +
-               seconds_text(settings_.max_step) + "), with no other source to confirm it"};
+           what + ", more than max_step (" + seconds_text(settings_.max_step) + "), with no other source to confirm it"};
       if (const std::string mixup = tai_utc_mixup(*members_[i].refused_jump, tai_utc); !mixup.empty()) {
         v.why += ": " + mixup;
       }

@@ -5,8 +5,9 @@
 // require and noselect shape that); the preferred truechimer, or else all of them weighted by
 // distance, steer the served clock. Whenever what steers changes, the served clock slews from
 // where it was to the new target instead of stepping, and the slew still pending counts in the
-// dispersion. A source whose time jumps by more than max_step with nothing to confirm it is
-// refused until the operator raises max_step (or restarts). Before the first selection,
+// dispersion. A source whose time jumps by more than max_step with nothing to confirm it (or
+// starts that far from a system clock the kernel says is disciplined) is refused until the
+// operator raises max_step (or restarts). Before the first selection,
 // sources already usable wait a little for the rest, so that one early voice cannot serve a
 // wrong clock as synchronized while the others that would outvote it are still starting.
 
@@ -94,6 +95,7 @@ class Selector {
     // The last phase (source TAI minus raw) the gate accepted, and when.
     std::optional<std::pair<leapdb::Nanoseconds, leapdb::Nanoseconds>> baseline;
     std::optional<leapdb::Nanoseconds> refused_jump;
+    bool against_system = false;  // the refused jump is a newcomer's distance from the system clock
     std::optional<std::pair<SourceState, std::string>> logged;
   };
   // What steers the served clock: the primary alone (prefer), a combination, or holdover.

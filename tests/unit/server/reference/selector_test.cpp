@@ -338,3 +338,34 @@ TEST_CASE("tai_utc_mixup: within 5 ms of TAI-UTC either way") {
   CHECK(reference::tai_utc_mixup(seconds{36}, 37).empty());
   CHECK(reference::tai_utc_mixup(nanoseconds{0}, 0).empty());
 }
+
+TEST_CASE("selector: a newcomer far from a system clock the kernel says is disciplined needs a second opinion") {
+  // A GPS receiver after a week-number rollover: 1024 weeks behind.
+  const Nanoseconds rollover = -hours{24 * 7 * 1024};
+  Rig lone{1};
+  lone.kernel.synchronized = true;
+  lone.kernel.max_error = milliseconds{5};
+  Estimate e = lone.step({rollover});
+  CHECK_FALSE(e.tracking);
+  CHECK(lone.state(0) == SourceState::refused);
+  CHECK(lone.why(0).starts_with("its time is -619315200.000000 s from the system clock, which the kernel says is "
+                                "synchronized, more than max_step"));
+  // Within max_step and the kernel's own error bound of it: taken.
+  Rig near{1};
+  near.kernel.synchronized = true;
+  near.kernel.max_error = milliseconds{5};
+  CHECK(near.step({seconds{1} + milliseconds{4}}).tracking);
+  // A PHC counting UTC where TAI was configured: taken only if max_step allows 37 s, and named.
+  Rig mixup{1, SelectorSettings{1, seconds{60}, hours{1}}};
+  mixup.kernel.synchronized = true;
+  CHECK(mixup.step({seconds{-37}}).tracking);
+  CHECK(has_notice(mixup.selector.take_notices(), "tai_utc_mixup"));
+  // Unconfirmed only matters alone: two newcomers that agree confirm each other.
+  Rig pair{2};
+  pair.kernel.synchronized = true;
+  e = pair.step({rollover, rollover + microseconds{5}});
+  CHECK(e.tracking);
+  // An undisciplined system clock says nothing: the first look is taken as it is.
+  Rig free{1};
+  CHECK(free.step({rollover}).tracking);
+}
