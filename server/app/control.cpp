@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <thread>
-#include <tuple>
 
 #include "server/app/log.hpp"
 #include "server/app/reference_factory.hpp"
@@ -236,7 +235,7 @@ void Control::poll_reference() {
     const Level level = stage == reference::Stage::synchronized ? Level::info : Level::warning;
     log(level, "reference_stage",
         {{"stage", std::string{reference::to_string(stage)}},
-         {"sources", references_->types()},
+         {"type", references_->types()},
          {"last_update", estimate_.last_update ? leapdb::format_rfc3339(*estimate_.last_update) : "never"},
          {"detail", std::string{stage_detail(stage)}}});
     stage_ = stage;
