@@ -17,8 +17,16 @@ reference::SelectionOptions selection_options(const config::ReferenceSource& s) 
 
 // A source's rows as the selection sees it: a one-row source takes the verdict; an upstream
 // source's selected server carries it, the others keeping their own judgement among its servers.
+// A source not usable by its own account keeps its rows, but none of them steers anything.
 void apply(const reference::SourceVerdict& verdict, std::vector<reference::SourceReport>& rows) {
-  if (verdict.own) return;
+  if (verdict.own) {
+    for (reference::SourceReport& row : rows) {
+      if (row.state != reference::SourceState::selected) continue;
+      row.state = reference::SourceState::candidate;
+      row.why = "its source is not usable yet (an upstream clock not locked, or lost)";
+    }
+    return;
+  }
   for (reference::SourceReport& row : rows) {
     const bool carries = rows.size() == 1 || row.state == reference::SourceState::selected;
     if (!carries) continue;
@@ -87,7 +95,11 @@ reference::Estimate References::poll(const reference::Tick& tick) {
   for (Member& m : members_) {
     m.estimate = m.source->poll(tick);
     for (reference::Notice& n : m.source->take_notices()) notices_.push_back(std::move(n));
-    inputs.push_back({m.name, &m.estimate, selection_options(m.settings)});
+    const std::vector<reference::SourceReport> rows = m.source->report();
+    const bool refused = !rows.empty() && std::ranges::all_of(rows, [](const reference::SourceReport& r) {
+      return r.state == reference::SourceState::refused;
+    });
+    inputs.push_back({m.name, &m.estimate, selection_options(m.settings), refused});
   }
   const reference::Estimate served = selector_.update(tick, inputs);
   for (reference::Notice& n : selector_.take_notices()) notices_.push_back(std::move(n));

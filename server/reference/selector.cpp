@@ -163,7 +163,8 @@ bool Selector::waiting_at_start(leapdb::Nanoseconds raw, std::span<const SourceI
   for (std::size_t i = 0; i < sources.size(); ++i) {
     if (sources[i].options.noselect) continue;
     any = any || usable[i];
-    missing = missing || (!usable[i] && !members_[i].refused_jump && raw - members_[i].added_raw < kStartupWait);
+    missing = missing || (!usable[i] && !sources[i].refused && !members_[i].refused_jump &&
+                          raw - members_[i].added_raw < kStartupWait);
   }
   return any && missing;
 }

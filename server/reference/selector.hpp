@@ -47,6 +47,8 @@ struct SourceInput {
   std::string_view name;
   const Estimate* estimate = nullptr;
   SelectionOptions options;
+  // Refused by its own account (its driver, its ptp4l): not worth waiting for at start.
+  bool refused = false;
 };
 
 // What the selection made of a source at the last update. `own`: the source is not usable by

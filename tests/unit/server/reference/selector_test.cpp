@@ -369,3 +369,23 @@ TEST_CASE("selector: a newcomer far from a system clock the kernel says is disci
   Rig free{1};
   CHECK(free.step({rollover}).tracking);
 }
+
+TEST_CASE("selector: at start, a source its own driver refuses is not waited for") {
+  Rig rig{2};
+  rig.elapsed = seconds{0};
+  std::vector<SourceInput> inputs;
+  rig.estimates[0] = source(microseconds{0}, rig.now() + seconds{1});
+  rig.estimates[1].tracking = false;
+  rig.elapsed += seconds{1};
+  inputs.push_back({"upstream", &rig.estimates[0], {}, false});
+  inputs.push_back({"ptp", &rig.estimates[1], {}, true});  // ptp4l says UNCALIBRATED
+  CHECK(rig.selector.update(rig.tick(), inputs).tracking);
+  inputs[1].refused = false;  // not heard from yet: waited for
+  Rig waiting{2};
+  waiting.elapsed = seconds{1};
+  waiting.estimates[0] = source(microseconds{0}, waiting.now());
+  waiting.estimates[1].tracking = false;
+  inputs[0].estimate = &waiting.estimates[0];
+  inputs[1].estimate = &waiting.estimates[1];
+  CHECK_FALSE(waiting.selector.update(waiting.tick(), inputs).tracking);
+}
