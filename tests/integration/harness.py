@@ -425,3 +425,57 @@ def request(address, payload, timeout=2.0, source=None):
             return s.recv(4096)
         except socket.timeout:
             return None
+
+
+def exchange(port, host="127.0.0.1", timeout=2.0):
+    """One NTP exchange with the server at host:port: the header fields, plus the served time
+    minus this clock ("offset") and the round trip ("delay"), in seconds; None without a reply."""
+    t1 = time.time()
+    reply = request((host, port), ntp_request(), timeout=timeout)
+    t4 = time.time()
+    if reply is None:
+        return None
+    fields = decode(reply)
+    fields["offset"] = ((fields["receive"] - t1) + (fields["transmit"] - t4)) / 2
+    fields["delay"] = (t4 - t1) - (fields["transmit"] - fields["receive"])
+    return fields
+
+
+class Querier:
+    """Queries a server every `interval` seconds from its own thread, as a client would, keeping
+    each reply's (when, leap, stratum, refid, offset, delay); check() judges what it saw."""
+
+    def __init__(self, port, interval=0.1):
+        self.port, self.interval = port, interval
+        self.samples = []
+        self.lost = 0
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop_event.wait(self.interval):
+            f = exchange(self.port, timeout=0.5)
+            if f is None:
+                self.lost += 1
+                continue
+            self.samples.append((time.time(), f["leap"], f["stratum"], f["refid"], f["offset"], f["delay"]))
+
+    def check(self, testcase, daemon, label, tolerance=0.001, strata=None):
+        """No reply said LI=3 or stratum 16, each came at one of `strata` (if given), and every
+        offset was within `tolerance` beyond half its round trip, so nothing stepped. Prints a line."""
+        self.stop_event.set()
+        self.thread.join(5)
+        samples = self.samples
+        testcase.assertGreater(len(samples), 0, f"{label}: no reply at all\n{daemon.log()}")
+        unsynchronized = [s for s in samples if s[1] == 3 or s[2] >= 16]
+        testcase.assertEqual(unsynchronized, [], f"{label}: replies said unsynchronized\n{daemon.log()}")
+        seen = sorted({s[2] for s in samples})
+        if strata is not None:
+            testcase.assertEqual(set(seen) - set(strata), set(), f"{label}: replies at other strata\n{daemon.log()}")
+        worst = max(samples, key=lambda s: abs(s[4]) - s[5] / 2)
+        steps = [abs(b[4] - a[4]) for a, b in zip(samples, samples[1:])]
+        sys.stderr.write(f"  {label}: {len(samples)} replies ({self.lost} lost), none LI=3, strata {seen}, worst offset "
+                         f"{worst[4] * 1e6:+.0f} us (round trip {worst[5] * 1e6:.0f} us), largest change between "
+                         f"replies {max(steps or [0]) * 1e6:.0f} us\n")
+        testcase.assertLess(abs(worst[4]) - worst[5] / 2, tolerance, f"{label}: {worst}\n{daemon.log()}")

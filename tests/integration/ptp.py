@@ -36,6 +36,8 @@ import threading
 import time
 from pathlib import Path
 
+from harness import tool
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests/unit/server/reference/fixtures/ptp4l"
 
@@ -52,15 +54,6 @@ PORT_STATES = {1: "INITIALIZING", 2: "FAULTY", 3: "DISABLED", 4: "LISTENING", 5:
 PORT_STATE_OFFSET = 64  # in a PORT_DATA_SET reply: 48 header + 6 TLV head + 10 portIdentity
 
 START_TIMEOUT = 30.0  # seconds: ptp4l's first announce timeout alone takes six
-
-
-def tool(name, package):
-    """The path of a program, or an AssertionError naming the Debian package."""
-    path = shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None)
-    if path is None:
-        raise AssertionError(f"{name} not found: apt-get install {package}")
-    return path
 
 
 def unavailable():
