@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import tool
+from harness import tool, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests/unit/server/reference/fixtures/ptp4l"
@@ -83,17 +83,6 @@ def _run(args, timeout=20):
 
 def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def wait_for(predicate, timeout, step=0.2):
-    """predicate()'s first true value within `timeout` seconds, else its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 # --- The management messages, as smeard sends them ---
