@@ -6,16 +6,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <iterator>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <cerrno>
+#include <cstring>
+#include <iterator>
 #include <latch>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <string_view>
@@ -26,11 +26,11 @@
 #include "server/app/log.hpp"
 #include "server/app/nts_files.hpp"
 #include "server/app/privilege.hpp"
+#include "server/io/nts_ke.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/sandbox.hpp"
 #include "server/io/service_manager.hpp"
 #include "server/io/steering.hpp"
-#include "server/io/nts_ke.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/io/worker.hpp"
 #include "server/metrics/http.hpp"
@@ -48,7 +48,8 @@ void log_listener_failure(const config::Config& config, std::size_t index, const
 }
 
 void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
-  std::uint64_t requests = 0, replies = 0, send_errors = 0, receive_errors = 0, kod_deny = 0, kod_rate = 0, crypto_nak = 0, pins = 0, sticky = 0, mixed = 0;
+  std::uint64_t requests = 0, replies = 0, send_errors = 0, receive_errors = 0, kod_deny = 0, kod_rate = 0,
+                crypto_nak = 0, pins = 0, sticky = 0, mixed = 0;
   std::array<std::uint64_t, ntp::kDropReasonCount> drops{};
   for (const auto& worker : workers) {
     const io::WorkerCounters& c = worker->counters();
@@ -101,10 +102,13 @@ void raise_descriptor_limit(const config::Config& config) {
     if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) (void)::getrlimit(RLIMIT_NOFILE, &limit);
   }
   constexpr rlim_t kOtherDescriptors = 64;  // sockets, files, the metrics endpoint's connections
-  if (config.nts && limit.rlim_cur != RLIM_INFINITY && config.nts->max_connections + kOtherDescriptors > limit.rlim_cur) {
+  if (config.nts && limit.rlim_cur != RLIM_INFINITY &&
+      config.nts->max_connections + kOtherDescriptors > limit.rlim_cur) {
     log(Level::warning, "nts_descriptor_limit",
-        {{"limit", std::to_string(limit.rlim_cur)}, {"max_connections", std::to_string(config.nts->max_connections)},
-         {"detail", "NTS-KE connections beyond the limit fail; raise LimitNOFILE (ulimit -n) or lower nts.max_connections"}});
+        {{"limit", std::to_string(limit.rlim_cur)},
+         {"max_connections", std::to_string(config.nts->max_connections)},
+         {"detail",
+          "NTS-KE connections beyond the limit fail; raise LimitNOFILE (ulimit -n) or lower nts.max_connections"}});
   }
 }
 
@@ -119,7 +123,9 @@ void warn_unreadable(const config::Config& config, const std::optional<std::stri
   for (const std::string& file : files) {
     if (::access(file.c_str(), R_OK) == 0) continue;
     log(Level::warning, "file_unreadable",
-        {{"file", file}, {"user", user}, {"problem", std::strerror(errno)},
+        {{"file", file},
+         {"user", user},
+         {"problem", std::strerror(errno)},
          {"detail", "read at start as root; every reload will be refused until " + user + " can read it"}});
   }
 }
@@ -176,8 +182,8 @@ bool Daemon::bind_listeners() {
       }
     }
     if (workers_per_listener_ == 1) continue;
-    if (const std::string error = io::steer_by_client_address(sockets[i].front().fd.get(),
-                                                              config_.listeners[i].address.family, workers_per_listener_);
+    if (const std::string error = io::steer_by_client_address(
+            sockets[i].front().fd.get(), config_.listeners[i].address.family, workers_per_listener_);
         !error.empty()) {
       steering_[i] = "kernel";
       log(Level::warning, "client_steering_unavailable",
@@ -262,10 +268,11 @@ bool Daemon::drop_to_user() {
     log(Level::warning, "privileges_kept", {{"detail", privileges.warning}});
     return true;
   }
-  log(Level::info, "privileges_dropped", {{"user", privileges.user},
-                                          {"uid", std::to_string(privileges.uid)},
-                                          {"gid", std::to_string(privileges.gid)},
-                                          {"capabilities", "none"}});
+  log(Level::info, "privileges_dropped",
+      {{"user", privileges.user},
+       {"uid", std::to_string(privileges.uid)},
+       {"gid", std::to_string(privileges.gid)},
+       {"capabilities", "none"}});
   warn_unreadable(config_, config_path_, privileges.user);
   return true;
 }
@@ -282,16 +289,17 @@ bool Daemon::start_threads() {
   std::string confinement_error;
   for (const auto& worker : workers_) {
     const std::string name = "smeard-w" + std::to_string(threads_.size());  // what top -H shows
-    threads_.emplace_back([&worker, &confined, &confinement_mutex, &confinement_error, name, seccomp = config_.seccomp] {
-      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-      const std::string error = seccomp ? io::confine_worker_thread() : std::string{};
-      if (!error.empty()) {
-        const std::lock_guard lock{confinement_mutex};
-        confinement_error = error;
-      }
-      confined.count_down();
-      if (error.empty()) worker->run();
-    });
+    threads_.emplace_back(
+        [&worker, &confined, &confinement_mutex, &confinement_error, name, seccomp = config_.seccomp] {
+          pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+          const std::string error = seccomp ? io::confine_worker_thread() : std::string{};
+          if (!error.empty()) {
+            const std::lock_guard lock{confinement_mutex};
+            confinement_error = error;
+          }
+          confined.count_down();
+          if (error.empty()) worker->run();
+        });
   }
   // Not confined: TLS needs more of the kernel than a worker's allow-list grants.
   if (nts_ke_) {

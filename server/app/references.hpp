@@ -21,7 +21,8 @@ class References {
  public:
   // Every source opened, or the first problem, naming its entry.
   static std::variant<std::unique_ptr<References>, config::Problem> open(const config::Reference& settings,
-                                                                         std::int8_t precision, leapdb::Nanoseconds raw);
+                                                                         std::int8_t precision,
+                                                                         leapdb::Nanoseconds raw);
 
   // A reload, in two steps so that nothing changes until everything else in the reload has
   // worked. `kept[i]`: the current source that new source i continues unchanged (plan_reload).

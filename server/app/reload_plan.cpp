@@ -74,7 +74,8 @@ ReloadPlan plan_reload(const config::Config& old, const config::Config& next, bo
     plan.deferred.push_back("nts.max_connections, handshake_timeout and ratelimit take effect at the next restart");
   }
   plan.kept_sources = kept_sources(old.reference, next.reference);
-  plan.leapdb_changed = next.leapdb.files != old.leapdb.files || next.leapdb.allow_unhashed != old.leapdb.allow_unhashed ||
+  plan.leapdb_changed = next.leapdb.files != old.leapdb.files ||
+                        next.leapdb.allow_unhashed != old.leapdb.allow_unhashed ||
                         next.leapdb.expiry_warning_days != old.leapdb.expiry_warning_days;
   return plan;
 }

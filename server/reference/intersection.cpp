@@ -22,7 +22,8 @@ Selection select(std::span<const Candidate> candidates, std::size_t minsources, 
     ends.emplace_back(c.offset - c.distance, weight);
     ends.emplace_back(c.offset + c.distance, -weight);
   }
-  std::ranges::sort(ends, [](const auto& a, const auto& b) { return a.first != b.first ? a.first < b.first : a.second > b.second; });
+  std::ranges::sort(
+      ends, [](const auto& a, const auto& b) { return a.first != b.first ? a.first < b.first : a.second > b.second; });
   std::int64_t depth = 0, best = 0;
   for (std::size_t i = 0; i < ends.size(); ++i) {
     depth += ends[i].second;
@@ -35,7 +36,8 @@ Selection select(std::span<const Candidate> candidates, std::size_t minsources, 
   const auto count = static_cast<std::size_t>(best);
   if (count < minsources || 2 * count <= voices) {
     out.why = "no majority agrees: the largest group of " + std::string{noun} + "s that agree has " +
-              std::to_string(count) + " of " + std::to_string(voices) + " (minsources " + std::to_string(minsources) + ")";
+              std::to_string(count) + " of " + std::to_string(voices) + " (minsources " + std::to_string(minsources) +
+              ")";
     return out;
   }
   for (std::size_t i = 0; i < candidates.size(); ++i) {
@@ -43,9 +45,8 @@ Selection select(std::span<const Candidate> candidates, std::size_t minsources, 
     const bool contains = c.offset - c.distance <= out.low && out.high <= c.offset + c.distance;
     (contains ? out.truechimers : out.falsetickers).push_back(i);
   }
-  std::ranges::stable_sort(out.truechimers, [&](std::size_t a, std::size_t b) {
-    return candidates[a].distance < candidates[b].distance;
-  });
+  std::ranges::stable_sort(
+      out.truechimers, [&](std::size_t a, std::size_t b) { return candidates[a].distance < candidates[b].distance; });
   out.combined = combine(candidates, out.truechimers);
   out.ok = true;
   return out;

@@ -32,9 +32,9 @@ struct Selection {
   bool ok = false;
   std::vector<std::size_t> truechimers;  // indices into the candidates, by distance, best first
   std::vector<std::size_t> falsetickers;
-  leapdb::Nanoseconds combined{0};  // the truechimers' offsets weighted by 1/λ
+  leapdb::Nanoseconds combined{0};      // the truechimers' offsets weighted by 1/λ
   leapdb::Nanoseconds low{0}, high{0};  // the intersection
-  std::string why;  // when not ok
+  std::string why;                      // when not ok
 };
 
 // More than half the voices, and at least `minsources`, must share one intersection. `noun`

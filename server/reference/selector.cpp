@@ -20,9 +20,7 @@ leapdb::Nanoseconds magnitude(leapdb::Nanoseconds d) { return d < leapdb::Nanose
 
 leapdb::Rate plus(leapdb::Rate a, leapdb::Rate b) { return leapdb::Rate{a.per_2_32 + b.per_2_32}; }
 
-bool usable_by_its_account(const Estimate& e) {
-  return e.tracking && e.stratum + 1 < ntp::kUnsynchronizedStratum;
-}
+bool usable_by_its_account(const Estimate& e) { return e.tracking && e.stratum + 1 < ntp::kUnsynchronizedStratum; }
 
 // How far from the truth the estimate may be now: RFC 5905's root distance.
 leapdb::Nanoseconds root_distance(const Estimate& e, leapdb::UtcTime now) {
@@ -36,7 +34,8 @@ leapdb::Nanoseconds root_distance(const Estimate& e, leapdb::UtcTime now) {
 std::string tai_utc_mixup(leapdb::Nanoseconds difference, int tai_utc) {
   const leapdb::Nanoseconds offset = std::chrono::seconds{tai_utc};
   if (tai_utc == 0 || magnitude(magnitude(difference) - offset) > Selector::kMixupTolerance) return "";
-  return "that is TAI-UTC (" + std::to_string(tai_utc) + " s): a TAI/UTC mix-up, one side counting TAI where "
+  return "that is TAI-UTC (" + std::to_string(tai_utc) +
+         " s): a TAI/UTC mix-up, one side counting TAI where "
          "the other counts UTC (a PHC's timescale, a refclock's setting)";
 }
 
@@ -137,7 +136,8 @@ void Selector::gate(const Tick& tick, std::span<const SourceInput> sources, cons
     }
     if (confirmed) {
       // Taken, yet still worth a word: a newcomer TAI-UTC away from a disciplined system clock.
-      if (const std::string mixup = tai_utc_mixup(jump.value_or(leapdb::Nanoseconds{0}), tai_utc); !m.baseline && !mixup.empty()) {
+      if (const std::string mixup = tai_utc_mixup(jump.value_or(leapdb::Nanoseconds{0}), tai_utc);
+          !m.baseline && !mixup.empty()) {
         notice(Notice::Level::warning, "tai_utc_mixup",
                {{"source", std::string{sources[i].name}}, {"offset_s", seconds_text(*jump)}, {"detail", mixup}});
       }
@@ -150,7 +150,8 @@ void Selector::gate(const Tick& tick, std::span<const SourceInput> sources, cons
         {"source", std::string{sources[i].name}},
         {m.against_system ? "from_system_clock_s" : "jump_s", seconds_text(*jump)},
         {"max_step_s", seconds_text(settings_.max_step)},
-        {"detail", "no other source confirms it: refused until max_step is raised (and smeard reloaded) or smeard restarts"}};
+        {"detail",
+         "no other source confirms it: refused until max_step is raised (and smeard reloaded) or smeard restarts"}};
     if (const std::string mixup = tai_utc_mixup(*jump, tai_utc); !mixup.empty()) fields.emplace_back("mixup", mixup);
     notice(Notice::Level::error, "source_jump_refused", std::move(fields));
   }
@@ -197,8 +198,9 @@ Selector::Judged Selector::judge(const Tick& tick, std::span<const SourceInput> 
       (agrees ? selection.truechimers : selection.falsetickers).push_back(k);
       if (agrees) voices += candidates[k].voices;
     }
-    std::ranges::stable_sort(selection.truechimers,
-                             [&](std::size_t a, std::size_t b) { return candidates[a].distance < candidates[b].distance; });
+    std::ranges::stable_sort(selection.truechimers, [&](std::size_t a, std::size_t b) {
+      return candidates[a].distance < candidates[b].distance;
+    });
     selection.combined = combine(candidates, selection.truechimers);
     selection.ok = voices >= settings_.minsources;
     if (!selection.ok) {
@@ -248,8 +250,9 @@ Estimate Selector::update(const Tick& tick, std::span<const SourceInput> sources
                                    ? "its time is " + seconds_text(*members_[i].refused_jump) +
                                          " from the system clock, which the kernel says is synchronized"
                                    : "its time jumped by " + seconds_text(*members_[i].refused_jump);
-      v = {false, SourceState::refused,
-           what + ", more than max_step (" + seconds_text(settings_.max_step) + "), with no other source to confirm it"};
+      v = {
+          false, SourceState::refused,
+          what + ", more than max_step (" + seconds_text(settings_.max_step) + "), with no other source to confirm it"};
       if (const std::string mixup = tai_utc_mixup(*members_[i].refused_jump, tai_utc); !mixup.empty()) {
         v.why += ": " + mixup;
       }
@@ -258,8 +261,8 @@ Estimate Selector::update(const Tick& tick, std::span<const SourceInput> sources
     } else if (judged.waiting || !judged.ok) {
       v = {false, SourceState::candidate, judged.why};
     } else if (std::ranges::find(judged.truechimers, i) != judged.truechimers.end() ||
-               (sources[i].options.noselect && all[i].overlaps({(judged.low + judged.high) / 2,
-                                                                (judged.high - judged.low) / 2, 1}))) {
+               (sources[i].options.noselect &&
+                all[i].overlaps({(judged.low + judged.high) / 2, (judged.high - judged.low) / 2, 1}))) {
       v = {false, SourceState::candidate, sources[i].options.noselect ? "noselect: judged, never selected" : ""};
     } else {
       const leapdb::Nanoseconds off = all[i].offset - judged.combined;
@@ -365,8 +368,11 @@ void Selector::follow(const Tick& tick, const Steering& steering, const ntp::Cor
       return text;
     };
     notice(steering.mode == Steering::Mode::holdover ? Notice::Level::warning : Notice::Level::info,
-           "reference_selection", {{"from", name(steering_)}, {"to", name(steering)},
-                                   {"slew_s", seconds_text(pending_)}, {"stepped", fresh ? "true" : "false"}});
+           "reference_selection",
+           {{"from", name(steering_)},
+            {"to", name(steering)},
+            {"slew_s", seconds_text(pending_)},
+            {"stepped", fresh ? "true" : "false"}});
     steering_ = steering;
     ++changes_;
   }

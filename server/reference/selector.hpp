@@ -137,7 +137,7 @@ class Selector {
   Steering steering_;
   std::optional<std::size_t> primary_;
   std::optional<leapdb::Nanoseconds> synchronized_raw_;  // the last tick anything steered
-  Estimate claims_;  // what the last selection let replies claim
+  Estimate claims_;                                      // what the last selection let replies claim
   std::uint64_t changes_ = 0;
   std::string selection_problem_;  // as last logged
   std::vector<Notice> notices_;

@@ -61,7 +61,8 @@ struct Rig {
     elapsed += by;
     for (std::size_t i = 0; i < offsets.size(); ++i) {
       if (offsets[i]) {
-        const Nanoseconds dispersion = estimates[i].dispersion == Nanoseconds{0} ? microseconds{10} : estimates[i].dispersion;
+        const Nanoseconds dispersion =
+            estimates[i].dispersion == Nanoseconds{0} ? microseconds{10} : estimates[i].dispersion;
         const std::uint8_t stratum = estimates[i].stratum;
         const std::size_t voices = estimates[i].voices;
         estimates[i] = source(*offsets[i], now(), dispersion, stratum);
@@ -348,8 +349,9 @@ TEST_CASE("selector: a newcomer far from a system clock the kernel says is disci
   Estimate e = lone.step({rollover});
   CHECK_FALSE(e.tracking);
   CHECK(lone.state(0) == SourceState::refused);
-  CHECK(lone.why(0).starts_with("its time is -619315200.000000 s from the system clock, which the kernel says is "
-                                "synchronized, more than max_step"));
+  CHECK(
+      lone.why(0).starts_with("its time is -619315200.000000 s from the system clock, which the kernel says is "
+                              "synchronized, more than max_step"));
   // Within max_step and the kernel's own error bound of it: taken.
   Rig near{1};
   near.kernel.synchronized = true;
