@@ -144,7 +144,7 @@ class Sources(unittest.TestCase):
         querier = harness.Querier(daemon.port)
         time.sleep(2)
         sender.running.clear()
-        self.assertTrue(harness.wait_for(lambda: status(daemon)["reference"]["selected"].startswith("upstream("), 15),
+        self.assertTrue(harness.wait_for(lambda: (status(daemon)["reference"]["selected"] or "").startswith("upstream("), 15),
                         daemon.log())
         time.sleep(3)
         querier.check(self, daemon, "refclock silenced", TOLERANCE, strata={1, 3})
