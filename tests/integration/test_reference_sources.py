@@ -144,8 +144,8 @@ class Sources(unittest.TestCase):
         querier = harness.Querier(daemon.port)
         time.sleep(2)
         sender.running.clear()
-        self.assertTrue(harness.wait_for(lambda: (status(daemon)["reference"]["selected"] or "").startswith("upstream("), 15),
-                        daemon.log())
+        upstream_selected = lambda: (status(daemon)["reference"]["selected"] or "").startswith("upstream(")  # noqa: E731
+        self.assertTrue(harness.wait_for(upstream_selected, 15), daemon.log())
         time.sleep(3)
         querier.check(self, daemon, "refclock silenced", TOLERANCE, strata={1, 3})
         self.assertEqual(query(daemon.port)["stratum"], 3)
