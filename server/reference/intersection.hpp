@@ -35,6 +35,8 @@ struct Selection {
   leapdb::Nanoseconds combined{0};      // the truechimers' offsets weighted by 1/λ
   leapdb::Nanoseconds low{0}, high{0};  // the intersection
   std::string why;                      // when not ok
+  // The intersection as an interval of its own, to judge others against.
+  Candidate intersection() const { return {(low + high) / 2, (high - low) / 2, 1}; }
 };
 
 // More than half the voices, and at least `minsources`, must share one intersection. `noun`

@@ -16,8 +16,6 @@ std::string seconds_text(leapdb::Nanoseconds d) {
   return text;
 }
 
-leapdb::Nanoseconds magnitude(leapdb::Nanoseconds d) { return d < leapdb::Nanoseconds{0} ? -d : d; }
-
 leapdb::Rate plus(leapdb::Rate a, leapdb::Rate b) { return leapdb::Rate{a.per_2_32 + b.per_2_32}; }
 
 bool usable_by_its_account(const Estimate& e) { return e.tracking && e.stratum + 1 < ntp::kUnsynchronizedStratum; }
@@ -33,7 +31,7 @@ leapdb::Nanoseconds root_distance(const Estimate& e, leapdb::UtcTime now) {
 
 std::string tai_utc_mixup(leapdb::Nanoseconds difference, int tai_utc) {
   const leapdb::Nanoseconds offset = std::chrono::seconds{tai_utc};
-  if (tai_utc == 0 || magnitude(magnitude(difference) - offset) > Selector::kMixupTolerance) return "";
+  if (tai_utc == 0 || std::chrono::abs(std::chrono::abs(difference) - offset) > Selector::kMixupTolerance) return "";
   return "that is TAI-UTC (" + std::to_string(tai_utc) +
          " s): a TAI/UTC mix-up, one side counting TAI where "
          "the other counts UTC (a PHC's timescale, a refclock's setting)";
@@ -44,9 +42,8 @@ struct Selector::Judged {
   bool waiting = false;
   std::string why;                       // when not ok
   std::vector<std::size_t> truechimers;  // source indices, best first
-  std::vector<std::size_t> falsetickers;
   leapdb::Nanoseconds combined{0};
-  leapdb::Nanoseconds low{0}, high{0};
+  Candidate intersection;  // what the majority (or the trusted) agree on
 };
 
 Selector::Selector(SelectorSettings settings, std::size_t sources, leapdb::Nanoseconds started_raw)
@@ -68,7 +65,7 @@ void Selector::reconfigure(SelectorSettings settings, std::span<const std::optio
     verdicts[i] = std::move(verdicts_[*previous[i]]);
     now_at[*previous[i]] = i;
     // The operator's word on a refused jump: a max_step that allows it.
-    if (members[i].refused_jump && magnitude(*members[i].refused_jump) <= settings.max_step) {
+    if (members[i].refused_jump && std::chrono::abs(*members[i].refused_jump) <= settings.max_step) {
       members[i].refused_jump.reset();
       members[i].baseline.reset();
     }
@@ -112,9 +109,8 @@ std::vector<Candidate> Selector::candidates(const Tick& tick, std::span<const So
 }
 
 void Selector::gate(const Tick& tick, std::span<const SourceInput> sources, const std::vector<Candidate>& all,
-                    const std::vector<bool>& usable, leapdb::Nanoseconds axis) {
+                    const std::vector<bool>& usable, leapdb::Nanoseconds axis, int tai_utc) {
   const leapdb::Nanoseconds raw = tick.monotonic_raw;
-  const int tai_utc = tick.table.tai_utc_at(system_tai(tick.table, tick.realtime, tick.kernel));
   for (std::size_t i = 0; i < sources.size(); ++i) {
     Member& m = members_[i];
     if (!sources[i].options.gated || !usable[i] || m.refused_jump) continue;
@@ -130,7 +126,7 @@ void Selector::gate(const Tick& tick, std::span<const SourceInput> sources, cons
       jump = all[i].offset;
       allowed += tick.kernel.max_error;
     }
-    bool confirmed = !jump || raw < settle_until_ || magnitude(*jump) <= allowed;
+    bool confirmed = !jump || raw < settle_until_ || std::chrono::abs(*jump) <= allowed;
     for (std::size_t j = 0; j < sources.size() && !confirmed; ++j) {
       confirmed = j != i && usable[j] && !members_[j].refused_jump && all[i].overlaps(all[j]);
     }
@@ -179,24 +175,23 @@ Selector::Judged Selector::judge(const Tick& tick, std::span<const SourceInput> 
               " s after start for the other sources, so that they can outvote this one";
     return out;
   }
-  std::vector<std::size_t> selectable, trusted;
+  std::vector<std::size_t> selectable;
   std::vector<Candidate> candidates, trusted_candidates;
   for (std::size_t i = 0; i < sources.size(); ++i) {
     if (!usable[i] || sources[i].options.noselect) continue;
     selectable.push_back(i);
     candidates.push_back(all[i]);
-    if (sources[i].options.trust) trusted_candidates.push_back(all[i]), trusted.push_back(i);
+    if (sources[i].options.trust) trusted_candidates.push_back(all[i]);
   }
   Selection selection;
-  // Trusted sources that agree among themselves decide alone which others are true.
-  if (const Selection t = select(trusted_candidates, 1, "trusted source"); !trusted.empty() && t.ok) {
+  // Trusted sources that agree among themselves decide alone which others are true (none: not ok).
+  if (const Selection t = select(trusted_candidates, 1, "trusted source"); t.ok) {
     selection.low = t.low, selection.high = t.high;
-    const Candidate intersection{(t.low + t.high) / 2, (t.high - t.low) / 2, 1};
     std::size_t voices = 0;
     for (std::size_t k = 0; k < candidates.size(); ++k) {
-      const bool agrees = candidates[k].overlaps(intersection);
-      (agrees ? selection.truechimers : selection.falsetickers).push_back(k);
-      if (agrees) voices += candidates[k].voices;
+      if (!candidates[k].overlaps(t.intersection())) continue;
+      selection.truechimers.push_back(k);
+      voices += candidates[k].voices;
     }
     std::ranges::stable_sort(selection.truechimers, [&](std::size_t a, std::size_t b) {
       return candidates[a].distance < candidates[b].distance;
@@ -211,9 +206,8 @@ Selector::Judged Selector::judge(const Tick& tick, std::span<const SourceInput> 
     selection = select(candidates, settings_.minsources, "source");
   }
   for (const std::size_t k : selection.truechimers) out.truechimers.push_back(selectable[k]);
-  for (const std::size_t k : selection.falsetickers) out.falsetickers.push_back(selectable[k]);
   out.ok = selection.ok, out.why = selection.why, out.combined = selection.combined;
-  out.low = selection.low, out.high = selection.high;
+  out.intersection = selection.intersection();
   const bool required = std::ranges::any_of(sources, [](const SourceInput& s) { return s.options.require; });
   if (out.ok && required &&
       std::ranges::none_of(out.truechimers, [&](std::size_t i) { return sources[i].options.require; })) {
@@ -225,8 +219,10 @@ Selector::Judged Selector::judge(const Tick& tick, std::span<const SourceInput> 
 
 Estimate Selector::update(const Tick& tick, std::span<const SourceInput> sources) {
   const leapdb::Nanoseconds raw = tick.monotonic_raw;
-  const leapdb::Nanoseconds axis = system_tai(tick.table, tick.realtime, tick.kernel).time_since_epoch() - raw;
-  if (previous_axis_ && magnitude(axis - *previous_axis_) > kSystemStep) {
+  const leapdb::TaiTime system = system_tai(tick.table, tick.realtime, tick.kernel);
+  const int tai_utc = tick.table.tai_utc_at(system);
+  const leapdb::Nanoseconds axis = system.time_since_epoch() - raw;
+  if (previous_axis_ && std::chrono::abs(axis - *previous_axis_) > kSystemStep) {
     // The system clock was stepped: served time stays where it was, on the raw oscillator.
     if (served_) served_->offset -= axis - *previous_axis_;
     settle_until_ = raw + kStepSettle;
@@ -237,11 +233,10 @@ Estimate Selector::update(const Tick& tick, std::span<const SourceInput> sources
   const std::vector<Candidate> all = candidates(tick, sources);
   std::vector<bool> usable(sources.size());
   for (std::size_t i = 0; i < sources.size(); ++i) usable[i] = usable_by_its_account(*sources[i].estimate);
-  gate(tick, sources, all, usable, axis);
+  gate(tick, sources, all, usable, axis, tai_utc);
   for (std::size_t i = 0; i < sources.size(); ++i) usable[i] = usable[i] && !members_[i].refused_jump;
 
   const Judged judged = judge(tick, sources, all, usable);
-  const int tai_utc = tick.table.tai_utc_at(system_tai(tick.table, tick.realtime, tick.kernel));
   for (std::size_t i = 0; i < sources.size(); ++i) {
     SourceVerdict& v = verdicts_[i];
     v = SourceVerdict{};
@@ -261,8 +256,7 @@ Estimate Selector::update(const Tick& tick, std::span<const SourceInput> sources
     } else if (judged.waiting || !judged.ok) {
       v = {false, SourceState::candidate, judged.why};
     } else if (std::ranges::find(judged.truechimers, i) != judged.truechimers.end() ||
-               (sources[i].options.noselect &&
-                all[i].overlaps({(judged.low + judged.high) / 2, (judged.high - judged.low) / 2, 1}))) {
+               (sources[i].options.noselect && all[i].overlaps(judged.intersection))) {
       v = {false, SourceState::candidate, sources[i].options.noselect ? "noselect: judged, never selected" : ""};
     } else {
       const leapdb::Nanoseconds off = all[i].offset - judged.combined;
@@ -312,13 +306,13 @@ Estimate Selector::steer(const Tick& tick, std::span<const SourceInput> sources,
     claims_.voices = 0;
     for (const std::size_t i : judged.truechimers) claims_.voices += all[i].voices;
     // The combination's distance from the primary's own time counts against what replies claim.
-    claims_.dispersion = primary.dispersion + magnitude(target.of(tick.realtime) - all[steering.primary].offset);
+    claims_.dispersion = primary.dispersion + std::chrono::abs(target.of(tick.realtime) - all[steering.primary].offset);
     synchronized_raw_ = raw;
     primary_ = steering.primary;
     Estimate out = claims_;
     out.line = *served_;
     out.tracking = true;
-    out.dispersion += magnitude(pending_);
+    out.dispersion += std::chrono::abs(pending_);
     return out;
   }
   primary_.reset();
@@ -344,7 +338,7 @@ Estimate Selector::steer(const Tick& tick, std::span<const SourceInput> sources,
   Estimate out = claims_;
   out.line = *served_;
   out.tracking = false;
-  out.dispersion += magnitude(pending_);
+  out.dispersion += std::chrono::abs(pending_);
   return out;
 }
 
@@ -353,7 +347,7 @@ void Selector::follow(const Tick& tick, const Steering& steering, const ntp::Cor
   const leapdb::Nanoseconds raw = tick.monotonic_raw;
   if (served_) {
     const leapdb::Nanoseconds slewed = slew_.over(raw - last_raw_);
-    pending_ = magnitude(slewed) >= magnitude(pending_) ? leapdb::Nanoseconds{0} : pending_ + slewed;
+    pending_ = std::chrono::abs(slewed) >= std::chrono::abs(pending_) ? leapdb::Nanoseconds{0} : pending_ + slewed;
   }
   if (steering != steering_) {
     const bool fresh = !served_ || !synchronized_raw_ || raw - *synchronized_raw_ > settings_.holdover;

@@ -112,7 +112,7 @@ class Selector {
 
   std::vector<Candidate> candidates(const Tick& tick, std::span<const SourceInput> sources) const;
   void gate(const Tick& tick, std::span<const SourceInput> sources, const std::vector<Candidate>& all,
-            const std::vector<bool>& usable, leapdb::Nanoseconds axis);
+            const std::vector<bool>& usable, leapdb::Nanoseconds axis, int tai_utc);
   Judged judge(const Tick& tick, std::span<const SourceInput> sources, const std::vector<Candidate>& all,
                const std::vector<bool>& usable);
   bool waiting_at_start(leapdb::Nanoseconds raw, std::span<const SourceInput> sources,
