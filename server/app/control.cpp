@@ -143,8 +143,7 @@ void log_certificate(const config::Nts& nts, const LoadedNts& loaded) {
 }  // namespace
 
 unsigned worker_count(const config::Config& config) {
-  if (config.workers != 0) return config.workers;
-  return std::max(1u, std::thread::hardware_concurrency());
+  return workers_per_listener(config, std::thread::hardware_concurrency());
 }
 
 Control::Control(config::Config config, std::optional<std::string> config_path, asio::io_context& io,
@@ -263,7 +262,7 @@ void Control::reload(std::string_view reason) {
     return;
   }
   config::Config candidate = std::move(*parsed.config);
-  const ReloadPlan change = plan_reload(config_, candidate, rate_tables_);
+  const ReloadPlan change = plan_reload(config_, candidate, rate_tables_, std::thread::hardware_concurrency());
   if (!change.refused.empty()) {
     refuse(reason, change.refused);
     return;

@@ -1,12 +1,13 @@
 #include "server/app/reload_plan.hpp"
 
+#include <algorithm>
 #include <tuple>
 
 namespace app {
 namespace {
 
-std::string listener_layout(const config::Config& config) {
-  std::string text = std::to_string(config.workers);
+std::string listener_layout(const config::Config& config, unsigned cores) {
+  std::string text = std::to_string(workers_per_listener(config, cores));
   for (const config::Listener& listener : config.listeners) text += " " + listener.address.to_string();
   return text;
 }
@@ -49,9 +50,13 @@ bool same_source(const config::ReferenceSource& a, const config::ReferenceSource
   return true;
 }
 
-ReloadPlan plan_reload(const config::Config& old, const config::Config& next, bool rate_tables) {
+unsigned workers_per_listener(const config::Config& config, unsigned cores) {
+  return config.workers != 0 ? config.workers : std::max(1u, cores);
+}
+
+ReloadPlan plan_reload(const config::Config& old, const config::Config& next, bool rate_tables, unsigned cores) {
   ReloadPlan plan;
-  if (listener_layout(next) != listener_layout(old)) {
+  if (listener_layout(next, cores) != listener_layout(old, cores)) {
     plan.refused.push_back(next.source + ": listeners: listeners and workers can only change with a restart");
   }
   if (nts_layout(next) != nts_layout(old)) {

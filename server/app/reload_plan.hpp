@@ -20,8 +20,12 @@ struct ReloadPlan {
   bool leapdb_changed = false;  // the leap files or their settings: a new watcher
 };
 
-// `rate_tables`: whether the workers' rate-limit tables were allocated at start.
-ReloadPlan plan_reload(const config::Config& old, const config::Config& next, bool rate_tables);
+// `rate_tables`: whether the workers' rate-limit tables were allocated at start; `cores`: this
+// machine's, which `workers: auto` means.
+ReloadPlan plan_reload(const config::Config& old, const config::Config& next, bool rate_tables, unsigned cores);
+
+// Worker threads per listener: as configured, or one per core (at least one).
+unsigned workers_per_listener(const config::Config& config, unsigned cores);
 
 // Whether two source entries measure the same thing the same way (selection options aside,
 // which change live).

@@ -39,7 +39,7 @@ TEST_CASE("reload plan: unchanged sources are kept wherever they moved; changed 
     - {type: upstream, servers: ["192.0.2.1", "192.0.2.2"], poll: 32}
     - {type: sock, path: /run/a.sock}
 )");
-  const app::ReloadPlan plan = app::plan_reload(old, next, false);
+  const app::ReloadPlan plan = app::plan_reload(old, next, false, 2);
   CHECK(plan.refused.empty());
   REQUIRE(plan.kept_sources.size() == 3);
   CHECK(plan.kept_sources[0] == std::nullopt);
@@ -60,14 +60,14 @@ TEST_CASE("reload plan: the same settings twice are two sources, each kept once"
     - {type: upstream, servers: ["192.0.2.1"]}
     - {type: upstream, servers: ["192.0.2.1"]}
 )");
-  const app::ReloadPlan plan = app::plan_reload(old, next, false);
+  const app::ReloadPlan plan = app::plan_reload(old, next, false, 2);
   CHECK(plan.kept_sources == std::vector<std::optional<std::size_t>>{1u, 0u, std::nullopt});
 }
 
 TEST_CASE("reload plan: the shorthand and a list of one are the same source") {
   const config::Config old = parse("reference: {type: sock, path: /run/a.sock, holdover: 60}\n");
   const config::Config next = parse("reference:\n  sources: [{type: sock, path: /run/a.sock}]\n  holdover: 120\n");
-  CHECK(app::plan_reload(old, next, false).kept_sources == std::vector<std::optional<std::size_t>>{0u});
+  CHECK(app::plan_reload(old, next, false, 2).kept_sources == std::vector<std::optional<std::size_t>>{0u});
 }
 
 TEST_CASE("reload plan: listeners, workers and NTS need a restart; some settings wait for one") {
@@ -78,7 +78,7 @@ TEST_CASE("reload plan: listeners, workers and NTS need a restart; some settings
   next.metrics.listen.reset();
   next.user = "nobody";
   next.ratelimit.enabled = true;
-  const app::ReloadPlan plan = app::plan_reload(old, next, false);
+  const app::ReloadPlan plan = app::plan_reload(old, next, false, 2);
   CHECK(plan.refused == std::vector<std::string>{"smeard.yaml: listeners: listeners and workers can only change with a "
                                                  "restart"});
   CHECK(plan.deferred == std::vector<std::string>{"ratelimit.enabled takes effect at the next restart",
@@ -86,7 +86,14 @@ TEST_CASE("reload plan: listeners, workers and NTS need a restart; some settings
                                                   "metrics.listen takes effect at the next restart"});
   next = old;
   next.leapdb.files = {"/elsewhere"};
-  CHECK(app::plan_reload(old, next, false).leapdb_changed);
+  CHECK(app::plan_reload(old, next, false, 2).leapdb_changed);
+  // `workers: auto` on two cores is two workers: the same layout.
+  next = old;
+  next.workers = 0;
+  config::Config two = old;
+  two.workers = 2;
+  CHECK(app::plan_reload(two, next, false, 2).refused.empty());
+  CHECK_FALSE(app::plan_reload(two, next, false, 3).refused.empty());
 }
 
 TEST_CASE("same source: what measures, not how it is selected or where it is written") {
