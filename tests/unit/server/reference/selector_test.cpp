@@ -20,10 +20,7 @@ using reference::SourceState;
 
 namespace {
 
-const leapdb::LeapTable& table() {
-  static const leapdb::LeapTable t = leapdb::parse(test_files::fixture("leap-seconds.list"), "leap-seconds.list").table;
-  return t;
-}
+const leapdb::LeapTable& table() { return test_files::leap_table(); }
 
 // 2025-01-01T00:00:00Z, where TAI-UTC is 37 s; raw time starts at 1000 s.
 const UtcTime kStart = leapdb::utc_from_unix_nanoseconds(1'735'689'600'000'000'000);

@@ -27,10 +27,7 @@ using reference::SockSample;
 
 namespace {
 
-const leapdb::LeapTable& table() {
-  static const leapdb::LeapTable t = leapdb::parse(test_files::fixture("leap-seconds.list"), "leap-seconds.list").table;
-  return t;
-}
+const leapdb::LeapTable& table() { return test_files::leap_table(); }
 
 const UtcTime kStart = UtcTime{sys_days{year{2026} / March / 1}} + hours{12};
 

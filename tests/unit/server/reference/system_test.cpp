@@ -12,10 +12,7 @@ using reference::KernelClockStatus;
 
 namespace {
 
-const leapdb::LeapTable& table() {
-  static const leapdb::LeapTable t = leapdb::parse(test_files::fixture("leap-seconds.list"), "leap-seconds.list").table;
-  return t;
-}
+const leapdb::LeapTable& table() { return test_files::leap_table(); }
 
 // 2016-12-31, hours before the leap that makes TAI-UTC 37.
 leapdb::UtcTime leap_day(int hour) {

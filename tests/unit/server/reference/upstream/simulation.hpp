@@ -18,10 +18,7 @@
 
 namespace upstream_test {
 
-inline const leapdb::LeapTable& table() {
-  static const leapdb::LeapTable t = leapdb::parse(test_files::fixture("leap-seconds.list"), "leap-seconds.list").table;
-  return t;
-}
+inline const leapdb::LeapTable& table() { return test_files::leap_table(); }
 
 inline bool near(leapdb::Nanoseconds a, leapdb::Nanoseconds b, leapdb::Nanoseconds tolerance = std::chrono::nanoseconds{2}) {
   return std::abs((a - b).count()) <= tolerance.count();
