@@ -427,14 +427,41 @@ def request(address, payload, timeout=2.0, source=None):
             return None
 
 
+# SO_TIMESTAMPING (linux/net_tstamp.h): the kernel's software stamps of a datagram leaving
+# (read back from the error queue) and arriving, as a client with kernel timestamps measures.
+_SO_TIMESTAMPING = 37
+_STAMP_FLAGS = (1 << 1) | (1 << 3) | (1 << 4) | (1 << 11)  # TX_SOFTWARE, RX_SOFTWARE, SOFTWARE, OPT_TSONLY
+
+
+def _kernel_stamp(ancillary):
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPING and len(data) >= 16:
+            seconds, nanoseconds = struct.unpack("=qq", data[:16])  # the software stamp comes first
+            if seconds:
+                return seconds + nanoseconds / 1e9
+    return None
+
+
 def exchange(port, host="127.0.0.1", timeout=2.0):
-    """One NTP exchange with the server at host:port: the header fields, plus the served time
-    minus this clock ("offset") and the round trip ("delay"), in seconds; None without a reply."""
-    t1 = time.time()
-    reply = request((host, port), ntp_request(), timeout=timeout)
-    t4 = time.time()
-    if reply is None:
-        return None
+    """One NTP exchange with the server at host:port, stamped by the kernel as the request left
+    and the reply arrived: the header fields, plus the served time minus this clock ("offset")
+    and the round trip ("delay"), in seconds; None without a reply."""
+    with udp_socket(host) as s:
+        s.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPING, _STAMP_FLAGS)
+        s.settimeout(timeout)
+        request_bytes = ntp_request()
+        t1 = time.time()
+        s.sendto(request_bytes, (host, port))
+        try:
+            reply, ancillary, _, _ = s.recvmsg(4096, 1024)
+        except socket.timeout:
+            return None
+        t4 = _kernel_stamp(ancillary) or time.time()
+        try:  # the transmit stamp waits in the error queue by now (loopback delivers at once)
+            _, sent, _, _ = s.recvmsg(0, 1024, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+            t1 = _kernel_stamp(sent) or t1
+        except BlockingIOError:
+            pass
     fields = decode(reply)
     fields["offset"] = ((fields["receive"] - t1) + (fields["transmit"] - t4)) / 2
     fields["delay"] = (t4 - t1) - (fields["transmit"] - fields["receive"])
