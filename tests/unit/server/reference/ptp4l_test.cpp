@@ -31,7 +31,8 @@ namespace {
 using Bytes = std::vector<std::byte>;
 
 // Recorded from ptp4l 3.1.1; how, in the README beside them.
-const std::filesystem::path kFixtures = std::filesystem::path{__FILE__}.parent_path() / "fixtures/ptp4l";
+// From the build, not __FILE__: a compiler cache may make that relative to somewhere else.
+const std::filesystem::path kFixtures = SMEARD_PTP4L_FIXTURES;
 
 // Hex digits, anything else ignored.
 Bytes hex(std::string_view text) {
