@@ -100,6 +100,7 @@ void read_sections(Cursor root, Config& config) {
   read_account(root["user"], config.user, config.user_location);
   read_account(root["group"], config.group, config.group_location);
   config.seccomp = root["seccomp"].boolean().value_or(config.seccomp);
+  config.interleaved = root["interleaved"].boolean().value_or(config.interleaved);
   read_nts(root["nts"], config.nts);
   read_clients(clients, config, config.clients);
   root.no_other_keys();

@@ -251,6 +251,7 @@ struct Config {
   SourceLocation group_location;
   // Worker threads run under a seccomp allow-list (any other system call kills smeard).
   bool seccomp = true;
+  bool interleaved = true;  // answer RFC 9769 interleaved requests in kind (as chrony serves)
   bool log_json = false;  // log_format: json (one JSON object a line) or keyvalue (the default)
   unsigned workers = 0;  // worker threads per listener; 0: one per core
 };

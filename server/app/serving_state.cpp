@@ -78,6 +78,7 @@ PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leap
                             config.ratelimit.leak};
   plan.policy.sticky = config.client_policy.sticky;
   plan.policy.mixed_window = config.client_policy.mixed_window;
+  plan.policy.interleaved = config.interleaved;
 
   plan.clock.table = table;
   if (const config::ReferenceSource* simulated = config.reference.simulated()) {

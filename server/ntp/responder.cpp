@@ -5,7 +5,11 @@
 namespace ntp {
 namespace {
 
-constexpr Decision drop(DropReason reason) { return Decision{0, reason}; }
+Decision drop(DropReason reason) {
+  Decision decision;
+  decision.drop_reason = reason;
+  return decision;
+}
 
 DropReason drop_reason_for(LayoutError error) {
   switch (error) {
@@ -196,7 +200,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   out.poll = in.poll;
   out.precision = snapshot.precision;
   out.origin_time = in.transmit_time;
-  out.receive_time = to_ntp(served.time);
+  out.receive_time = mark_receive(to_ntp(served.time));
   if (decision.kiss_code != 0) {
     // KoD (RFC 5905 section 7.4): stratum 0, the kiss code as refid, leap "alarm".
     out.leap = LeapIndicator::unsynchronized;
@@ -213,6 +217,13 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
     if (served.active && !quality.unsynchronized) {
       if (timescale.refid == RefidConvention::ntpd) out.reference_id = ntpd_smear_refid(served.offset);
       if (timescale.refid == RefidConvention::chrony) out.reference_id = kChronySmearRefid;
+    }
+    if (policy.interleaved && tables.interleaved != nullptr &&
+        asks_interleaved(in.version, in.origin_time, in.receive_time, in.transmit_time)) {
+      decision.save_interleaved = true;
+      decision.interleaved_transmit = tables.interleaved->take(in.origin_time, request.client);
+      // How the client tells an interleaved reply from a basic one (RFC 9769, section 2).
+      if (decision.interleaved_transmit) out.origin_time = in.receive_time;
     }
   }
   encode_header(out, reply.first<kHeaderLength>());
@@ -235,9 +246,24 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   return decision;
 }
 
-void stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::TaiTime transmit,
-                    const TimescaleView& timescale) {
-  encode_timestamp(to_ntp(timescale.smearer->at(transmit, timescale.steady).time), reply.subspan<kTransmitTimeOffset, 8>());
+Timestamp stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::TaiTime transmit,
+                         const TimescaleView& timescale) {
+  const Timestamp written = transmit_timestamp(transmit, timescale);
+  write_transmit(reply, written);
+  return written;
+}
+
+Timestamp transmit_timestamp(leapdb::TaiTime transmit, const TimescaleView& timescale) {
+  return mark_transmit(to_ntp(timescale.smearer->at(transmit, timescale.steady).time));
+}
+
+void write_transmit(std::span<std::byte, kMaxReplyLength> reply, Timestamp transmit) {
+  encode_timestamp(transmit, reply.subspan<kTransmitTimeOffset, 8>());
+}
+
+Timestamp reply_receive(std::span<const std::byte> reply) {
+  if (reply.size() < kHeaderLength) return Timestamp{};
+  return decode_header(reply.first<kHeaderLength>()).receive_time;
 }
 
 void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator) {

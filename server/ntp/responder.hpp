@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -17,6 +18,7 @@
 #include "server/ntp/auth.hpp"
 #include "server/ntp/client_address.hpp"
 #include "server/ntp/client_history.hpp"
+#include "server/ntp/interleaved.hpp"
 #include "server/ntp/nts_fields.hpp"
 #include "server/ntp/packet.hpp"
 #include "server/ntp/rate_limit.hpp"
@@ -64,6 +66,7 @@ struct Tables {
   // Fresh random bytes for this request's NTS reply (its nonce, its cookies' nonces); without
   // them NTS fields are ignored.
   const std::array<std::byte, kReplyRandomness>* nts_randomness = nullptr;
+  InterleavedTable* interleaved = nullptr;  // this worker's; without it every reply is basic
 };
 
 enum class AuthResult : std::uint8_t { none, ok, unknown_key, bad_length, bad_mac };
@@ -88,16 +91,27 @@ struct Decision {
   std::uint8_t other_timescale = 0;
   NtsCheck nts = NtsCheck::not_nts;  // what the request's NTS fields came to
   NtsSeal nts_seal{};                // for an NTS reply: what sign() seals it with
+  // Interleaved mode (RFC 9769): the request asked for it, so save this reply's receive and
+  // transmit timestamps once it is stamped; and when the previous reply's were found, the
+  // transmit timestamp it left with, to send instead of this reply's own.
+  bool save_interleaved = false;
+  std::optional<Timestamp> interleaved_transmit;
   bool replied() const { return reply_length != 0; }
 };
 
 Decision handle(const Request& request, const Snapshot& snapshot, const Tables& tables,
                 std::span<std::byte, kMaxReplyLength> reply);
 
-// Writes the transmit time, then the MAC or the NTS authenticator when the decision says so:
-// last, as either covers it.
-void stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::TaiTime transmit,
-                    const TimescaleView& timescale);
+// Writes the transmit time and returns what it wrote: `transmit` on the timescale, or for an
+// interleaved reply the saved timestamp. Then sign() adds the MAC or the NTS authenticator
+// when the decision says so: last, as either covers it.
+Timestamp stamp_transmit(std::span<std::byte, kMaxReplyLength> reply, leapdb::TaiTime transmit,
+                         const TimescaleView& timescale);
+void write_transmit(std::span<std::byte, kMaxReplyLength> reply, Timestamp transmit);
+// What a reply leaving at `transmit` says it left at, on the timescale.
+Timestamp transmit_timestamp(leapdb::TaiTime transmit, const TimescaleView& timescale);
+// The receive timestamp a reply carries (the key of its interleaved state).
+Timestamp reply_receive(std::span<const std::byte> reply);
 void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator);
 
 // The ntpd convention: 254.x.y.z, the low 24 bits the signed offset in 2.22 fixed point.

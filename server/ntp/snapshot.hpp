@@ -141,6 +141,7 @@ struct Policy {
   leapdb::Nanoseconds mixed_window{std::chrono::hours{1}};
   Access access;
   RateLimitSettings rate_limit;
+  bool interleaved = true;  // answer RFC 9769 interleaved requests in kind
 };
 
 struct Snapshot {

@@ -104,7 +104,7 @@ TEST_CASE("a client request gets a server reply built from the snapshot") {
   CHECK(h.reference_id == 0x4750'5300);
   CHECK(h.reference_time == ntp::to_ntp(test_snapshot().timescales[0].reference_time));
   CHECK(h.origin_time == kClientTransmit);
-  CHECK(h.receive_time == ntp::to_ntp(kReceivedUtc));
+  CHECK(h.receive_time == ntp::mark_receive(ntp::to_ntp(kReceivedUtc)));
 }
 
 TEST_CASE("root dispersion grows from the last update, and holdover ends in LI=3 and stratum 16") {
@@ -243,7 +243,7 @@ TEST_CASE("stamp_transmit writes only the transmit timestamp") {
   const auto transmit = kReceived + leapdb::Nanoseconds{25'000};
   ntp::stamp_transmit(a.bytes, transmit, test_snapshot().timescales[0]);
   auto after = a.header();
-  CHECK(after.transmit_time == ntp::to_ntp(kReceivedUtc + leapdb::Nanoseconds{25'000}));
+  CHECK(after.transmit_time == ntp::mark_transmit(ntp::to_ntp(kReceivedUtc + leapdb::Nanoseconds{25'000})));
   after.transmit_time = before.transmit_time;
   CHECK(after == before);
 }
@@ -743,4 +743,79 @@ TEST_CASE("NTS: answering, stamping and sealing allocate nothing, for a reply, a
   }
   CHECK(test_allocations::count.load() == before);
   CHECK(replied == 200);  // time and a NAK each round; the malformed one dropped
+}
+
+namespace {
+
+// A request in interleaved mode (RFC 9769): the origin is a receive timestamp of ours.
+std::vector<std::byte> interleaved_request(ntp::Timestamp origin, ntp::Timestamp receive) {
+  auto req = request(4, Mode::client);
+  ntp::Header h = ntp::decode_header(std::span{req}.first<ntp::kHeaderLength>());
+  h.origin_time = origin;
+  h.receive_time = receive;
+  ntp::encode_header(h, std::span{req}.first<ntp::kHeaderLength>());
+  return req;
+}
+
+}  // namespace
+
+TEST_CASE("interleaved mode: the third reply carries the second's saved transmit timestamp") {
+  ntp::InterleavedTable table{64, 1};
+  ntp::Tables tables;
+  tables.interleaved = &table;
+  const ntp::Snapshot snapshot = test_snapshot();
+  // A basic first request: nothing to save.
+  const Answer first = answer(request(4, Mode::client), snapshot, tables);
+  CHECK_FALSE(first.decision.save_interleaved);
+  CHECK((first.header().receive_time.fraction & 1u) == 1u);
+  // The second echoes the first reply's receive timestamp: no state yet, a basic reply, saved.
+  const ntp::Timestamp client_rx{0xE000'0002u, 0x10};
+  Answer second = answer(interleaved_request(first.header().receive_time, client_rx), snapshot, tables);
+  REQUIRE(second.decision.save_interleaved);
+  CHECK_FALSE(second.decision.interleaved_transmit.has_value());
+  CHECK(second.header().origin_time == kClientTransmit);
+  const ntp::Timestamp sent = ntp::stamp_transmit(second.bytes, kReceived, snapshot.timescales[0]);
+  CHECK((sent.fraction & 1u) == 0u);
+  const ntp::Timestamp kernel{sent.seconds, sent.fraction + 4'000};  // the kernel's, a little later
+  table.save(ntp::reply_receive(second.bytes), kClient, sent);
+  CHECK(table.update(ntp::reply_receive(second.bytes), kernel));
+  // The third gets it, and its origin echoes the request's receive field.
+  const ntp::Timestamp client_rx3{0xE000'0003u, 0x20};
+  const Answer third = answer(interleaved_request(second.header().receive_time, client_rx3), snapshot, tables);
+  REQUIRE(third.decision.interleaved_transmit.has_value());
+  CHECK(*third.decision.interleaved_transmit == kernel);
+  CHECK(third.header().origin_time == client_rx3);
+  CHECK(third.decision.save_interleaved);
+  // Replayed, it is basic again.
+  const Answer replay = answer(interleaved_request(second.header().receive_time, client_rx3), snapshot, tables);
+  CHECK_FALSE(replay.decision.interleaved_transmit.has_value());
+  CHECK(replay.header().origin_time == kClientTransmit);
+}
+
+TEST_CASE("interleaved mode: off by policy, for another client, and never in a KoD") {
+  ntp::InterleavedTable table{64, 1};
+  ntp::Tables tables;
+  tables.interleaved = &table;
+  const ntp::Timestamp ours = ntp::mark_receive(ntp::Timestamp{0xE000'0001u, 0x100});
+  const auto req = interleaved_request(ours, ntp::Timestamp{1, 2});
+
+  ntp::Snapshot off = test_snapshot();
+  off.policy.interleaved = false;
+  table.save(ours, kClient, ntp::Timestamp{9, 8});
+  const Answer basic = answer(req, off, tables);
+  CHECK_FALSE(basic.decision.save_interleaved);
+  CHECK_FALSE(basic.decision.interleaved_transmit.has_value());
+
+  const Answer stranger = answer(req, test_snapshot(), tables, v4(198, 51, 100, 7));
+  CHECK_FALSE(stranger.decision.interleaved_transmit.has_value());
+
+  ntp::Snapshot denying = test_snapshot();
+  denying.policy.access.deny.push_back(v4_network(0, 0, 0, 0, 0));
+  denying.policy.access.deny.push_back(ntp::Network{{}, 0});
+  const Answer kod = answer(req, denying, tables);
+  CHECK(kod.decision.kiss_code == ntp::kKissDeny);
+  CHECK_FALSE(kod.decision.save_interleaved);
+  // Still there for its own client, in a served reply.
+  const Answer served = answer(req, test_snapshot(), tables);
+  CHECK(served.decision.interleaved_transmit == ntp::Timestamp{9, 8});
 }
