@@ -365,6 +365,8 @@ std::vector<metrics::Traffic> Control::traffic() const {
       traffic.pin_violations += c.pin_violations.load();
       traffic.sticky_violations += c.sticky_violations.load();
       traffic.mixed_clients += c.mixed_clients.load();
+      traffic.interleaved += c.interleaved_replies.load();
+      traffic.tx_timestamps += c.tx_timestamps.load();
       traffic.send_errors += c.send_errors.load();
       for (std::size_t b = 0; b < traffic.processing_buckets.size(); ++b) {
         traffic.processing_buckets[b] += c.processing_buckets[b].load();

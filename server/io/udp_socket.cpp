@@ -1,5 +1,6 @@
 #include "server/io/udp_socket.hpp"
 
+#include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -49,6 +50,8 @@ SocketAddressStorage to_sockaddr(const config::SocketAddress& address) {
 
 namespace {
 
+constexpr int kTimestampingFlags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+
 int domain_of(const config::SocketAddress& address) {
   return address.family == config::SocketAddress::Family::ipv4 ? AF_INET : AF_INET6;
 }
@@ -85,8 +88,10 @@ BoundSocket open_listener_socket(const config::SocketAddress& address, std::stri
     error = errno_text("socket");
     return bound;
   }
+  // Software receive stamps on every request; transmit stamps only for the replies that ask for
+  // them (a control message per datagram), which come back on the error queue.
   if (!set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, error, "SO_REUSEPORT") ||
-      !set_int_option(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, 1, error, "SO_TIMESTAMPNS")) {
+      !set_int_option(fd.get(), SOL_SOCKET, SO_TIMESTAMPING, kTimestampingFlags, error, "SO_TIMESTAMPING")) {
     return bound;
   }
   // A larger queue absorbs bursts while a worker is busy; the kernel caps it at rmem_max.

@@ -1,5 +1,9 @@
 #include "server/io/worker.hpp"
 
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+
+#include "server/io/tx_stamps.hpp"
 #include "server/reference/clocks.hpp"
 #include "server/reference/kernel.hpp"
 
@@ -16,9 +20,17 @@ namespace io {
 namespace {
 
 constexpr unsigned kBatch = 64;
+// The most replies stamped ahead of one sendmmsg() call; see README.md, "Transmit timestamps".
+constexpr unsigned kSendChunk = 16;
+// How often the kernel's transmit timestamps of a call's first and last reply are asked for.
+constexpr leapdb::Nanoseconds kCalibrationInterval{1'000'000};
+// A looped-back reply's headers and NTP header; the rest may be cut off.
+constexpr std::size_t kErrorDataLength = 256;
 // Larger than any request we accept, so an oversized one shows up as MSG_TRUNC.
 constexpr std::size_t kReceiveBufferLength = 2048;
 constexpr std::size_t kControlLength = 256;
+// Interleaved clients remembered per worker (about 32 bytes each); chrony keeps a few thousand.
+constexpr std::size_t kInterleavedEntries = 1 << 14;
 
 void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
   counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
@@ -57,9 +69,18 @@ struct Worker::Buffers {
   std::array<std::uint8_t, kBatch> reply_version;
   std::array<ntp::Decision, kBatch> reply_decision;
   std::array<bool, kBatch> reply_lost;  // sendmmsg failed on it
+  std::array<ntp::ClientAddress, kBatch> reply_client;
+  std::array<Departure::Seal, kBatch> reply_seal;
+  std::array<std::int64_t, kBatch> reply_processing;  // ns from receipt to predicted departure
+  std::array<std::size_t, kBatch> pktinfo_length;     // of send_control's pktinfo; 0: none
   std::array<iovec, kBatch> send_iov;
   std::array<std::array<std::byte, kControlLength>, kBatch> send_control;
   std::array<mmsghdr, kBatch> send_headers;
+  // The error queue: looped-back replies with their kernel transmit timestamps.
+  std::array<std::array<std::byte, kErrorDataLength>, kBatch> error_data;
+  std::array<iovec, kBatch> error_iov;
+  std::array<std::array<std::byte, kControlLength>, kBatch> error_control;
+  std::array<mmsghdr, kBatch> error_headers;
   // Fresh randomness for NTS replies (nonces), one getrandom() for up to kBatch of them.
   std::array<std::array<std::byte, ntp::kReplyRandomness>, kBatch> nts_randomness;
   unsigned nts_randomness_used = kBatch;
@@ -90,6 +111,7 @@ Worker::Worker(BoundSocket socket, std::uint8_t listener, RcuCell<ntp::Snapshot>
       history_(history),
       limiter_(rate_entries, seed),
       authenticator_(std::make_unique<ntp::Authenticator>(nullptr)),
+      interleaved_(kInterleavedEntries, seed ^ 0x9e3779b97f4a7c15ULL),
       buffers_(new Buffers{}) {}
 
 void Worker::use_keys(const std::shared_ptr<const ntp::KeyRing>& keys) {
@@ -141,26 +163,35 @@ void Worker::run() {
   running_.store(false);
 }
 
+// The system clock's readings in TAI. Only within a second of an inserted leap does the kernel's
+// leap state matter (whether a 23:59:59 reading is the first or the repeated one): it is asked only
+// then, once for the receive readings and again for the transmit readings (after what it judges).
+class Worker::TaiReader {
+ public:
+  explicit TaiReader(const ntp::ReferenceClock& clock) : clock_(clock) {}
+  leapdb::TaiTime operator()(leapdb::UtcTime reading) {
+    if (clock_.steady.contains(reading)) return clock_.steady.to_tai(reading);
+    const leapdb::Leap* leap = clock_.inserted_leap_near(reading);
+    if (leap == nullptr) return clock_.to_tai(reading);
+    if (!kernel_) kernel_ = reference::read_kernel_clock_status();
+    return clock_.to_tai(reading, reference::kernel_leap_correction(reading, *leap, *kernel_));
+  }
+  void forget_kernel() { kernel_.reset(); }
+
+ private:
+  const ntp::ReferenceClock& clock_;
+  std::optional<reference::KernelClockStatus> kernel_;
+};
+
 void Worker::answer_batch(unsigned received) {
   Buffers& b = *buffers_;
   bump(counters_.requests, received);
   const auto snapshot = state_.read(reader_slot_);
-  const ntp::ReferenceClock& clock = snapshot->clock;
   const std::uint8_t timescale = snapshot->listener_timescale[listener_];
   if (authenticator_->ring() != snapshot->keys.get()) use_keys(snapshot->keys);
-  ntp::Tables tables{&history_, &limiter_, authenticator_.get()};
+  ntp::Tables tables{&history_, &limiter_, authenticator_.get(), nullptr, &interleaved_};
   const bool nts = !snapshot->nts_keys.empty();
-  // Only within a second of an inserted leap does the kernel's leap state matter (whether a
-  // 23:59:59 reading is the first or the repeated one): ask it only then, once for the batch's
-  // receive timestamps and once after the transmit reading (it must be read after what it judges).
-  std::optional<reference::KernelClockStatus> kernel;
-  auto to_tai = [&clock, &kernel](leapdb::UtcTime reading) {
-    if (clock.steady.contains(reading)) return clock.steady.to_tai(reading);
-    const leapdb::Leap* leap = clock.inserted_leap_near(reading);
-    if (leap == nullptr) return clock.to_tai(reading);
-    if (!kernel) kernel = reference::read_kernel_clock_status();
-    return clock.to_tai(reading, reference::kernel_leap_correction(reading, *leap, *kernel));
-  };
+  TaiReader tai{snapshot->clock};
   unsigned replies = 0;
   for (unsigned i = 0; i < received; ++i) {
     msghdr& in = b.receive_headers[i].msg_hdr;
@@ -175,11 +206,11 @@ void Worker::answer_batch(unsigned received) {
     bool have_timestamp = false;
     const cmsghdr* destination = nullptr;
     for (cmsghdr* c = CMSG_FIRSTHDR(&in); c != nullptr; c = CMSG_NXTHDR(&in, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-        timespec ts{};
-        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        received_at = reference::from_timespec(ts);
-        have_timestamp = true;
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING) {
+        scm_timestamping stamps{};
+        std::memcpy(&stamps, CMSG_DATA(c), sizeof stamps);
+        received_at = reference::from_timespec(stamps.ts[0]);
+        have_timestamp = stamps.ts[0].tv_sec != 0 || stamps.ts[0].tv_nsec != 0;
       } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
                  (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
         destination = c;
@@ -187,7 +218,7 @@ void Worker::answer_batch(unsigned received) {
     }
     if (!have_timestamp) received_at = reference::realtime_now();
 
-    const ntp::Request request{bytes, client_address_of(b.sources[i]), listener_, to_tai(received_at), received_at};
+    const ntp::Request request{bytes, client_address_of(b.sources[i]), listener_, tai(received_at), received_at};
     if (nts && b.nts_randomness_used == kBatch &&
         refill(std::as_writable_bytes(std::span{b.nts_randomness}))) {
       b.nts_randomness_used = 0;
@@ -214,9 +245,14 @@ void Worker::answer_batch(unsigned received) {
     if (decision.kiss_code == ntp::kKissDeny) bump(counters_.kod_deny);
     if (decision.kiss_code == ntp::kKissRate) bump(counters_.kod_rate);
     if (decision.kiss_code == ntp::kKissCryp) bump(counters_.crypto_nak);
+    if (decision.interleaved_transmit) bump(counters_.interleaved_replies);
     b.reply_decision[replies] = decision;
     b.reply_received[replies] = received_at;
     b.reply_version[replies] = static_cast<std::uint8_t>(version);
+    b.reply_client[replies] = request.client;
+    b.reply_seal[replies] = decision.nts == ntp::NtsCheck::ok && decision.kiss_code == 0 ? Departure::Seal::nts
+                            : decision.sign_key != ntp::KeyRing::npos                  ? Departure::Seal::mac
+                                                                                       : Departure::Seal::none;
 
     b.send_iov[replies] = iovec{b.replies[replies].data(), decision.reply_length};
     msghdr& out = b.send_headers[replies].msg_hdr;
@@ -225,12 +261,14 @@ void Worker::answer_batch(unsigned received) {
     out.msg_namelen = in.msg_namelen;
     out.msg_iov = &b.send_iov[replies];
     out.msg_iovlen = 1;
+    b.pktinfo_length[replies] = 0;
     if (destination != nullptr) {
       // Answer from the address the client wrote to, or a multi-homed host replies from the
       // wrong one and the client drops it.
-      out.msg_control = b.send_control[replies].data();
-      out.msg_controllen = CMSG_SPACE(destination->cmsg_len - CMSG_LEN(0));
-      cmsghdr* c = CMSG_FIRSTHDR(&out);  // never null: the buffer holds a pktinfo
+      msghdr room{};
+      room.msg_control = b.send_control[replies].data();
+      room.msg_controllen = CMSG_SPACE(destination->cmsg_len - CMSG_LEN(0));
+      cmsghdr* c = CMSG_FIRSTHDR(&room);  // never null: the buffer holds a pktinfo
       c->cmsg_level = destination->cmsg_level;
       c->cmsg_type = destination->cmsg_type;
       c->cmsg_len = destination->cmsg_len;
@@ -242,24 +280,76 @@ void Worker::answer_batch(unsigned received) {
         info.ipi_ifindex = 0;
         std::memcpy(CMSG_DATA(c), &info, sizeof info);
       }
+      b.pktinfo_length[replies] = room.msg_controllen;
     }
     ++replies;
   }
-
-  // The transmit timestamp is read last, once for the batch, right before it leaves.
-  const leapdb::UtcTime transmit_reading = reference::realtime_now();
-  kernel.reset();
-  const leapdb::TaiTime transmit = to_tai(transmit_reading);
-  const ntp::TimescaleView& view = snapshot->timescales[timescale];
-  for (unsigned j = 0; j < replies; ++j) {
-    ntp::stamp_transmit(b.replies[j], transmit, view);
-    ntp::sign(b.replies[j], b.reply_decision[j], *authenticator_);
+  // Split so that no reply's departure is predicted across more than kSendChunk sends.
+  for (unsigned first = 0; first < replies; first += kSendChunk) {
+    send_replies(*snapshot, tai, first, std::min(kSendChunk, replies - first));
   }
-  unsigned sent = 0;
+}
+
+namespace {
+
+// Asks the kernel for this datagram's transmit timestamp (SO_TIMESTAMPING as a control message,
+// after the pktinfo if there is one), or not.
+void want_tx_stamp(msghdr& out, std::byte* control, std::size_t pktinfo_length, bool want) {
+  out.msg_control = pktinfo_length != 0 || want ? control : nullptr;
+  out.msg_controllen = pktinfo_length;
+  if (!want) return;
+  out.msg_controllen = pktinfo_length + CMSG_SPACE(sizeof(std::uint32_t));
+  cmsghdr* c = reinterpret_cast<cmsghdr*>(control + pktinfo_length);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SO_TIMESTAMPING;
+  c->cmsg_len = CMSG_LEN(sizeof(std::uint32_t));
+  const std::uint32_t flags = SOF_TIMESTAMPING_TX_SOFTWARE;
+  std::memcpy(CMSG_DATA(c), &flags, sizeof flags);
+}
+
+}  // namespace
+
+void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigned first, unsigned count) {
+  Buffers& b = *buffers_;
+  const ntp::TimescaleView& view = snapshot.timescales[snapshot.listener_timescale[listener_]];
+  const unsigned end = first + count;
+  // Predictions come from what was learned before this call; what it teaches is for the next.
+  const Departure plan = departure_;
+  std::int64_t seals_ahead = 0;
+  for (unsigned j = first; j < end; ++j) seals_ahead += plan.seal_cost(b.reply_seal[j]);
+  tai.forget_kernel();
+  leapdb::UtcTime reading = reference::realtime_now();
+  const bool calibrate = reading - last_calibration_ >= kCalibrationInterval;
+  if (calibrate) last_calibration_ = reading;
+  unsigned stamps_wanted = 0;
+  for (unsigned j = first; j < end; ++j) {
+    const unsigned position = j - first;
+    const leapdb::UtcTime leaves = reading + leapdb::Nanoseconds{plan.lead_ns(seals_ahead, position)};
+    const ntp::Timestamp own = ntp::transmit_timestamp(tai(leaves), view);
+    const ntp::Decision& decision = b.reply_decision[j];
+    ntp::write_transmit(b.replies[j], decision.interleaved_transmit.value_or(own));
+    ntp::sign(b.replies[j], decision, *authenticator_);
+    bool want = calibrate && (position == 0 || j + 1 == end);
+    if (decision.save_interleaved) {
+      interleaved_.save(ntp::reply_receive(b.replies[j]), b.reply_client[j], own);
+      want = true;
+    }
+    want_tx_stamp(b.send_headers[j].msg_hdr, b.send_control[j].data(), b.pktinfo_length[j], want);
+    stamps_wanted += want ? 1 : 0;
+    const std::int64_t processing = std::max<std::int64_t>(0, (leaves - b.reply_received[j]).count());
+    b.reply_processing[j] = processing;
+    seals_ahead -= plan.seal_cost(b.reply_seal[j]);
+    const leapdb::UtcTime next = reference::realtime_now();
+    departure_.stamped(b.reply_seal[j], (next - reading).count());
+    reading = next;
+  }
+
+  const leapdb::UtcTime call_began = reading;
+  unsigned sent = first;
   unsigned failed = 0;
-  std::fill_n(b.reply_lost.begin(), replies, false);
-  while (sent < replies) {
-    const int n = ::sendmmsg(socket_.fd.get(), &b.send_headers[sent], replies - sent, 0);
+  std::fill_n(b.reply_lost.begin() + first, count, false);
+  while (sent < end) {
+    const int n = ::sendmmsg(socket_.fd.get(), &b.send_headers[sent], end - sent, 0);
     if (n > 0) {
       sent += static_cast<unsigned>(n);
     } else if (n < 0 && errno == EINTR) {
@@ -270,16 +360,65 @@ void Worker::answer_batch(unsigned received) {
       ++sent;
     }
   }
-  bump(counters_.replies, replies - failed);
+  departure_.call_took((reference::realtime_now() - call_began).count(), count);
+  bump(counters_.replies, count - failed);
   if (failed != 0) bump(counters_.send_errors, failed);
-  for (unsigned j = 0; j < replies; ++j) {
+  for (unsigned j = first; j < end; ++j) {
     if (b.reply_lost[j]) continue;
     bump(counters_.replies_by_version[b.reply_version[j]]);
-    const std::int64_t processing = std::max<std::int64_t>(0, (transmit_reading - b.reply_received[j]).count());
-    const auto bucket = std::ranges::lower_bound(metrics::kProcessingBoundsNs, processing) - metrics::kProcessingBoundsNs.begin();
+    const auto bucket = std::ranges::lower_bound(metrics::kProcessingBoundsNs, b.reply_processing[j]) -
+                        metrics::kProcessingBoundsNs.begin();
     bump(counters_.processing_buckets[static_cast<std::size_t>(bucket)]);
-    bump(counters_.processing_sum_ns, static_cast<std::uint64_t>(processing));
+    bump(counters_.processing_sum_ns, static_cast<std::uint64_t>(b.reply_processing[j]));
   }
+  tx_stamps_pending_ += stamps_wanted;
+  if (tx_stamps_pending_ != 0) {
+    const ntp::Timestamp first_key = calibrate ? ntp::reply_receive(b.replies[first]) : ntp::Timestamp{};
+    const ntp::Timestamp last_key = calibrate ? ntp::reply_receive(b.replies[end - 1]) : ntp::Timestamp{};
+    read_tx_stamps(tai, view, first_key, last_key, call_began, count);
+  }
+}
+
+void Worker::read_tx_stamps(TaiReader& tai, const ntp::TimescaleView& view, ntp::Timestamp first_key,
+                            ntp::Timestamp last_key, leapdb::UtcTime call_began, unsigned count) {
+  Buffers& b = *buffers_;
+  for (unsigned i = 0; i < kBatch; ++i) {
+    b.error_iov[i] = iovec{b.error_data[i].data(), kErrorDataLength};
+    msghdr& h = b.error_headers[i].msg_hdr;
+    h = msghdr{};
+    h.msg_iov = &b.error_iov[i];
+    h.msg_iovlen = 1;
+    h.msg_control = b.error_control[i].data();
+    h.msg_controllen = kControlLength;
+  }
+  const int n = ::recvmmsg(socket_.fd.get(), b.error_headers.data(), kBatch, MSG_ERRQUEUE | MSG_DONTWAIT, nullptr);
+  // Nothing waiting: the rest were lost (the queue was full) or will not come.
+  if (n <= 0) {
+    tx_stamps_pending_ = 0;
+    return;
+  }
+  tx_stamps_pending_ -= std::min<unsigned>(tx_stamps_pending_, static_cast<unsigned>(n));
+  std::optional<leapdb::UtcTime> first_left, last_left;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+    msghdr& h = b.error_headers[i].msg_hdr;
+    std::optional<leapdb::UtcTime> left;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPING) continue;
+      scm_timestamping stamps{};
+      std::memcpy(&stamps, CMSG_DATA(c), sizeof stamps);
+      if (stamps.ts[0].tv_sec != 0 || stamps.ts[0].tv_nsec != 0) left = reference::from_timespec(stamps.ts[0]);
+    }
+    const auto payload =
+        looped_udp_payload(std::span<const std::byte>{b.error_data[i].data(), b.error_headers[i].msg_len});
+    if (!left || payload.size() < ntp::kHeaderLength) continue;
+    bump(counters_.tx_timestamps);
+    const ntp::Timestamp key = ntp::reply_receive(payload);
+    interleaved_.update(key, ntp::transmit_timestamp(tai(*left), view));
+    if (!first_key.is_zero() && key == first_key) first_left = left;
+    if (!last_key.is_zero() && key == last_key) last_left = left;
+  }
+  if (first_left) departure_.first_left((*first_left - call_began).count());
+  if (first_left && last_left) departure_.spread((*last_left - *first_left).count(), count);
 }
 
 }  // namespace io

@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <memory>
 
+#include "server/io/departure.hpp"
 #include "server/io/event_ring.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/metrics/status.hpp"
 #include "server/ntp/client_history.hpp"
+#include "server/ntp/interleaved.hpp"
 #include "server/ntp/responder.hpp"
 #include "server/ntp/snapshot.hpp"
 
@@ -40,6 +42,8 @@ struct alignas(64) WorkerCounters {
   std::atomic<std::uint64_t> pin_violations{0};
   std::atomic<std::uint64_t> sticky_violations{0};
   std::atomic<std::uint64_t> mixed_clients{0};
+  std::atomic<std::uint64_t> interleaved_replies{0};  // carried the previous reply's kernel stamp
+  std::atomic<std::uint64_t> tx_timestamps{0};        // kernel transmit timestamps read
 };
 
 // A client seen on this worker's timescale shortly after another one.
@@ -71,7 +75,14 @@ class Worker {
 
  private:
   struct Buffers;
+  class TaiReader;
   void answer_batch(unsigned received);
+  // Stamps, signs and sends replies [first, first + count) in one sendmmsg() call.
+  void send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigned first, unsigned count);
+  // Reads the kernel's transmit timestamps waiting in the error queue: each improves the saved
+  // interleaved state of its reply, and those of `first_key`/`last_key` teach departure_.
+  void read_tx_stamps(TaiReader& tai, const ntp::TimescaleView& view, ntp::Timestamp first_key,
+                      ntp::Timestamp last_key, leapdb::UtcTime call_began, unsigned count);
   // Contexts for a new key ring, made on the first batch that sees it.
   void use_keys(const std::shared_ptr<const ntp::KeyRing>& keys);
 
@@ -83,6 +94,10 @@ class Worker {
   ntp::RateLimiter limiter_;
   std::unique_ptr<ntp::Authenticator> authenticator_;
   MixedClientRing mixed_;
+  ntp::InterleavedTable interleaved_;
+  Departure departure_;
+  leapdb::UtcTime last_calibration_{};
+  unsigned tx_stamps_pending_ = 0;  // asked for, not read yet (a NIC's may come late)
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};
   WorkerCounters counters_;

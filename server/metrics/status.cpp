@@ -192,6 +192,11 @@ std::string to_prometheus(const Status& s) {
               static_cast<double>(t.sticky_violations), with("kind", "sticky"));
     f.counter("smeard_mixed_clients_total", "Requests from clients seen on another timescale within the mixed window",
               static_cast<double>(t.mixed_clients), base);
+    f.counter("smeard_interleaved_replies_total",
+              "Replies in interleaved mode (RFC 9769): the previous reply's kernel transmit timestamp",
+              static_cast<double>(t.interleaved), base);
+    f.counter("smeard_tx_timestamps_total", "Kernel transmit timestamps read back from the error queue",
+              static_cast<double>(t.tx_timestamps), base);
     f.counter("smeard_send_errors_total", "Replies the kernel refused to send", static_cast<double>(t.send_errors), base);
     f.histogram("smeard_processing_seconds", "Kernel receive timestamp to transmit timestamp", t, base);
   }
@@ -292,6 +297,7 @@ std::string to_json(const Status& s) {
                                {"pin_violations", t.pin_violations},
                                {"sticky_violations", t.sticky_violations},
                                {"mixed_clients", t.mixed_clients},
+                               {"interleaved", t.interleaved},
                                {"requests_by_worker", t.requests_by_worker}});
   }
   if (s.nts) {

@@ -50,6 +50,8 @@ struct Traffic {
   std::uint64_t pin_violations = 0;
   std::uint64_t sticky_violations = 0;
   std::uint64_t mixed_clients = 0;
+  std::uint64_t interleaved = 0;    // replies in interleaved mode (RFC 9769)
+  std::uint64_t tx_timestamps = 0;  // kernel transmit timestamps read back
   std::uint64_t send_errors = 0;
   std::array<std::uint64_t, kProcessingBoundsNs.size() + 1> processing_buckets{};  // not cumulative
   double processing_sum_seconds = 0;
