@@ -28,8 +28,9 @@ class Departure {
   }
   std::int64_t seal_cost(Seal seal) const { return seal_ns_[static_cast<std::size_t>(seal)]; }
 
-  // Observations. Each moves its estimate an eighth of the way, so one descheduling skews the
-  // next few calls a little rather than the next one a lot; absurd ones are ignored.
+  // Observations. Each moves its estimate an eighth of the way, and by no more than the estimate
+  // itself (or 500 ns): a descheduled call, late by a whole time slice, barely moves it, while a
+  // real change is followed within a few dozen calls. Absurd ones are ignored.
   void stamped(Seal seal, std::int64_t ns) { learn(seal_ns_[static_cast<std::size_t>(seal)], ns); }
   // The kernel's transmit timestamp of the first reply of a call, after the reading before it.
   void first_left(std::int64_t ns_after_call) { learn(entry_ns_, ns_after_call); }
@@ -47,7 +48,8 @@ class Departure {
   static constexpr std::int64_t kAbsurdNs = 1'000'000;
   static void learn(std::int64_t& estimate, std::int64_t sample) {
     if (sample < 0 || sample > kAbsurdNs) return;
-    estimate += (sample - estimate) / 8;
+    const std::int64_t limit = std::max<std::int64_t>(estimate, 500);
+    estimate += std::clamp(sample - estimate, -limit, limit) / 8;
   }
 
   std::array<std::int64_t, kSeals> seal_ns_{};
