@@ -11,13 +11,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::array<std::byte, ntp::kMaxReplyLength> reply{};
   static const ntp::Snapshot snapshot = ntp::true_utc_snapshot();
   static ntp::ClientHistory history{1024, 42};
+  static ntp::InterleavedTable interleaved{1024, 42};
+  ntp::Tables tables{&history};
+  tables.interleaved = &interleaved;
   // Just before NTP era 1 begins.
   const leapdb::TaiTime received{std::chrono::nanoseconds{2'085'978'505'999'999'000}};
   const ntp::Decision decision =
-      ntp::handle(ntp::Request{request, ntp::ClientAddress{{}, 40123}, 0, received}, snapshot, {&history}, reply);
+      ntp::handle(ntp::Request{request, ntp::ClientAddress{{}, 40123}, 0, received}, snapshot, tables, reply);
   if (decision.replied()) {
     if (decision.reply_length > size || decision.reply_length > reply.size()) std::abort();
-    ntp::stamp_transmit(reply, received, snapshot.timescales[0]);
+    const ntp::Timestamp sent = ntp::stamp_transmit(reply, received, snapshot.timescales[0]);
+    // As the worker does, so that a later input can ask for it back in interleaved mode.
+    if (decision.save_interleaved) interleaved.save(ntp::reply_receive(reply), ntp::ClientAddress{}, sent);
     const ntp::Header header = ntp::decode_header(std::span{reply}.first<ntp::kHeaderLength>());
     if (header.mode != ntp::Mode::server) std::abort();
   }
