@@ -23,11 +23,12 @@ std::optional<leapdb::Rate> rate_between(const PhcReading& a, const PhcReading& 
 }  // namespace
 
 PhcMappingEstimator::Added PhcMappingEstimator::add(const PhcReading& reading) {
-  bool agrees = samples_.empty();
+  bool agrees = true;
   if (!samples_.empty()) {
     const PhcReading& last = samples_.back();
-    const std::optional<leapdb::Rate> rate = rate_between(last, reading);
-    if (const std::optional<ntp::PhcMapping> line = mapping(); rate && line) {
+    if (reading.phc <= last.phc) {
+      agrees = false;  // the PHC went backwards
+    } else if (const std::optional<ntp::PhcMapping> line = mapping()) {
       // Where the line says the system clock was at this PHC reading (unbounded by reach: a
       // late sample is still a fair test of the line).
       const leapdb::Int128 elapsed = leapdb::Int128{reading.phc.count()} - line->phc_at.count();
@@ -36,8 +37,8 @@ PhcMappingEstimator::Added PhcMappingEstimator::add(const PhcReading& reading) {
       const leapdb::Int128 residual = leapdb::Int128{reading.system.time_since_epoch().count()} - predicted;
       const leapdb::Int128 tolerance = (kStep + reading.error() + last.error()).count();
       agrees = residual <= tolerance && residual >= -tolerance;
-    } else {
-      agrees = rate.has_value();
+    } else if (reading.phc - samples_.front().phc >= kMinimumSpan) {
+      agrees = rate_between(samples_.front(), reading).has_value();  // no oscillator drifts that fast
     }
   }
   if (!agrees) samples_.clear();

@@ -145,3 +145,14 @@ TEST_CASE("the conversion error bound holds") {
   CHECK(worst_margin >= 0);
   CHECK(lines > 1500);
 }
+
+TEST_CASE("samples close together (a reload's extra sample) do not read their jitter as a rate") {
+  PhcMappingEstimator estimator;
+  const Phc phc;
+  estimator.add(phc.sample(kStart));
+  CHECK(estimator.add(PhcReading{kStart + milliseconds{3}, phc.at(kStart + milliseconds{3}) + microseconds{8}, {}}) ==
+        PhcMappingEstimator::Added::kept);
+  CHECK(estimator.add(phc.sample(kStart + seconds{2})) == PhcMappingEstimator::Added::kept);
+  CHECK(estimator.add(phc.sample(kStart + seconds{2} + milliseconds{1})) == PhcMappingEstimator::Added::kept);
+  REQUIRE(estimator.mapping().has_value());
+}
