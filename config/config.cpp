@@ -18,6 +18,15 @@ std::string Problem::to_string() const {
   return text + message;
 }
 
+bool valid_interface_name(std::string_view name) {
+  constexpr std::size_t kIfNameSize = 16;  // IFNAMSIZ, with the NUL
+  return !name.empty() && name.size() < kIfNameSize && name != "." && name != ".." &&
+         std::ranges::none_of(name, [](char c) {
+           return c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) ||
+                  !std::isprint(static_cast<unsigned char>(c));
+         });
+}
+
 namespace {
 
 // "auto" (0: one per core) or a thread count.
@@ -76,6 +85,34 @@ void read_metrics(Cursor in, Metrics& metrics) {
   }
 }
 
+// A list of interface names, or "*" alone: every interface that can.
+void read_hardware_timestamps(const Cursor& in, HardwareTimestamps& stamps) {
+  if (!in.exists() || in.is_null()) return;
+  if (in.is_scalar()) {
+    if (in.string() == "*") {
+      stamps.all = true;
+    } else {
+      in.fail("expected a list of interface names or \"*\" (every interface that can)");
+    }
+    return;
+  }
+  if (!in.list()) return;
+  for (const Cursor& item : in.items()) {
+    const auto name = item.string();
+    if (!name) continue;
+    if (*name == "*") {
+      item.fail("\"*\" stands alone, not in a list: hardware_timestamps: \"*\"");
+    } else if (!valid_interface_name(*name)) {
+      item.fail("'" + *name + "' is not an interface name (1 to 15 characters, no '/', ':' or white space)");
+    } else if (std::ranges::find(stamps.interfaces, *name) != stamps.interfaces.end()) {
+      item.fail("'" + *name + "' is listed twice");
+    } else {
+      stamps.interfaces.push_back(*name);
+      stamps.locations.push_back(item.location());
+    }
+  }
+}
+
 void read_keys(const Cursor& in, Config& config) {
   config.keys = in.non_empty("a keys file needs a path");
   if (config.keys) config.keys_location = in.location();
@@ -102,6 +139,7 @@ void read_sections(Cursor root, Config& config) {
   config.seccomp = root["seccomp"].boolean().value_or(config.seccomp);
   config.interleaved = root["interleaved"].boolean().value_or(config.interleaved);
   read_nts(root["nts"], config.nts);
+  read_hardware_timestamps(root["hardware_timestamps"], config.hardware_timestamps);
   read_clients(clients, config, config.clients);
   root.no_other_keys();
 }

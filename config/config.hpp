@@ -229,6 +229,21 @@ struct Nts {
   unsigned rate_burst = 16;                                     // after a burst of this many
 };
 
+// Which interfaces stamp NTP packets in hardware (through the NIC's PTP hardware clock) where
+// the driver can: none (the default), the interfaces named, or with "*" every interface that is
+// up and not loopback. An interface whose driver cannot falls back to the kernel's software
+// stamps; a named interface that does not exist is an error, found when smeard starts.
+struct HardwareTimestamps {
+  bool all = false;  // "*"
+  std::vector<std::string> interfaces;
+  std::vector<SourceLocation> locations;  // of each name, for errors found at start
+  bool operator==(const HardwareTimestamps& other) const { return all == other.all && interfaces == other.interfaces; }
+};
+
+// Linux's rules for an interface name: 1 to 15 bytes (IFNAMSIZ less the NUL), no '/', ':' or
+// white space, not "." or "..".
+bool valid_interface_name(std::string_view name);
+
 struct Config {
   std::string source;  // file name, or "<embedded default>"
   std::vector<Listener> listeners;
@@ -254,6 +269,7 @@ struct Config {
   bool interleaved = true;  // answer RFC 9769 interleaved requests in kind (as chrony serves)
   bool log_json = false;  // log_format: json (one JSON object a line) or keyvalue (the default)
   unsigned workers = 0;  // worker threads per listener; 0: one per core
+  HardwareTimestamps hardware_timestamps;
 };
 
 struct Problem {

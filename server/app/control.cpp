@@ -185,6 +185,13 @@ bool Control::prepare() {
     return false;
   }
   references_ = std::move(std::get<std::unique_ptr<References>>(opened));
+  if (const auto problems = hardware_.check(config_.hardware_timestamps); !problems.empty()) {
+    for (const config::Problem& problem : problems)
+      log(Level::error, "hardware_timestamps_failed", {{"problem", problem.to_string()}});
+    return false;
+  }
+  hardware_.configure(config_.hardware_timestamps, std::chrono::steady_clock::now());
+  hardware_sockets_ = hardware_.any_hardware();
   log_reference(config_.reference);
   log_serving(config_);
   if (!leaps_->start(reference::realtime_now(), acceptor(config_, plan_))) return false;
@@ -207,6 +214,7 @@ ntp::Snapshot Control::snapshot() const {
   next.history_generation = history_generation_;
   next.keys = keys_;
   next.nts_keys = nts_keys_;
+  next.hardware = hardware_.table();
   // Rate-limit tables exist only if rate limiting was on at start.
   next.policy.rate_limit.enabled = next.policy.rate_limit.enabled && rate_tables_;
   return next;
@@ -265,6 +273,12 @@ void Control::reload(std::string_view reason) {
   const ReloadPlan change = plan_reload(config_, candidate, rate_tables_, std::thread::hardware_concurrency());
   if (!change.refused.empty()) {
     refuse(reason, change.refused);
+    return;
+  }
+  if (const auto missing = hardware_.check(candidate.hardware_timestamps); !missing.empty()) {
+    std::vector<std::string> texts;
+    for (const config::Problem& problem : missing) texts.push_back(problem.to_string());
+    refuse(reason, texts);
     return;
   }
   for (const std::string& detail : change.deferred) log(Level::warning, "reload_partial", {{"detail", detail}});
@@ -332,6 +346,11 @@ void Control::reload(std::string_view reason) {
   nts_signatures_ = std::move(candidate_nts_signatures);
   if (config_.nts) log_certificate(*config_.nts, nts_);
   rotate_nts_keys(true);
+  hardware_.configure(config_.hardware_timestamps, std::chrono::steady_clock::now());
+  if (hardware_.any_hardware() && !hardware_sockets_) {
+    log(Level::warning, "reload_partial",
+        {{"detail", "the listener sockets were opened without hardware stamps: restart smeard to use them"}});
+  }
   log(Level::info, "config_reloaded", {{"reason", std::string{reason}}, {"config", *config_path_}});
   log_serving(config_);
   log_reference(config_.reference);
@@ -402,6 +421,7 @@ metrics::Status Control::status() const {
   in.workers_running = !workers_.empty() && std::ranges::all_of(workers_, [](const auto& w) { return w->running(); });
   metrics::Status status = build_status(in);
   status.nts = nts_status();
+  status.hardware_timestamps = hardware_.status();
   return status;
 }
 
@@ -503,6 +523,7 @@ void Control::tick() {
   }
   leaps_->poll(reference::realtime_now(), acceptor(config_, plan_));
   poll_reference();
+  hardware_.poll(std::chrono::steady_clock::now());
   rotate_nts_keys(false);
   publish();
   report_mixed_clients();

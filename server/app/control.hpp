@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "server/app/hardware_clocks.hpp"
 #include "server/app/leap_watcher.hpp"
 #include "server/app/nts_files.hpp"
 #include "server/app/references.hpp"
@@ -49,6 +50,9 @@ class Control {
   // What the NTS-KE server hands out: the certificate, the current cookie key and, per KE
   // listener, the timescale and NTP port; null without NTS.
   std::shared_ptr<const io::NtsKeState> nts_ke_state() const;
+  // Whether some interface stamps in hardware: the listener sockets then ask for hardware
+  // stamps too (io::kHardwareTimestampingFlags). Known once prepare() has run.
+  bool any_hardware_timestamps() const { return hardware_.any_hardware(); }
   // The NTS-KE server the daemon runs, told of each new certificate and cookie key.
   void attach_nts_ke(io::NtsKeServer* server) { nts_ke_ = server; }
 
@@ -95,6 +99,8 @@ class Control {
   std::optional<std::uint32_t> nts_period_;
   io::NtsKeServer* nts_ke_ = nullptr;
   bool rate_tables_ = config_.ratelimit.enabled;  // the workers' tables were allocated at start
+  HardwareClocks hardware_{io::kernel_timestamp_driver()};
+  bool hardware_sockets_ = false;  // the sockets were opened asking for hardware stamps
 };
 
 }  // namespace app

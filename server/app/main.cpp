@@ -8,10 +8,11 @@
 #include "config/config.hpp"
 #include "server/app/daemon.hpp"
 #include "server/app/keys_file.hpp"
-#include "server/app/nts_files.hpp"
 #include "server/app/leap_watcher.hpp"
 #include "server/app/log.hpp"
+#include "server/app/nts_files.hpp"
 #include "server/io/file.hpp"
+#include "server/io/hardware_timestamps.hpp"
 #include "server/reference/clocks.hpp"
 
 namespace {
@@ -72,6 +73,13 @@ int main(int argc, char** argv) {
   const std::optional<config::Config> config = load(config_path);
   if (check_only) {
     if (!config) return 1;
+    // Interfaces named for hardware stamps must exist here, as they must when smeard starts.
+    if (!config->hardware_timestamps.interfaces.empty()) {
+      const auto missing =
+          io::missing_interfaces(config->hardware_timestamps, io::kernel_timestamp_driver()->interfaces());
+      for (const config::Problem& problem : missing) std::cerr << problem.to_string() << "\n";
+      if (!missing.empty()) return 1;
+    }
     const app::LoadedKeys keys = app::load_keys(*config);
     for (const std::string& problem : keys.problems) std::cerr << problem << "\n";
     if (!keys.ring) return 1;

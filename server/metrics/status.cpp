@@ -215,6 +215,22 @@ std::string to_prometheus(const Status& s) {
               *s.nts->certificate_expiry);
     }
   }
+  for (const HardwareTimestampStatus& h : s.hardware_timestamps) {
+    const Labels interface {
+      { "interface", h.interface }
+    };
+    f.gauge("smeard_hardware_timestamps",
+            "1 for each configured interface, by who stamps its packets: hardware or software", 1,
+            {{"interface", h.interface}, {"mode", h.mode}});
+    if (h.mode != "hardware") continue;
+    f.gauge("smeard_hardware_clock_converting",
+            "1 while the interface's hardware stamps are converted to the system clock through its PHC",
+            h.converting ? 1 : 0, interface);
+    if (h.offset_seconds) {
+      f.gauge("smeard_hardware_clock_offset_seconds", "The system clock minus the interface's PHC at the last sample",
+              *h.offset_seconds, interface);
+    }
+  }
   return prometheus::TextSerializer{}.Serialize(f.all());
 }
 
@@ -310,6 +326,22 @@ std::string to_json(const Status& s) {
                    {"cookie_key_age_s", s.nts->cookie_key_age_seconds},
                    {"rotation_s", s.nts->rotation_seconds},
                    {"certificate_expires", optional(s.nts->certificate_expiry)}};
+  }
+  json["hardware_timestamps"] = nlohmann::ordered_json::array();
+  for (const HardwareTimestampStatus& h : s.hardware_timestamps) {
+    nlohmann::ordered_json row{{"interface", h.interface}, {"mode", h.mode}, {"ifindex", h.ifindex}};
+    if (h.mode == "hardware") {
+      row.update({{"phc", h.phc},
+                  {"filter", h.filter},
+                  {"transmit", h.transmit},
+                  {"converting", h.converting},
+                  {"offset_s", optional(h.offset_seconds)},
+                  {"rate_ppm", optional(h.rate_ppm)},
+                  {"last_sample", optional(h.last_sample)}});
+    } else {
+      row["reason"] = h.reason;
+    }
+    json["hardware_timestamps"].push_back(std::move(row));
   }
   // Replace, not throw on, bytes that are not UTF-8 (a path or name from a damaged file).
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -85,6 +85,23 @@ struct NtsStatus {
   std::optional<double> certificate_expiry;  // the TLS certificate's notAfter, Unix seconds
 };
 
+// One interface of hardware_timestamps: stamped by its NIC, or by the kernel in software and why.
+struct HardwareTimestampStatus {
+  std::string interface;
+  std::string mode;  // hardware | software
+  unsigned ifindex = 0;
+  std::string reason;  // software: why
+  // Hardware: its PHC, the receive filter in force, whether transmits are stamped too, and the
+  // line its stamps are converted with (none: converting nothing, software stamps serve).
+  std::string phc;
+  std::string filter;
+  bool transmit = false;
+  bool converting = false;
+  std::optional<double> offset_seconds;  // the system clock minus the PHC at the last sample
+  std::optional<double> rate_ppm;        // the system clock's rate over the PHC's, minus 1
+  std::optional<double> last_sample;     // Unix seconds
+};
+
 struct Status {
   std::string version;
   double now = 0;  // Unix seconds (true UTC as the reference sees it)
@@ -120,6 +137,7 @@ struct Status {
   std::vector<TimescaleStatus> timescales;
   std::vector<Traffic> traffic;
   std::optional<NtsStatus> nts;  // none: NTS is not configured
+  std::vector<HardwareTimestampStatus> hardware_timestamps;
   bool healthy = false;
   std::vector<std::string> not_ready;  // empty: ready
 };

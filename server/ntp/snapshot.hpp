@@ -12,6 +12,7 @@
 #include "leapdb/table.hpp"
 #include "leapdb/time.hpp"
 #include "server/ntp/auth.hpp"
+#include "server/ntp/hardware_clock.hpp"
 #include "server/ntp/packet.hpp"
 #include "server/ntp/rate_limit.hpp"
 #include "server/nts/cookie.hpp"
@@ -157,6 +158,8 @@ struct Snapshot {
   // NTS cookie keys: the current period's first (it seals fresh cookies), then the others still
   // accepted. Empty: NTS is off and its fields are ignored.
   std::vector<nts::CookieKey> nts_keys;
+  // Per interface with hardware stamps, its PHC's line to the system clock (hardware_clock.hpp).
+  HardwareClocks hardware;
 };
 
 // The smallest snapshot that serves true UTC on one listener: what smeard holds before its

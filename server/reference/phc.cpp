@@ -145,20 +145,12 @@ std::unique_ptr<PhcDevice> open_phc_device(const std::string& path, std::string&
   return std::make_unique<KernelPhc>(fd, capabilities);
 }
 
-PhcSource::PhcSource(std::unique_ptr<PhcDevice> device, PhcOptions options, std::unique_ptr<ptp4l::Monitor> ptp4l)
+PhcReader::PhcReader(std::unique_ptr<PhcDevice> device)
     : device_(std::move(device)),
-      options_(std::move(options)),
-      ptp4l_(std::move(ptp4l)),
       capabilities_(device_->capabilities()),
-      method_(first_offered(CrossTimestamp::precise, capabilities_)) {
-  report_.name = options_.device;
-  report_.why = "no sample yet";
-  estimate_.stratum = 0;
-  estimate_.reference_id = options_.reference_id;
-  estimate_.leap = LeapWarning::unknown;
-}
+      method_(first_offered(CrossTimestamp::precise, capabilities_)) {}
 
-std::optional<PhcReading> PhcSource::read(std::string& error) {
+std::optional<PhcReading> PhcReader::read(std::string& error, std::vector<Fallback>& fallbacks) {
   for (;;) {
     const PhcRead got = device_->read(method_);
     if (got.status == PhcRead::Status::ok) {
@@ -170,11 +162,29 @@ std::optional<PhcReading> PhcSource::read(std::string& error) {
       error = got.error;
       return std::nullopt;
     }
-    const CrossTimestamp next = first_offered(static_cast<CrossTimestamp>(static_cast<int>(method_) + 1), capabilities_);
-    notice(Notice::Level::info, "phc_cross_timestamp_unsupported",
-           {{"device", options_.device}, {"error", got.error}, {"fallback", std::string{to_string(next)}}});
-    method_ = next;
+    method_ = first_offered(static_cast<CrossTimestamp>(static_cast<int>(method_) + 1), capabilities_);
+    fallbacks.push_back({got.error, method_});
   }
+}
+
+PhcSource::PhcSource(std::unique_ptr<PhcDevice> device, PhcOptions options, std::unique_ptr<ptp4l::Monitor> ptp4l)
+    : reader_(std::move(device)), options_(std::move(options)), ptp4l_(std::move(ptp4l)) {
+  report_.name = options_.device;
+  report_.why = "no sample yet";
+  estimate_.stratum = 0;
+  estimate_.reference_id = options_.reference_id;
+  estimate_.leap = LeapWarning::unknown;
+}
+
+std::optional<PhcReading> PhcSource::read(std::string& error) {
+  std::vector<PhcReader::Fallback> fallbacks;
+  std::optional<PhcReading> reading = reader_.read(error, fallbacks);
+  for (const PhcReader::Fallback& fallback : fallbacks) {
+    notice(
+        Notice::Level::info, "phc_cross_timestamp_unsupported",
+        {{"device", options_.device}, {"error", fallback.error}, {"fallback", std::string{to_string(fallback.next)}}});
+  }
+  return reading;
 }
 
 Estimate PhcSource::poll(const Tick& tick) {
@@ -203,7 +213,7 @@ Estimate PhcSource::poll(const Tick& tick) {
   if (!reachable_ || *reachable_ != readable) {
     if (readable) {
       notice(Notice::Level::info, "phc_reachable",
-             {{"device", options_.device}, {"method", std::string{to_string(method_)}}});
+             {{"device", options_.device}, {"method", std::string{to_string(reader_.method())}}});
     } else {
       notice(Notice::Level::warning, "phc_unreachable", {{"device", options_.device}, {"error", error}});
     }

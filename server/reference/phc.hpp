@@ -67,6 +67,26 @@ struct PhcReading {
 };
 std::optional<PhcReading> narrowest_window(const std::vector<PhcTriple>& triples);
 
+// A device read with the best cross-timestamp it offers; a method it refuses is dropped for
+// good. What PhcSource polls with, and what converts a NIC's hardware stamps (phc_mapping.hpp).
+class PhcReader {
+ public:
+  explicit PhcReader(std::unique_ptr<PhcDevice> device);
+  struct Fallback {
+    std::string error;  // why the method was dropped
+    CrossTimestamp next;
+  };
+  // The narrowest window of one read, or none and `error`; each method dropped on the way is
+  // added to `fallbacks`.
+  std::optional<PhcReading> read(std::string& error, std::vector<Fallback>& fallbacks);
+  CrossTimestamp method() const { return method_; }
+
+ private:
+  std::unique_ptr<PhcDevice> device_;
+  PhcCapabilities capabilities_;
+  CrossTimestamp method_;
+};
+
 struct PhcOptions {
   std::string device;
   bool utc = false;  // the PHC counts UTC (POSIX) rather than TAI, as ptp4l leaves it
@@ -80,16 +100,14 @@ class PhcSource final : public Source {
   PhcSource(std::unique_ptr<PhcDevice> device, PhcOptions options, std::unique_ptr<ptp4l::Monitor> ptp4l = nullptr);
   Estimate poll(const Tick& tick) override;
   std::vector<SourceReport> report() const override;
-  CrossTimestamp method() const { return method_; }
+  CrossTimestamp method() const { return reader_.method(); }
 
  private:
   std::optional<PhcReading> read(std::string& error);
 
-  std::unique_ptr<PhcDevice> device_;
+  PhcReader reader_;
   PhcOptions options_;
   std::unique_ptr<ptp4l::Monitor> ptp4l_;
-  PhcCapabilities capabilities_;
-  CrossTimestamp method_;
   OffsetTracker tracker_;
   std::optional<bool> reachable_;  // as last logged
   Estimate estimate_;

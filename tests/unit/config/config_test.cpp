@@ -76,7 +76,8 @@ TEST_CASE("errors name file, line, column and key") {
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n" + kTimescales +
                      "colour: blue\n") ==
         "smeard.yaml:7:1: colour: unknown key (expected one of: listeners, timescales, reference, workers, leapdb, "
-        "clients, client_policy, metrics, log_format, access, ratelimit, keys, user, group, seccomp, interleaved, nts)");
+        "clients, client_policy, metrics, log_format, access, ratelimit, keys, user, group, seccomp, interleaved, nts, "
+        "hardware_timestamps)");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n    port: 5\n" + kTimescales) ==
         "smeard.yaml:4:5: listeners[0].port: unknown key (expected one of: address, timescale)");
   CHECK(only_problem("listeners: 5\n" + kTimescales) ==

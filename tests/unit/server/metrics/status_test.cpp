@@ -147,3 +147,38 @@ TEST_CASE("the reference's stage and each source, as metrics and JSON") {
   CHECK(json["reference"]["selected"] == "upstream(192.0.2.1, 192.0.2.2)");
   CHECK(json["reference"]["selection_changes"] == 3);
 }
+
+TEST_CASE("hardware timestamps per interface, as metrics and JSON") {
+  metrics::Status s;
+  metrics::HardwareTimestampStatus eth0;
+  eth0.interface = "eth0";
+  eth0.mode = "hardware";
+  eth0.ifindex = 2;
+  eth0.phc = "/dev/ptp0";
+  eth0.filter = "all";
+  eth0.transmit = true;
+  eth0.converting = true;
+  eth0.offset_seconds = -37.0;
+  eth0.rate_ppm = 1.5;
+  eth0.last_sample = 1'772'366'400.0;
+  metrics::HardwareTimestampStatus veth0;
+  veth0.interface = "veth0";
+  veth0.mode = "software";
+  veth0.ifindex = 3;
+  veth0.reason = "veth0: the driver has no hardware timestamps (ethtool: software only); using software stamps";
+  s.hardware_timestamps = {eth0, veth0};
+  const std::string text = metrics::to_prometheus(s);
+  CHECK(text.find("smeard_hardware_timestamps{interface=\"eth0\",mode=\"hardware\"} 1\n") != std::string::npos);
+  CHECK(text.find("smeard_hardware_timestamps{interface=\"veth0\",mode=\"software\"} 1\n") != std::string::npos);
+  CHECK(text.find("smeard_hardware_clock_converting{interface=\"eth0\"} 1\n") != std::string::npos);
+  CHECK(text.find("smeard_hardware_clock_offset_seconds{interface=\"eth0\"} -37\n") != std::string::npos);
+  CHECK(text.find("smeard_hardware_clock_converting{interface=\"veth0\"}") == std::string::npos);
+  const auto json = nlohmann::json::parse(metrics::to_json(s));
+  REQUIRE(json["hardware_timestamps"].size() == 2);
+  CHECK(json["hardware_timestamps"][0]["phc"] == "/dev/ptp0");
+  CHECK(json["hardware_timestamps"][0]["converting"] == true);
+  CHECK(json["hardware_timestamps"][0]["rate_ppm"] == 1.5);
+  CHECK(json["hardware_timestamps"][1]["mode"] == "software");
+  CHECK(json["hardware_timestamps"][1]["reason"] == veth0.reason);
+  CHECK_FALSE(json["hardware_timestamps"][1].contains("phc"));
+}
