@@ -175,7 +175,8 @@ bool Daemon::bind_listeners() {
     }
     for (unsigned w = 0; w < workers_per_listener_; ++w) {
       std::string error;
-      sockets[i].push_back(io::open_listener_socket(config_.listeners[i].address, error));
+      sockets[i].push_back(
+          io::open_listener_socket(config_.listeners[i].address, error, control_.any_hardware_timestamps()));
       if (!sockets[i].back().fd) {
         log_listener_failure(config_, i, error);
         return false;

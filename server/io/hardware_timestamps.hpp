@@ -80,13 +80,16 @@ InterfaceStamps enable_hardware_timestamps(const NetworkInterface& interface, Ti
 bool any_hardware(const std::vector<InterfaceStamps>& interfaces);
 
 // What a listener socket adds to its SO_TIMESTAMPING flags when any_hardware(): the NIC's
-// receive and transmit stamps in ts[2] of SCM_TIMESTAMPING; with each received packet, the
-// interface it came in on (SCM_TIMESTAMPING_PKTINFO), whose PHC the stamp is on; IP_PKTINFO on
-// the error queue's transmit stamps (OPT_CMSG), which says the same for them; and a software
-// transmit stamp as well as the hardware one (OPT_TX_SWHW), for replies that leave through an
-// interface without hardware stamps or whose hardware stamp cannot be converted.
-inline constexpr std::uint32_t kHardwareTimestampingFlags =
-    SOF_TIMESTAMPING_RX_HARDWARE | SOF_TIMESTAMPING_TX_HARDWARE | SOF_TIMESTAMPING_RAW_HARDWARE |
-    SOF_TIMESTAMPING_OPT_PKTINFO | SOF_TIMESTAMPING_OPT_CMSG | SOF_TIMESTAMPING_OPT_TX_SWHW;
+// receive stamps in ts[2] of SCM_TIMESTAMPING; with each received packet, the interface it came
+// in on (SCM_TIMESTAMPING_PKTINFO), whose PHC the stamp is on; IP_PKTINFO on the error queue's
+// transmit stamps (OPT_CMSG), which says the same for them; and a software transmit stamp as well
+// as the hardware one (OPT_TX_SWHW), for replies that leave through an interface without hardware
+// stamps or whose hardware stamp cannot be converted. Transmit stamps themselves are asked for per
+// datagram (kHardwareTransmitFlag), only for the replies that need one.
+inline constexpr std::uint32_t kHardwareTimestampingFlags = SOF_TIMESTAMPING_RX_HARDWARE |
+                                                            SOF_TIMESTAMPING_RAW_HARDWARE |
+                                                            SOF_TIMESTAMPING_OPT_PKTINFO |
+                                                            SOF_TIMESTAMPING_OPT_CMSG | SOF_TIMESTAMPING_OPT_TX_SWHW;
+inline constexpr std::uint32_t kHardwareTransmitFlag = SOF_TIMESTAMPING_TX_HARDWARE;
 
 }  // namespace io

@@ -1,5 +1,7 @@
 #include "server/io/udp_socket.hpp"
 
+#include "server/io/hardware_timestamps.hpp"
+
 #include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -79,10 +81,14 @@ std::string check_address_free(const config::SocketAddress& address) {
   return {};
 }
 
-BoundSocket open_listener_socket(const config::SocketAddress& address, std::string& error) {
+BoundSocket open_listener_socket(const config::SocketAddress& address, std::string& error, bool hardware_stamps) {
   BoundSocket bound;
   bound.family = address.family;
   bound.wildcard = address.is_wildcard();
+  bound.hardware_stamps = hardware_stamps;
+  // A hardware transmit stamp says which interface it is from only in a pktinfo.
+  const bool pktinfo = bound.wildcard || hardware_stamps;
+  const int stamping = kTimestampingFlags | static_cast<int>(hardware_stamps ? kHardwareTimestampingFlags : 0u);
   UniqueFd fd{::socket(domain_of(address), SOCK_DGRAM | SOCK_CLOEXEC, 0)};
   if (!fd) {
     error = errno_text("socket");
@@ -91,7 +97,7 @@ BoundSocket open_listener_socket(const config::SocketAddress& address, std::stri
   // Software receive stamps on every request; transmit stamps only for the replies that ask for
   // them (a control message per datagram), which come back on the error queue.
   if (!set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, error, "SO_REUSEPORT") ||
-      !set_int_option(fd.get(), SOL_SOCKET, SO_TIMESTAMPING, kTimestampingFlags, error, "SO_TIMESTAMPING")) {
+      !set_int_option(fd.get(), SOL_SOCKET, SO_TIMESTAMPING, stamping, error, "SO_TIMESTAMPING")) {
     return bound;
   }
   // A larger queue absorbs bursts while a worker is busy; the kernel caps it at rmem_max.
@@ -100,10 +106,10 @@ BoundSocket open_listener_socket(const config::SocketAddress& address, std::stri
   if (address.family == config::SocketAddress::Family::ipv6) {
     // An IPv6 wildcard must not swallow IPv4: that is the IPv4 listener's job.
     if (!set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, error, "IPV6_V6ONLY")) return bound;
-    if (bound.wildcard && !set_int_option(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, error, "IPV6_RECVPKTINFO")) {
+    if (pktinfo && !set_int_option(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, error, "IPV6_RECVPKTINFO")) {
       return bound;
     }
-  } else if (bound.wildcard && !set_int_option(fd.get(), IPPROTO_IP, IP_PKTINFO, 1, error, "IP_PKTINFO")) {
+  } else if (pktinfo && !set_int_option(fd.get(), IPPROTO_IP, IP_PKTINFO, 1, error, "IP_PKTINFO")) {
     return bound;
   }
   const SocketAddressStorage sa = to_sockaddr(address);

@@ -30,6 +30,7 @@ struct BoundSocket {
   UniqueFd fd;
   bool wildcard = false;  // bound to 0.0.0.0 or ::, so replies must name their source address
   config::SocketAddress::Family family = config::SocketAddress::Family::ipv4;
+  bool hardware_stamps = false;  // the NIC's stamps asked for too (hardware_timestamps.hpp)
 };
 
 struct SocketAddressStorage {
@@ -42,8 +43,10 @@ SocketAddressStorage to_sockaddr(const config::SocketAddress& address);
 // silently share a port through SO_REUSEPORT. Returns an empty string when free.
 std::string check_address_free(const config::SocketAddress& address);
 
-// One of a listener's SO_REUSEPORT sockets, with kernel receive timestamps and, for
-// wildcard addresses, destination-address reporting. On failure returns no fd and says why.
-BoundSocket open_listener_socket(const config::SocketAddress& address, std::string& error);
+// One of a listener's SO_REUSEPORT sockets, with kernel receive timestamps (and the NIC's, with
+// `hardware_stamps`) and, for wildcard addresses, destination-address reporting. On failure
+// returns no fd and says why.
+BoundSocket open_listener_socket(const config::SocketAddress& address, std::string& error,
+                                 bool hardware_stamps = false);
 
 }  // namespace io

@@ -3,6 +3,7 @@
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 
+#include "server/io/hardware_timestamps.hpp"
 #include "server/io/tx_stamps.hpp"
 #include "server/reference/clocks.hpp"
 #include "server/reference/kernel.hpp"
@@ -204,19 +205,26 @@ void Worker::answer_batch(unsigned received) {
     }
     leapdb::UtcTime received_at{};
     bool have_timestamp = false;
+    scm_timestamping stamps{};
+    unsigned interface = 0;
     const cmsghdr* destination = nullptr;
     for (cmsghdr* c = CMSG_FIRSTHDR(&in); c != nullptr; c = CMSG_NXTHDR(&in, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING) {
-        scm_timestamping stamps{};
         std::memcpy(&stamps, CMSG_DATA(c), sizeof stamps);
         received_at = reference::from_timespec(stamps.ts[0]);
         have_timestamp = stamps.ts[0].tv_sec != 0 || stamps.ts[0].tv_nsec != 0;
+      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING_PKTINFO) {
+        scm_ts_pktinfo info{};
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        interface = info.if_index;
       } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
                  (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
         destination = c;
       }
     }
     if (!have_timestamp) received_at = reference::realtime_now();
+    // The NIC's stamp, on its PHC, where one came and its line to the system clock is fresh.
+    if (const auto nic = snapshot->hardware.to_system(stamps.ts[2], interface)) received_at = *nic;
 
     const ntp::Request request{bytes, client_address_of(b.sources[i]), listener_, tai(received_at), received_at};
     if (nts && b.nts_randomness_used == kBatch &&
@@ -294,7 +302,7 @@ namespace {
 
 // Asks the kernel for this datagram's transmit timestamp (SO_TIMESTAMPING as a control message,
 // after the pktinfo if there is one), or not.
-void want_tx_stamp(msghdr& out, std::byte* control, std::size_t pktinfo_length, bool want) {
+void want_tx_stamp(msghdr& out, std::byte* control, std::size_t pktinfo_length, bool want, bool hardware) {
   out.msg_control = pktinfo_length != 0 || want ? control : nullptr;
   out.msg_controllen = pktinfo_length;
   if (!want) return;
@@ -303,7 +311,7 @@ void want_tx_stamp(msghdr& out, std::byte* control, std::size_t pktinfo_length, 
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SO_TIMESTAMPING;
   c->cmsg_len = CMSG_LEN(sizeof(std::uint32_t));
-  const std::uint32_t flags = SOF_TIMESTAMPING_TX_SOFTWARE;
+  const std::uint32_t flags = SOF_TIMESTAMPING_TX_SOFTWARE | (hardware ? kHardwareTransmitFlag : 0u);
   std::memcpy(CMSG_DATA(c), &flags, sizeof flags);
 }
 
@@ -334,7 +342,8 @@ void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigne
       interleaved_.save(ntp::reply_receive(b.replies[j]), b.reply_client[j], own);
       want = true;
     }
-    want_tx_stamp(b.send_headers[j].msg_hdr, b.send_control[j].data(), b.pktinfo_length[j], want);
+    want_tx_stamp(b.send_headers[j].msg_hdr, b.send_control[j].data(), b.pktinfo_length[j], want,
+                  socket_.hardware_stamps);
     stamps_wanted += want ? 1 : 0;
     const std::int64_t processing = std::max<std::int64_t>(0, (leaves - b.reply_received[j]).count());
     b.reply_processing[j] = processing;
@@ -375,13 +384,14 @@ void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigne
   if (tx_stamps_pending_ != 0) {
     const ntp::Timestamp first_key = calibrate ? ntp::reply_receive(b.replies[first]) : ntp::Timestamp{};
     const ntp::Timestamp last_key = calibrate ? ntp::reply_receive(b.replies[end - 1]) : ntp::Timestamp{};
-    read_tx_stamps(tai, view, first_key, last_key, call_began, count);
+    read_tx_stamps(snapshot, tai, first_key, last_key, call_began, count);
   }
 }
 
-void Worker::read_tx_stamps(TaiReader& tai, const ntp::TimescaleView& view, ntp::Timestamp first_key,
+void Worker::read_tx_stamps(const ntp::Snapshot& snapshot, TaiReader& tai, ntp::Timestamp first_key,
                             ntp::Timestamp last_key, leapdb::UtcTime call_began, unsigned count) {
   Buffers& b = *buffers_;
+  const ntp::TimescaleView& view = snapshot.timescales[snapshot.listener_timescale[listener_]];
   for (unsigned i = 0; i < kBatch; ++i) {
     b.error_iov[i] = iovec{b.error_data[i].data(), kErrorDataLength};
     msghdr& h = b.error_headers[i].msg_hdr;
@@ -401,19 +411,36 @@ void Worker::read_tx_stamps(TaiReader& tai, const ntp::TimescaleView& view, ntp:
   std::optional<leapdb::UtcTime> first_left, last_left;
   for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
     msghdr& h = b.error_headers[i].msg_hdr;
-    std::optional<leapdb::UtcTime> left;
+    scm_timestamping stamps{};
+    unsigned interface = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPING) continue;
-      scm_timestamping stamps{};
-      std::memcpy(&stamps, CMSG_DATA(c), sizeof stamps);
-      if (stamps.ts[0].tv_sec != 0 || stamps.ts[0].tv_nsec != 0) left = reference::from_timespec(stamps.ts[0]);
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING) {
+        std::memcpy(&stamps, CMSG_DATA(c), sizeof stamps);
+      } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo info{};
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        interface = static_cast<unsigned>(info.ipi_ifindex);
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        in6_pktinfo info{};
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        interface = info.ipi6_ifindex;
+      }
     }
     const auto payload =
         looped_udp_payload(std::span<const std::byte>{b.error_data[i].data(), b.error_headers[i].msg_len});
-    if (!left || payload.size() < ntp::kHeaderLength) continue;
-    bump(counters_.tx_timestamps);
+    if (payload.size() < ntp::kHeaderLength) continue;
     const ntp::Timestamp key = ntp::reply_receive(payload);
-    interleaved_.update(key, ntp::transmit_timestamp(tai(*left), view));
+    // With hardware stamps one reply may come back twice: once with the kernel's, once the NIC's.
+    if (const auto nic = snapshot.hardware.to_system(stamps.ts[2], interface)) {
+      bump(counters_.tx_timestamps);
+      interleaved_.update(key, ntp::transmit_timestamp(tai(*nic), view), true);
+      continue;
+    }
+    if (stamps.ts[0].tv_sec == 0 && stamps.ts[0].tv_nsec == 0) continue;
+    const leapdb::UtcTime left = reference::from_timespec(stamps.ts[0]);
+    bump(counters_.tx_timestamps);
+    interleaved_.update(key, ntp::transmit_timestamp(tai(left), view));
+    // The prediction is of the software stamp, which is what the hardware one is converted to.
     if (!first_key.is_zero() && key == first_key) first_left = left;
     if (!last_key.is_zero() && key == last_key) last_left = left;
   }

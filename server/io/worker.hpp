@@ -81,7 +81,7 @@ class Worker {
   void send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigned first, unsigned count);
   // Reads the kernel's transmit timestamps waiting in the error queue: each improves the saved
   // interleaved state of its reply, and those of `first_key`/`last_key` teach departure_.
-  void read_tx_stamps(TaiReader& tai, const ntp::TimescaleView& view, ntp::Timestamp first_key,
+  void read_tx_stamps(const ntp::Snapshot& snapshot, TaiReader& tai, ntp::Timestamp first_key,
                       ntp::Timestamp last_key, leapdb::UtcTime call_began, unsigned count);
   // Contexts for a new key ring, made on the first batch that sees it.
   void use_keys(const std::shared_ptr<const ntp::KeyRing>& keys);

@@ -54,13 +54,15 @@ void InterleavedTable::save(Timestamp receive, const ClientAddress& client, Time
     Entry& b = entries_[slot ^ 1];
     entry = a.receive == 0 || (b.receive != 0 && a.age <= b.age) ? &a : &b;
   }
-  *entry = Entry{key, hasher_(client.ip), transmit, ++saves_};
+  *entry = Entry{key, hasher_(client.ip), transmit, false, ++saves_};
 }
 
-bool InterleavedTable::update(Timestamp receive, Timestamp transmit) {
+bool InterleavedTable::update(Timestamp receive, Timestamp transmit, bool hardware) {
   Entry* entry = find(key_of(receive));
   if (entry == nullptr) return false;
+  if (entry->hardware && !hardware) return true;
   entry->transmit = transmit;
+  entry->hardware = hardware;
   return true;
 }
 

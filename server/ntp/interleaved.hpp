@@ -36,8 +36,9 @@ class InterleavedTable {
   // replayed request gets a basic reply.
   std::optional<Timestamp> take(Timestamp receive, const ClientAddress& client);
   void save(Timestamp receive, const ClientAddress& client, Timestamp transmit);
-  // A later, better transmit timestamp for a saved response; false when it is gone.
-  bool update(Timestamp receive, Timestamp transmit);
+  // A later, better transmit timestamp for a saved response: the kernel's, or the NIC's (which
+  // the kernel's, arriving after it, does not replace); false when it is gone.
+  bool update(Timestamp receive, Timestamp transmit, bool hardware = false);
   std::size_t capacity() const { return entries_.size(); }
 
  private:
@@ -45,6 +46,7 @@ class InterleavedTable {
     std::uint64_t receive = 0;  // 0: empty (a marked receive timestamp is never 0)
     std::uint64_t client = 0;
     Timestamp transmit;
+    bool hardware = false;
     std::uint64_t age = 0;  // the save that wrote it, to evict the older of a pair
   };
   Entry* find(std::uint64_t receive);

@@ -49,6 +49,14 @@ TEST_CASE("the kernel's transmit timestamp replaces the one written into the rep
   CHECK_FALSE(table.update(receive(1), transmit(101)));  // taken: gone
 }
 
+TEST_CASE("the NIC's transmit timestamp is not replaced by the kernel's software one") {
+  ntp::InterleavedTable table{64, 42};
+  table.save(receive(1), kClient, transmit(1));
+  CHECK(table.update(receive(1), transmit(200), true));
+  CHECK(table.update(receive(1), transmit(100)));
+  CHECK(table.take(receive(1), kClient) == transmit(200));
+}
+
 TEST_CASE("the interleaved table holds its capacity and evicts the oldest of a pair") {
   ntp::InterleavedTable table{100, 7};
   CHECK(table.capacity() == 128);
