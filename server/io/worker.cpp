@@ -21,8 +21,9 @@ namespace io {
 namespace {
 
 constexpr unsigned kBatch = 64;
-// The most replies stamped ahead of one sendmmsg() call; see README.md, "Transmit timestamps".
-constexpr unsigned kSendChunk = 16;
+// How far ahead a departure is predicted at most, in the replies sent before it; see
+// Departure::replies_per_call.
+constexpr std::int64_t kPredictionHorizonNs = 8'000;
 // How often the kernel's transmit timestamps of a call's first and last reply are asked for.
 constexpr leapdb::Nanoseconds kCalibrationInterval{1'000'000};
 // A looped-back reply's headers and NTP header; the rest may be cut off.
@@ -292,9 +293,9 @@ void Worker::answer_batch(unsigned received) {
     }
     ++replies;
   }
-  // Split so that no reply's departure is predicted across more than kSendChunk sends.
-  for (unsigned first = 0; first < replies; first += kSendChunk) {
-    send_replies(*snapshot, tai, first, std::min(kSendChunk, replies - first));
+  const unsigned per_call = departure_.replies_per_call(kPredictionHorizonNs);
+  for (unsigned first = 0; first < replies; first += per_call) {
+    send_replies(*snapshot, tai, first, std::min(per_call, replies - first));
   }
 }
 
