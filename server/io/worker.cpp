@@ -194,11 +194,12 @@ void Worker::answer_batch(unsigned received) {
     }
     tables.nts_randomness = nts && b.nts_randomness_used < kBatch ? &b.nts_randomness[b.nts_randomness_used] : nullptr;
     const ntp::Decision decision = ntp::handle(request, *snapshot, tables, b.replies[replies]);
-    if (decision.nts == ntp::NtsCheck::ok) {
+    const auto* time = decision.as<ntp::TimeReply>();
+    if (time != nullptr && time->nts) {
       bump(counters_.nts_ok);
       ++b.nts_randomness_used;  // a nonce is never used twice, whatever becomes of its reply
     }
-    if (decision.nts == ntp::NtsCheck::nak) bump(counters_.nts_nak);
+    if (decision.as<ntp::NtsNak>() != nullptr) bump(counters_.nts_nak);
     if (decision.rate == ntp::RateLimiter::Verdict::leak) bump(counters_.ratelimit_leaked);
     if (decision.auth != ntp::AuthResult::none) bump(counters_.auth[static_cast<std::size_t>(decision.auth)]);
     if (decision.pin_violation) bump(counters_.pin_violations);
@@ -207,18 +208,20 @@ void Worker::answer_batch(unsigned received) {
       bump(counters_.mixed_clients);
       mixed_.push(MixedClient{request.client, timescale, decision.other_timescale});
     }
-    if (!decision.replied()) {
-      bump(counters_.drops[static_cast<std::size_t>(decision.drop_reason)]);
+    if (const auto* drop = decision.as<ntp::Drop>()) {
+      bump(counters_.drops[static_cast<std::size_t>(drop->reason)]);
       continue;
     }
-    if (decision.kiss_code == ntp::kKissDeny) bump(counters_.kod_deny);
-    if (decision.kiss_code == ntp::kKissRate) bump(counters_.kod_rate);
-    if (decision.kiss_code == ntp::kKissCryp) bump(counters_.crypto_nak);
+    if (const auto* kod = decision.as<ntp::KissOfDeath>()) {
+      if (kod->code == ntp::Kiss::deny) bump(counters_.kod_deny);
+      if (kod->code == ntp::Kiss::rate) bump(counters_.kod_rate);
+      if (kod->code == ntp::Kiss::crypto_nak) bump(counters_.crypto_nak);
+    }
     b.reply_decision[replies] = decision;
     b.reply_received[replies] = received_at;
     b.reply_version[replies] = static_cast<std::uint8_t>(version);
 
-    b.send_iov[replies] = iovec{b.replies[replies].data(), decision.reply_length};
+    b.send_iov[replies] = iovec{b.replies[replies].data(), decision.reply_length()};
     msghdr& out = b.send_headers[replies].msg_hdr;
     out = msghdr{};
     out.msg_name = &b.sources[i];

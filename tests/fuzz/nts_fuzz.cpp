@@ -74,10 +74,9 @@ void answer(std::span<const std::byte> request) {
   const ntp::Decision decision =
       ntp::handle(ntp::Request{request, ntp::ClientAddress{{}, 40123}, 0, received}, fixture.snapshot, tables, reply);
   if (!decision.replied()) return;
-  if (decision.reply_length > request.size()) std::abort();  // never amplifies
+  if (decision.reply_length() > request.size()) std::abort();  // never amplifies
   ntp::stamp_transmit(reply, received, fixture.snapshot.timescales[0]);
   ntp::sign(reply, decision, authenticator);
-  if (decision.nts == ntp::NtsCheck::ok && decision.kiss_code != 0) std::abort();
 }
 
 void mutated_nts_request(std::span<const std::byte> edits) {

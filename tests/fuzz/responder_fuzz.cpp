@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ntp::Decision decision =
       ntp::handle(ntp::Request{request, ntp::ClientAddress{{}, 40123}, 0, received}, snapshot, {&history}, reply);
   if (decision.replied()) {
-    if (decision.reply_length > size || decision.reply_length > reply.size()) std::abort();
+    if (decision.reply_length() > size || decision.reply_length() > reply.size()) std::abort();
     ntp::stamp_transmit(reply, received, snapshot.timescales[0]);
     const ntp::Header header = ntp::decode_header(std::span{reply}.first<ntp::kHeaderLength>());
     if (header.mode != ntp::Mode::server) std::abort();
