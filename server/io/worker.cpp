@@ -20,9 +20,7 @@ constexpr unsigned kBatch = 64;
 constexpr std::size_t kReceiveBufferLength = 2048;
 constexpr std::size_t kControlLength = 256;
 
-void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-}
+using counting::bump;
 
 ntp::ClientAddress client_address_of(const sockaddr_storage& from) {
   ntp::ClientAddress client;
@@ -168,7 +166,7 @@ void Worker::answer_batch(unsigned received) {
     const auto version = bytes.empty() ? 0u : (std::to_integer<unsigned>(bytes[0]) >> 3) & 7u;
     bump(counters_.requests_by_version[version]);
     if ((in.msg_flags & MSG_TRUNC) != 0) {
-      bump(counters_.drops[static_cast<std::size_t>(ntp::DropReason::too_long)]);
+      counting::count(ntp::DropReason::too_long, counters_);
       continue;
     }
     leapdb::UtcTime received_at{};
@@ -194,29 +192,12 @@ void Worker::answer_batch(unsigned received) {
     }
     tables.nts_randomness = nts && b.nts_randomness_used < kBatch ? &b.nts_randomness[b.nts_randomness_used] : nullptr;
     const ntp::Decision decision = ntp::handle(request, *snapshot, tables, b.replies[replies]);
-    const auto* time = decision.as<ntp::TimeReply>();
-    if (time != nullptr && time->nts) {
-      bump(counters_.nts_ok);
+    counting::count(decision, counters_);
+    if (const auto* time = decision.as<ntp::TimeReply>(); time != nullptr && time->nts) {
       ++b.nts_randomness_used;  // a nonce is never used twice, whatever becomes of its reply
     }
-    if (decision.as<ntp::NtsNak>() != nullptr) bump(counters_.nts_nak);
-    if (decision.rate == ntp::RateLimiter::Verdict::leak) bump(counters_.ratelimit_leaked);
-    if (decision.auth != ntp::AuthResult::none) bump(counters_.auth[static_cast<std::size_t>(decision.auth)]);
-    if (decision.pin_violation) bump(counters_.pin_violations);
-    if (decision.sticky_violation) bump(counters_.sticky_violations);
-    if (decision.mixed) {
-      bump(counters_.mixed_clients);
-      mixed_.push(MixedClient{request.client, timescale, decision.other_timescale});
-    }
-    if (const auto* drop = decision.as<ntp::Drop>()) {
-      bump(counters_.drops[static_cast<std::size_t>(drop->reason)]);
-      continue;
-    }
-    if (const auto* kod = decision.as<ntp::KissOfDeath>()) {
-      if (kod->code == ntp::Kiss::deny) bump(counters_.kod_deny);
-      if (kod->code == ntp::Kiss::rate) bump(counters_.kod_rate);
-      if (kod->code == ntp::Kiss::crypto_nak) bump(counters_.crypto_nak);
-    }
+    if (decision.mixed) mixed_.push(MixedClient{request.client, timescale, decision.other_timescale});
+    if (!decision.replied()) continue;
     b.reply_decision[replies] = decision;
     b.reply_received[replies] = received_at;
     b.reply_version[replies] = static_cast<std::uint8_t>(version);
@@ -277,11 +258,7 @@ void Worker::answer_batch(unsigned received) {
   if (failed != 0) bump(counters_.send_errors, failed);
   for (unsigned j = 0; j < replies; ++j) {
     if (b.reply_lost[j]) continue;
-    bump(counters_.replies_by_version[b.reply_version[j]]);
-    const std::int64_t processing = std::max<std::int64_t>(0, (transmit_reading - b.reply_received[j]).count());
-    const auto bucket = std::ranges::lower_bound(metrics::kProcessingBoundsNs, processing) - metrics::kProcessingBoundsNs.begin();
-    bump(counters_.processing_buckets[static_cast<std::size_t>(bucket)]);
-    bump(counters_.processing_sum_ns, static_cast<std::uint64_t>(processing));
+    counting::count_sent(b.reply_version[j], transmit_reading - b.reply_received[j], counters_);
   }
 }
 
