@@ -111,8 +111,7 @@ std::string name_of(const ntp::Snapshot& snapshot, std::uint8_t index) {
 
 std::string client_text(const ntp::ClientAddress& client) {
   config::SocketAddress address;
-  const bool v4 = std::all_of(client.ip.begin(), client.ip.begin() + 10, [](std::uint8_t b) { return b == 0; }) &&
-                  client.ip[10] == 0xff && client.ip[11] == 0xff;
+  const bool v4 = client.is_ipv4();
   address.family = v4 ? config::SocketAddress::Family::ipv4 : config::SocketAddress::Family::ipv6;
   std::copy(client.ip.begin() + (v4 ? 12 : 0), client.ip.end(), address.bytes.begin());
   address.port = client.port;

@@ -179,19 +179,9 @@ Reply reply_to(SSL* ssl, const NtsKeState& state, const NtsKeEndpoint& endpoint,
 
 // IPv4, or the /64 of IPv6 (a single host commonly has all of one), as one key.
 std::array<std::uint8_t, 16> rate_key_of(const sockaddr_storage& peer) {
-  std::array<std::uint8_t, 16> key{};
-  if (peer.ss_family == AF_INET) {
-    sockaddr_in v4{};
-    std::memcpy(&v4, &peer, sizeof v4);
-    key[10] = 0xff;
-    key[11] = 0xff;
-    std::memcpy(&key[12], &v4.sin_addr, 4);
-  } else if (peer.ss_family == AF_INET6) {
-    sockaddr_in6 v6{};
-    std::memcpy(&v6, &peer, sizeof v6);
-    std::memcpy(key.data(), &v6.sin6_addr, 8);
-  }
-  return key;
+  ntp::ClientAddress key = ntp::ClientAddress::from(peer);
+  if (!key.is_ipv4()) std::fill(key.ip.begin() + 8, key.ip.end(), std::uint8_t{0});
+  return key.ip;
 }
 
 std::uint64_t random_seed() {

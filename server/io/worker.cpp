@@ -22,24 +22,6 @@ constexpr std::size_t kControlLength = 256;
 
 using counting::bump;
 
-ntp::ClientAddress client_address_of(const sockaddr_storage& from) {
-  ntp::ClientAddress client;
-  if (from.ss_family == AF_INET) {
-    sockaddr_in v4{};
-    std::memcpy(&v4, &from, sizeof v4);
-    client.ip[10] = 0xff;
-    client.ip[11] = 0xff;
-    std::memcpy(&client.ip[12], &v4.sin_addr, 4);
-    client.port = ntohs(v4.sin_port);
-  } else if (from.ss_family == AF_INET6) {
-    sockaddr_in6 v6{};
-    std::memcpy(&v6, &from, sizeof v6);
-    std::memcpy(client.ip.data(), &v6.sin6_addr, 16);
-    client.port = ntohs(v6.sin6_port);
-  }
-  return client;
-}
-
 }  // namespace
 
 struct Worker::Buffers {
@@ -185,7 +167,8 @@ void Worker::answer_batch(unsigned received) {
     }
     if (!have_timestamp) received_at = reference::realtime_now();
 
-    const ntp::Request request{bytes, client_address_of(b.sources[i]), listener_, to_tai(received_at), received_at};
+    const ntp::Request request{bytes, ntp::ClientAddress::from(b.sources[i]), listener_, to_tai(received_at),
+                               received_at};
     if (nts && b.nts_randomness_used == kBatch &&
         refill(std::as_writable_bytes(std::span{b.nts_randomness}))) {
       b.nts_randomness_used = 0;
