@@ -77,8 +77,9 @@ inline Bytes request(std::mt19937_64& random, const Client& c, std::size_t place
   packet[0] = std::byte{0x23};  // LI 0, version 4, client
   std::ranges::copy(random_bytes(random, 8), packet.begin() + ntp::kTransmitTimeOffset);
   const Bytes nonce = random_bytes(random, nonce_length);
-  const ntp::NtsClientRequest fields{c.unique_id, c.cookie, placeholders, c.agreed.aead,
-                                     std::span{c.agreed.c2s}.first(nts::key_length(c.agreed.aead)), nonce};
+  const ntp::NtsClientRequest fields{
+      c.unique_id, c.cookie, placeholders, c.agreed.aead, std::span{c.agreed.c2s}.first(nts::key_length(c.agreed.aead)),
+      nonce};
   std::size_t length = ntp::write_nts_request(packet, fields);
   REQUIRE(length != 0);
   const std::size_t padded_nonce = (nonce_length + 3) & ~std::size_t{3};

@@ -195,8 +195,8 @@ TEST_CASE("write_nts_request: chronyd's layout, and nothing written that does no
   const Server s = server(random);
   const Client c = client(random, s);
   const Bytes nonce = random_bytes(random, 16);
-  const ntp::NtsClientRequest fields{c.unique_id, c.cookie, 2, c.agreed.aead,
-                                     std::span{c.agreed.c2s}.first(nts::key_length(c.agreed.aead)), nonce};
+  const ntp::NtsClientRequest fields{
+      c.unique_id, c.cookie, 2, c.agreed.aead, std::span{c.agreed.c2s}.first(nts::key_length(c.agreed.aead)), nonce};
   const std::size_t expected = ntp::kHeaderLength + 36 + 3 * (4 + c.cookie.size()) + 4 + 4 + 16 + nts::kTagLength;
   Bytes packet(expected, std::byte{0});
   packet[0] = std::byte{0x23};
