@@ -115,9 +115,9 @@ struct Decision {
   bool mixed = false;             // seen on another timescale within the mixed window
   std::uint8_t other_timescale = 0;
 
-  template <class Outcome>
-  const Outcome* as() const {
-    return std::get_if<Outcome>(&outcome);
+  template <class Alternative>
+  const Alternative* as() const {  // null unless the outcome is that one
+    return std::get_if<Alternative>(&outcome);
   }
   bool replied() const { return !std::holds_alternative<Drop>(outcome); }
   std::size_t reply_length() const;  // 0: a drop
