@@ -8,6 +8,7 @@
 #include "server/app/reference_factory.hpp"
 #include "server/app/reload_plan.hpp"
 #include "server/app/status_builder.hpp"
+#include "server/counting/counters.hpp"
 #include "server/ntp/client.hpp"
 #include "server/reference/clocks.hpp"
 #include "server/reference/kernel.hpp"
@@ -110,8 +111,7 @@ std::string name_of(const ntp::Snapshot& snapshot, std::uint8_t index) {
 
 std::string client_text(const ntp::ClientAddress& client) {
   config::SocketAddress address;
-  const bool v4 = std::all_of(client.ip.begin(), client.ip.begin() + 10, [](std::uint8_t b) { return b == 0; }) &&
-                  client.ip[10] == 0xff && client.ip[11] == 0xff;
+  const bool v4 = client.is_ipv4();
   address.family = v4 ? config::SocketAddress::Family::ipv4 : config::SocketAddress::Family::ipv6;
   std::copy(client.ip.begin() + (v4 ? 12 : 0), client.ip.end(), address.bytes.begin());
   address.port = client.port;
@@ -363,42 +363,35 @@ std::vector<metrics::Traffic> Control::traffic() const {
     metrics::Traffic traffic;
     traffic.listener = config_.listeners[listener].address.to_string();
     traffic.timescale = config_.listeners[listener].timescale;
-    std::array<std::uint64_t, ntp::kDropReasonCount> drops{};
-    std::array<std::uint64_t, 5> auth{};
+    counting::Totals totals;
     for (const auto& worker : workers_) {
       if (worker->listener() != listener) continue;
-      const io::WorkerCounters& c = worker->counters();
-      traffic.requests_by_worker.push_back(c.requests.load());
-      for (std::size_t v = 0; v < 8; ++v) {
-        traffic.requests_by_version[v] += c.requests_by_version[v].load();
-        traffic.responses_by_version[v] += c.replies_by_version[v].load();
-      }
-      for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += c.drops[i].load();
-      traffic.kod_deny += c.kod_deny.load();
-      traffic.kod_rate += c.kod_rate.load();
-      traffic.crypto_nak += c.crypto_nak.load();
-      traffic.nts_ok += c.nts_ok.load();
-      traffic.nts_nak += c.nts_nak.load();
-      traffic.ratelimit_leaked += c.ratelimit_leaked.load();
-      for (std::size_t r = 1; r < auth.size(); ++r) auth[r] += c.auth[r].load();
-      traffic.pin_violations += c.pin_violations.load();
-      traffic.sticky_violations += c.sticky_violations.load();
-      traffic.mixed_clients += c.mixed_clients.load();
-      traffic.interleaved += c.interleaved_replies.load();
-      traffic.tx_timestamps += c.tx_timestamps.load();
-      traffic.send_errors += c.send_errors.load();
-      for (std::size_t b = 0; b < traffic.processing_buckets.size(); ++b) {
-        traffic.processing_buckets[b] += c.processing_buckets[b].load();
-      }
-      traffic.processing_sum_seconds += static_cast<double>(c.processing_sum_ns.load()) / 1e9;
+      traffic.requests_by_worker.push_back(worker->counters().requests.load(std::memory_order_relaxed));
+      totals += worker->counters();
     }
-    for (std::size_t i = 0; i < drops.size(); ++i) {
-      traffic.drops.emplace_back(std::string{ntp::to_string(static_cast<ntp::DropReason>(i))}, drops[i]);
+    traffic.requests_by_version = totals.requests_by_version;
+    traffic.responses_by_version = totals.replies_by_version;
+    for (std::size_t i = 0; i < totals.drops.size(); ++i) {
+      traffic.drops.emplace_back(std::string{ntp::to_string(static_cast<ntp::DropReason>(i))}, totals.drops[i]);
     }
-    traffic.ratelimit_dropped = drops[static_cast<std::size_t>(ntp::DropReason::rate_limited)];
-    for (std::size_t r = 1; r < auth.size(); ++r) {
-      traffic.auth.emplace_back(std::string{ntp::to_string(static_cast<ntp::AuthResult>(r))}, auth[r]);
+    traffic.kod_deny = totals.kod_deny;
+    traffic.kod_rate = totals.kod_rate;
+    traffic.crypto_nak = totals.crypto_nak;
+    traffic.nts_ok = totals.nts_ok;
+    traffic.nts_nak = totals.nts_nak;
+    traffic.ratelimit_leaked = totals.ratelimit_leaked;
+    traffic.ratelimit_dropped = totals.dropped(ntp::DropReason::rate_limited);
+    for (std::size_t r = 1; r < totals.auth.size(); ++r) {  // from 1: "none" is not a result
+      traffic.auth.emplace_back(std::string{ntp::to_string(static_cast<ntp::AuthResult>(r))}, totals.auth[r]);
     }
+    traffic.pin_violations = totals.pin_violations;
+    traffic.sticky_violations = totals.sticky_violations;
+    traffic.mixed_clients = totals.mixed_clients;
+    traffic.interleaved = totals.interleaved_replies;
+    traffic.tx_timestamps = totals.tx_timestamps;
+    traffic.send_errors = totals.send_errors;
+    traffic.processing_buckets = totals.processing_buckets;
+    traffic.processing_sum_seconds = static_cast<double>(totals.processing_sum_ns) / 1e9;
     out.push_back(std::move(traffic));
   }
   return out;

@@ -26,6 +26,7 @@
 #include "server/app/log.hpp"
 #include "server/app/nts_files.hpp"
 #include "server/app/privilege.hpp"
+#include "server/counting/counters.hpp"
 #include "server/io/nts_ke.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/sandbox.hpp"
@@ -48,41 +49,26 @@ void log_listener_failure(const config::Config& config, std::size_t index, const
 }
 
 void log_totals(const std::vector<std::unique_ptr<io::Worker>>& workers) {
-  std::uint64_t requests = 0, replies = 0, send_errors = 0, receive_errors = 0, kod_deny = 0, kod_rate = 0,
-                crypto_nak = 0, pins = 0, sticky = 0, mixed = 0;
-  std::array<std::uint64_t, ntp::kDropReasonCount> drops{};
-  for (const auto& worker : workers) {
-    const io::WorkerCounters& c = worker->counters();
-    requests += c.requests.load();
-    replies += c.replies.load();
-    send_errors += c.send_errors.load();
-    receive_errors += c.receive_errors.load();
-    kod_deny += c.kod_deny.load();
-    kod_rate += c.kod_rate.load();
-    crypto_nak += c.crypto_nak.load();
-    pins += c.pin_violations.load();
-    sticky += c.sticky_violations.load();
-    mixed += c.mixed_clients.load();
-    for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += c.drops[i].load();
-  }
+  counting::Totals totals;
+  for (const auto& worker : workers) totals += worker->counters();
   std::string dropped;
-  for (std::size_t i = 0; i < drops.size(); ++i) {
-    if (drops[i] == 0) continue;
+  for (std::size_t i = 0; i < totals.drops.size(); ++i) {
+    if (totals.drops[i] == 0) continue;
     if (!dropped.empty()) dropped += ',';
-    dropped += std::string{ntp::to_string(static_cast<ntp::DropReason>(i))} + ":" + std::to_string(drops[i]);
+    dropped += std::string{ntp::to_string(static_cast<ntp::DropReason>(i))} + ":" + std::to_string(totals.drops[i]);
   }
   log(Level::info, "stopped",
-      {{"requests", std::to_string(requests)},
-       {"replies", std::to_string(replies)},
+      {{"requests", std::to_string(totals.requests)},
+       {"replies", std::to_string(totals.replies)},
        {"dropped", dropped.empty() ? "0" : dropped},
-       {"kod_deny", std::to_string(kod_deny)},
-       {"kod_rate", std::to_string(kod_rate)},
-       {"crypto_nak", std::to_string(crypto_nak)},
-       {"pin_violations", std::to_string(pins)},
-       {"sticky_violations", std::to_string(sticky)},
-       {"mixed_clients", std::to_string(mixed)},
-       {"send_errors", std::to_string(send_errors)},
-       {"receive_errors", std::to_string(receive_errors)}});
+       {"kod_deny", std::to_string(totals.kod_deny)},
+       {"kod_rate", std::to_string(totals.kod_rate)},
+       {"crypto_nak", std::to_string(totals.crypto_nak)},
+       {"pin_violations", std::to_string(totals.pin_violations)},
+       {"sticky_violations", std::to_string(totals.sticky_violations)},
+       {"mixed_clients", std::to_string(totals.mixed_clients)},
+       {"send_errors", std::to_string(totals.send_errors)},
+       {"receive_errors", std::to_string(totals.receive_errors)}});
 }
 
 // Tells systemd (Type=notify) what smeard is doing; failing to is worth a warning, not a stop.

@@ -88,43 +88,17 @@ namespace {
 constexpr unsigned kBatch = 64;
 constexpr std::size_t kMaxRequestLength = 1200;
 
-void put_u16(std::span<std::byte> out, std::size_t at, std::size_t value) {
-  out[at] = static_cast<std::byte>(value >> 8);
-  out[at + 1] = static_cast<std::byte>(value & 0xFF);
-}
-
-// A request as chronyd sends one: the header, a unique identifier, the cookie, and the
-// authenticator over them with an empty plaintext. Returns its length.
+// A request as chronyd sends one, its unique identifier and nonce counting up from `counter`.
+// Returns its length.
 std::size_t build_nts_request(const BenchNts& nts, ntp::Timestamp transmit, std::uint64_t counter,
                               std::span<std::byte, kMaxRequestLength> out) {
   const auto header = ntp::build_client_request(transmit);
   std::copy(header.begin(), header.end(), out.begin());
-  std::size_t at = header.size();
-  auto field = [&](std::uint16_t type, std::size_t length) {
-    put_u16(out, at, type);
-    put_u16(out, at + 2, 4 + length);
-    at += 4;
-  };
-  field(ntp::kUniqueIdentifierField, 32);
-  std::fill_n(out.begin() + static_cast<std::ptrdiff_t>(at), 32, std::byte{0});
-  for (int i = 0; i < 8; ++i) out[at + static_cast<std::size_t>(i)] = static_cast<std::byte>(counter >> (56 - 8 * i));
-  at += 32;
-  field(ntp::kNtsCookieField, nts.cookie.size());
-  std::copy(nts.cookie.begin(), nts.cookie.end(), out.begin() + static_cast<std::ptrdiff_t>(at));
-  at += nts.cookie.size();
-  const std::size_t authenticator_at = at;
-  field(ntp::kNtsAuthenticatorField, 4 + 16 + nts::kTagLength);
-  put_u16(out, at, 16);
-  put_u16(out, at + 2, nts::kTagLength);
-  std::array<std::byte, 16> nonce{};
-  for (int i = 0; i < 8; ++i) nonce[static_cast<std::size_t>(i)] = static_cast<std::byte>(counter >> (56 - 8 * i));
-  std::copy(nonce.begin(), nonce.end(), out.begin() + static_cast<std::ptrdiff_t>(at + 4));
+  std::array<std::byte, 32> unique_id{};
+  for (std::size_t i = 0; i < 8; ++i) unique_id[i] = static_cast<std::byte>(counter >> (56 - 8 * i));
+  const std::span<const std::byte> nonce = std::span{unique_id}.first(16);
   const nts::Aead aead = nts.c2s.size() == 64 ? nts::Aead::aes_siv_cmac_512 : nts::Aead::aes_siv_cmac_256;
-  if (!nts::seal(aead, nts.c2s, nonce, std::span{out}.first(authenticator_at), {},
-                 std::span{out}.subspan(at + 20, nts::kTagLength))) {
-    return 0;
-  }
-  return at + 20 + nts::kTagLength;
+  return ntp::write_nts_request(out, ntp::NtsClientRequest{unique_id, nts.cookie, 0, aead, nts.c2s, nonce});
 }
 constexpr std::uint32_t kMaxSources = 254u * 256u * 200u;
 constexpr std::size_t kMaxExpired = 1 << 20;

@@ -179,19 +179,9 @@ Reply reply_to(SSL* ssl, const NtsKeState& state, const NtsKeEndpoint& endpoint,
 
 // IPv4, or the /64 of IPv6 (a single host commonly has all of one), as one key.
 std::array<std::uint8_t, 16> rate_key_of(const sockaddr_storage& peer) {
-  std::array<std::uint8_t, 16> key{};
-  if (peer.ss_family == AF_INET) {
-    sockaddr_in v4{};
-    std::memcpy(&v4, &peer, sizeof v4);
-    key[10] = 0xff;
-    key[11] = 0xff;
-    std::memcpy(&key[12], &v4.sin_addr, 4);
-  } else if (peer.ss_family == AF_INET6) {
-    sockaddr_in6 v6{};
-    std::memcpy(&v6, &peer, sizeof v6);
-    std::memcpy(key.data(), &v6.sin6_addr, 8);
-  }
-  return key;
+  ntp::ClientAddress key = ntp::ClientAddress::from(peer);
+  if (!key.is_ipv4()) std::fill(key.ip.begin() + 8, key.ip.end(), std::uint8_t{0});
+  return key.ip;
 }
 
 std::uint64_t random_seed() {
@@ -309,48 +299,6 @@ UniqueFd open_nts_ke_socket(const config::SocketAddress& address, std::string& e
   return fd;
 }
 
-// A GCRA per key (the token bucket as one theoretical arrival time), in 4-way sets; a new key
-// takes the place of the one in its set whose bucket filled longest ago.
-class NtsKeServer::RateTable {
- public:
-  RateTable(std::size_t entries, std::uint64_t seed)
-      : sets_(std::max<std::size_t>(entries / kWays, 1)), table_(sets_ * kWays), hash_(seed) {}
-
-  bool allow(const std::array<std::uint8_t, 16>& key, Clock::time_point now, Clock::duration interval,
-             unsigned burst) {
-    Entry* set = &table_[hash_(key) % sets_ * kWays];
-    Entry* entry = nullptr;
-    Entry* oldest = set;
-    for (std::size_t way = 0; way < kWays; ++way) {
-      if (set[way].used && set[way].key == key) {
-        entry = &set[way];
-        break;
-      }
-      if (!set[way].used || (oldest->used && set[way].arrival < oldest->arrival)) oldest = &set[way];
-    }
-    if (entry == nullptr) {
-      entry = oldest;
-      *entry = Entry{key, true, now};
-    }
-    const Clock::duration tolerance = interval * (std::max(burst, 1u) - 1);
-    const Clock::time_point arrival = std::max(entry->arrival, now);
-    if (arrival - now > tolerance) return false;
-    entry->arrival = arrival + interval;
-    return true;
-  }
-
- private:
-  static constexpr std::size_t kWays = 4;
-  struct Entry {
-    std::array<std::uint8_t, 16> key{};
-    bool used = false;
-    Clock::time_point arrival{};
-  };
-  std::size_t sets_;
-  std::vector<Entry> table_;
-  ntp::AddressHasher hash_;
-};
-
 struct NtsKeServer::Connection {
   enum class Phase : std::uint8_t { handshake, request, response, draining, done };
   UniqueFd fd;
@@ -372,7 +320,7 @@ NtsKeServer::NtsKeServer(std::vector<UniqueFd> listeners, NtsKeLimits limits,
       limits_(limits),
       state_(std::move(initial)),
       wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-      rates_(std::make_unique<RateTable>(limits.rate_table_size, random_seed())) {
+      rates_(limits.rate_table_size, random_seed()) {
   if (!wake_) throw std::runtime_error{errno_text("eventfd")};
   // Accepting never reallocates, so never fails half-way through taking a connection on.
   connections_.reserve(limits_.max_connections);
@@ -488,7 +436,9 @@ void NtsKeServer::accept_from(std::size_t listener, Clock::time_point now) {
       bump(counters_.sessions[static_cast<std::size_t>(NtsKeOutcome::overloaded)]);
       continue;
     }
-    if (!rates_->allow(rate_key_of(peer), now, limits_.rate_interval, limits_.rate_burst)) {
+    const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+    const auto interval_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(limits_.rate_interval).count();
+    if (!rates_.admit(rate_key_of(peer), now_ns, interval_ns, limits_.rate_burst).admitted) {
       bump(counters_.sessions[static_cast<std::size_t>(NtsKeOutcome::rate_limited)]);
       continue;
     }

@@ -17,6 +17,7 @@
 
 #include "config/config.hpp"
 #include "server/io/udp_socket.hpp"
+#include "server/ntp/rate_limit.hpp"
 #include "server/nts/cookie.hpp"
 
 // As OpenSSL declares it, so the header need not include OpenSSL.
@@ -63,7 +64,7 @@ struct NtsKeLimits {
   // Per client address (IPv4, or IPv6 /64) token bucket: `burst` sessions, then one every `interval`.
   std::chrono::milliseconds rate_interval{1000};
   unsigned rate_burst = 16;
-  std::size_t rate_table_size = 4096;  // addresses remembered; the oldest of a colliding set is replaced
+  std::size_t rate_table_size = 4096;  // addresses remembered (rounded up to a power of two)
 };
 
 enum class NtsKeOutcome : std::uint8_t { ok, tls_failed, bad_request, timeout, rate_limited, overloaded, internal_error };
@@ -100,7 +101,6 @@ class NtsKeServer {
 
  private:
   struct Connection;
-  class RateTable;
   void iterate();
   void accept_from(std::size_t listener, std::chrono::steady_clock::time_point now);
   void advance(Connection& connection);
@@ -112,7 +112,7 @@ class NtsKeServer {
   std::shared_ptr<const NtsKeState> state_;
   UniqueFd wake_;  // an eventfd
   std::atomic<bool> stopping_{false};
-  std::unique_ptr<RateTable> rates_;
+  ntp::RateTable rates_;  // per client address (IPv4, or IPv6 /64)
   std::vector<std::unique_ptr<Connection>> connections_;
   std::chrono::steady_clock::time_point accept_paused_until_{};
   NtsKeCounters counters_;

@@ -20,6 +20,8 @@
 namespace io {
 namespace {
 
+using counting::bump;
+
 constexpr unsigned kBatch = 64;
 // How far ahead a departure is predicted at most, in the replies sent before it; see
 // Departure::replies_per_call.
@@ -34,26 +36,14 @@ constexpr std::size_t kControlLength = 256;
 // Interleaved clients remembered per worker (about 32 bytes each); chrony keeps a few thousand.
 constexpr std::size_t kInterleavedEntries = 1 << 14;
 
-void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-}
-
-ntp::ClientAddress client_address_of(const sockaddr_storage& from) {
-  ntp::ClientAddress client;
-  if (from.ss_family == AF_INET) {
-    sockaddr_in v4{};
-    std::memcpy(&v4, &from, sizeof v4);
-    client.ip[10] = 0xff;
-    client.ip[11] = 0xff;
-    std::memcpy(&client.ip[12], &v4.sin_addr, 4);
-    client.port = ntohs(v4.sin_port);
-  } else if (from.ss_family == AF_INET6) {
-    sockaddr_in6 v6{};
-    std::memcpy(&v6, &from, sizeof v6);
-    std::memcpy(client.ip.data(), &v6.sin6_addr, 16);
-    client.port = ntohs(v6.sin6_port);
-  }
-  return client;
+// How a reply is signed, which is most of what stamping it costs.
+Departure::Seal seal_of(const ntp::Decision& decision) {
+  const auto* time = decision.as<ntp::TimeReply>();
+  if (time != nullptr && time->nts) return Departure::Seal::nts;
+  const auto* kod = decision.as<ntp::KissOfDeath>();
+  const bool mac = (time != nullptr && time->mac_key != ntp::KeyRing::npos) ||
+                   (kod != nullptr && kod->mac_key != ntp::KeyRing::npos);
+  return mac ? Departure::Seal::mac : Departure::Seal::none;
 }
 
 }  // namespace
@@ -73,7 +63,7 @@ struct Worker::Buffers {
   std::array<bool, kBatch> reply_lost;  // sendmmsg failed on it
   std::array<ntp::ClientAddress, kBatch> reply_client;
   std::array<Departure::Seal, kBatch> reply_seal;
-  std::array<std::int64_t, kBatch> reply_processing;  // ns from receipt to predicted departure
+  std::array<leapdb::Nanoseconds, kBatch> reply_processing;  // from receipt to predicted departure
   std::array<std::size_t, kBatch> pktinfo_length;     // of send_control's pktinfo; 0: none
   std::array<iovec, kBatch> send_iov;
   std::array<std::array<std::byte, kControlLength>, kBatch> send_control;
@@ -201,7 +191,7 @@ void Worker::answer_batch(unsigned received) {
     const auto version = bytes.empty() ? 0u : (std::to_integer<unsigned>(bytes[0]) >> 3) & 7u;
     bump(counters_.requests_by_version[version]);
     if ((in.msg_flags & MSG_TRUNC) != 0) {
-      bump(counters_.drops[static_cast<std::size_t>(ntp::DropReason::too_long)]);
+      counting::count(ntp::DropReason::too_long, counters_);
       continue;
     }
     leapdb::UtcTime received_at{};
@@ -227,43 +217,26 @@ void Worker::answer_batch(unsigned received) {
     // The NIC's stamp, on its PHC, where one came and its line to the system clock is fresh.
     if (const auto nic = snapshot->hardware.to_system(stamps.ts[2], interface)) received_at = *nic;
 
-    const ntp::Request request{bytes, client_address_of(b.sources[i]), listener_, tai(received_at), received_at};
+    const ntp::Request request{bytes, ntp::ClientAddress::from(b.sources[i]), listener_, tai(received_at),
+                               received_at};
     if (nts && b.nts_randomness_used == kBatch &&
         refill(std::as_writable_bytes(std::span{b.nts_randomness}))) {
       b.nts_randomness_used = 0;
     }
     tables.nts_randomness = nts && b.nts_randomness_used < kBatch ? &b.nts_randomness[b.nts_randomness_used] : nullptr;
     const ntp::Decision decision = ntp::handle(request, *snapshot, tables, b.replies[replies]);
-    if (decision.nts == ntp::NtsCheck::ok) {
-      bump(counters_.nts_ok);
-      ++b.nts_randomness_used;  // a nonce is never used twice, whatever becomes of its reply
-    }
-    if (decision.nts == ntp::NtsCheck::nak) bump(counters_.nts_nak);
-    if (decision.rate == ntp::RateLimiter::Verdict::leak) bump(counters_.ratelimit_leaked);
-    if (decision.auth != ntp::AuthResult::none) bump(counters_.auth[static_cast<std::size_t>(decision.auth)]);
-    if (decision.pin_violation) bump(counters_.pin_violations);
-    if (decision.sticky_violation) bump(counters_.sticky_violations);
-    if (decision.mixed) {
-      bump(counters_.mixed_clients);
-      mixed_.push(MixedClient{request.client, timescale, decision.other_timescale});
-    }
-    if (!decision.replied()) {
-      bump(counters_.drops[static_cast<std::size_t>(decision.drop_reason)]);
-      continue;
-    }
-    if (decision.kiss_code == ntp::kKissDeny) bump(counters_.kod_deny);
-    if (decision.kiss_code == ntp::kKissRate) bump(counters_.kod_rate);
-    if (decision.kiss_code == ntp::kKissCryp) bump(counters_.crypto_nak);
-    if (decision.interleaved_transmit) bump(counters_.interleaved_replies);
+    counting::count(decision, counters_);
+    const auto* time = decision.as<ntp::TimeReply>();
+    if (time != nullptr && time->nts) ++b.nts_randomness_used;  // a nonce is never used twice, whatever becomes of its reply
+    if (decision.mixed) mixed_.push(MixedClient{request.client, timescale, decision.other_timescale});
+    if (!decision.replied()) continue;
     b.reply_decision[replies] = decision;
     b.reply_received[replies] = received_at;
     b.reply_version[replies] = static_cast<std::uint8_t>(version);
     b.reply_client[replies] = request.client;
-    b.reply_seal[replies] = decision.nts == ntp::NtsCheck::ok && decision.kiss_code == 0 ? Departure::Seal::nts
-                            : decision.sign_key != ntp::KeyRing::npos                  ? Departure::Seal::mac
-                                                                                       : Departure::Seal::none;
+    b.reply_seal[replies] = seal_of(decision);
 
-    b.send_iov[replies] = iovec{b.replies[replies].data(), decision.reply_length};
+    b.send_iov[replies] = iovec{b.replies[replies].data(), decision.reply_length()};
     msghdr& out = b.send_headers[replies].msg_hdr;
     out = msghdr{};
     out.msg_name = &b.sources[i];
@@ -336,18 +309,18 @@ void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigne
     const leapdb::UtcTime leaves = reading + leapdb::Nanoseconds{plan.lead_ns(seals_ahead, position)};
     const ntp::Timestamp own = ntp::transmit_timestamp(tai(leaves), view);
     const ntp::Decision& decision = b.reply_decision[j];
-    ntp::write_transmit(b.replies[j], decision.interleaved_transmit.value_or(own));
+    const auto* time = decision.as<ntp::TimeReply>();
+    ntp::write_transmit(b.replies[j], time != nullptr && time->interleaved_transmit ? *time->interleaved_transmit : own);
     ntp::sign(b.replies[j], decision, *authenticator_);
     bool want = calibrate && (position == 0 || j + 1 == end);
-    if (decision.save_interleaved) {
+    if (time != nullptr && time->save_interleaved) {
       interleaved_.save(ntp::reply_receive(b.replies[j]), b.reply_client[j], own);
       want = true;
     }
     want_tx_stamp(b.send_headers[j].msg_hdr, b.send_control[j].data(), b.pktinfo_length[j], want,
                   socket_.hardware_stamps);
     stamps_wanted += want ? 1 : 0;
-    const std::int64_t processing = std::max<std::int64_t>(0, (leaves - b.reply_received[j]).count());
-    b.reply_processing[j] = processing;
+    b.reply_processing[j] = leaves - b.reply_received[j];
     seals_ahead -= plan.seal_cost(b.reply_seal[j]);
     const leapdb::UtcTime next = reference::realtime_now();
     departure_.stamped(b.reply_seal[j], (next - reading).count());
@@ -374,12 +347,7 @@ void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigne
   bump(counters_.replies, count - failed);
   if (failed != 0) bump(counters_.send_errors, failed);
   for (unsigned j = first; j < end; ++j) {
-    if (b.reply_lost[j]) continue;
-    bump(counters_.replies_by_version[b.reply_version[j]]);
-    const auto bucket = std::ranges::lower_bound(metrics::kProcessingBoundsNs, b.reply_processing[j]) -
-                        metrics::kProcessingBoundsNs.begin();
-    bump(counters_.processing_buckets[static_cast<std::size_t>(bucket)]);
-    bump(counters_.processing_sum_ns, static_cast<std::uint64_t>(b.reply_processing[j]));
+    if (!b.reply_lost[j]) counting::count_sent(b.reply_version[j], b.reply_processing[j], counters_);
   }
   tx_stamps_pending_ += stamps_wanted;
   if (tx_stamps_pending_ != 0) {

@@ -2,49 +2,22 @@
 // One worker thread's share of a listener: its own SO_REUSEPORT socket, its own buffers and
 // counters. Receives in batches, answers through ntp::handle, sends in batches.
 
-#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
+#include "server/counting/counters.hpp"
 #include "server/io/departure.hpp"
 #include "server/io/event_ring.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/udp_socket.hpp"
-#include "server/metrics/status.hpp"
 #include "server/ntp/client_history.hpp"
 #include "server/ntp/interleaved.hpp"
 #include "server/ntp/responder.hpp"
 #include "server/ntp/snapshot.hpp"
 
 namespace io {
-
-// Written only by the owning worker (relaxed load + store, no read-modify-write), read by
-// the control thread when it reports.
-struct alignas(64) WorkerCounters {
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> replies{0};
-  std::array<std::atomic<std::uint64_t>, 8> requests_by_version{};  // NTP version field, 0..7
-  std::array<std::atomic<std::uint64_t>, 8> replies_by_version{};
-  std::array<std::atomic<std::uint64_t>, metrics::kProcessingBoundsNs.size() + 1> processing_buckets{};
-  std::atomic<std::uint64_t> processing_sum_ns{0};
-  std::atomic<std::uint64_t> send_errors{0};
-  std::atomic<std::uint64_t> receive_errors{0};
-  std::array<std::atomic<std::uint64_t>, ntp::kDropReasonCount> drops{};
-  std::atomic<std::uint64_t> kod_deny{0};
-  std::atomic<std::uint64_t> kod_rate{0};
-  std::atomic<std::uint64_t> crypto_nak{0};
-  std::atomic<std::uint64_t> nts_ok{0};   // NTS requests answered with time (malformed ones: drops)
-  std::atomic<std::uint64_t> nts_nak{0};  // NTS NAKs sent
-  std::atomic<std::uint64_t> ratelimit_leaked{0};    // over the limit, answered anyway
-  std::array<std::atomic<std::uint64_t>, 5> auth{};  // by ntp::AuthResult
-  std::atomic<std::uint64_t> pin_violations{0};
-  std::atomic<std::uint64_t> sticky_violations{0};
-  std::atomic<std::uint64_t> mixed_clients{0};
-  std::atomic<std::uint64_t> interleaved_replies{0};  // carried the previous reply's kernel stamp
-  std::atomic<std::uint64_t> tx_timestamps{0};        // kernel transmit timestamps read
-};
 
 // A client seen on this worker's timescale shortly after another one.
 struct MixedClient {
@@ -68,7 +41,7 @@ class Worker {
   // Callable from any thread: wakes a blocked receive so run() returns.
   void request_stop();
 
-  const WorkerCounters& counters() const { return counters_; }
+  const counting::WorkerCounters& counters() const { return counters_; }
   std::uint8_t listener() const { return listener_; }
   bool running() const { return running_.load(std::memory_order_relaxed); }
   MixedClientRing& mixed_clients() { return mixed_; }
@@ -100,7 +73,7 @@ class Worker {
   unsigned tx_stamps_pending_ = 0;  // asked for, not read yet (a NIC's may come late)
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};
-  WorkerCounters counters_;
+  counting::WorkerCounters counters_;
   Buffers* buffers_;  // large and fixed: allocated once, never on the packet path
 };
 

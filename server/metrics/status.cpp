@@ -39,8 +39,9 @@ class Families {
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < t.processing_buckets.size(); ++i) {
       cumulative += t.processing_buckets[i];
-      const double bound = i < kProcessingBoundsNs.size() ? static_cast<double>(kProcessingBoundsNs[i]) / 1e9
-                                                         : std::numeric_limits<double>::infinity();
+      const double bound = i < counting::kProcessingBoundsNs.size()
+                               ? static_cast<double>(counting::kProcessingBoundsNs[i]) / 1e9
+                               : std::numeric_limits<double>::infinity();
       metric.histogram.bucket.push_back({cumulative, bound});
     }
     metric.histogram.sample_count = cumulative;

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "server/counting/counters.hpp"
+
 namespace metrics {
 
 struct TimescaleStatus {
@@ -23,13 +25,6 @@ struct TimescaleStatus {
   std::optional<double> smear_start;  // Unix seconds of the nearest smear window not yet over
   std::optional<double> smear_end;
 };
-
-// Upper bounds of the processing-time histogram (kernel receive timestamp to transmit
-// timestamp), in nanoseconds; one more bucket counts everything above. Dense from 1 µs to 1 ms,
-// where a healthy server's p50 and p99 fall, so the quantiles read off it mean something.
-inline constexpr std::array<std::int64_t, 21> kProcessingBoundsNs{
-    1'000,  2'000,   3'000,   5'000,   7'500,   10'000,  15'000,    20'000,    30'000,    50'000,    75'000,
-    100'000, 150'000, 200'000, 300'000, 500'000, 750'000, 1'000'000, 2'000'000, 5'000'000, 10'000'000};
 
 struct Traffic {
   std::string listener;
@@ -53,7 +48,7 @@ struct Traffic {
   std::uint64_t interleaved = 0;    // replies in interleaved mode (RFC 9769)
   std::uint64_t tx_timestamps = 0;  // kernel transmit timestamps read back
   std::uint64_t send_errors = 0;
-  std::array<std::uint64_t, kProcessingBoundsNs.size() + 1> processing_buckets{};  // not cumulative
+  std::array<std::uint64_t, counting::kProcessingBuckets> processing_buckets{};  // not cumulative
   double processing_sum_seconds = 0;
 };
 

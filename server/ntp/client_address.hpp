@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+struct sockaddr_storage;
+
 namespace ntp {
 
 // A client's source address; IPv4 is held IPv4-mapped (::ffff:a.b.c.d) so policy code sees
@@ -11,6 +13,10 @@ namespace ntp {
 struct ClientAddress {
   std::array<std::uint8_t, 16> ip{};
   std::uint16_t port = 0;
+
+  // What recvmsg() or accept() wrote; a family other than IPv4 and IPv6 gives ::, port 0.
+  static ClientAddress from(const sockaddr_storage& address);
+  bool is_ipv4() const;
   friend bool operator==(const ClientAddress&, const ClientAddress&) = default;
 };
 

@@ -144,6 +144,41 @@ void seal_nts_reply(std::span<std::byte> reply, const NtsSeal& seal) {
   if (!ok) OPENSSL_cleanse(sealed.data(), sealed.size());
 }
 
+std::size_t write_nts_request(std::span<std::byte> out, const NtsClientRequest& request) {
+  const std::size_t nonce_length = padded(request.nonce.size());
+  const std::size_t authenticator_length = 4 + 4 + std::max<std::size_t>(nonce_length, 16) + nts::kTagLength;
+  const std::size_t length = kHeaderLength + 4 + padded(request.unique_id.size()) +
+                             (1 + request.placeholders) * (4 + padded(request.cookie.size())) + authenticator_length;
+  if (out.size() < length) return 0;
+  std::size_t at = kHeaderLength;
+  auto field = [&](std::uint16_t type, std::span<const std::byte> value) {
+    put_field_header(out, at, type, 4 + padded(value.size()));
+    std::ranges::copy(value, out.begin() + static_cast<std::ptrdiff_t>(at + 4));
+    std::fill(out.begin() + static_cast<std::ptrdiff_t>(at + 4 + value.size()),
+              out.begin() + static_cast<std::ptrdiff_t>(at + 4 + padded(value.size())), std::byte{0});
+    at += 4 + padded(value.size());
+  };
+  field(kUniqueIdentifierField, request.unique_id);
+  field(kNtsCookieField, request.cookie);
+  for (std::size_t i = 0; i < request.placeholders; ++i) {
+    put_field_header(out, at, kNtsCookiePlaceholderField, 4 + padded(request.cookie.size()));
+    std::fill_n(out.begin() + static_cast<std::ptrdiff_t>(at + 4), padded(request.cookie.size()), std::byte{0});
+    at += 4 + padded(request.cookie.size());
+  }
+  const std::size_t authenticator_at = at;
+  const std::span<std::byte> body = out.subspan(at + 4, authenticator_length - 4);
+  std::ranges::fill(body, std::byte{0});
+  put_field_header(out, at, kNtsAuthenticatorField, authenticator_length);
+  put_u16(body, 0, request.nonce.size());
+  put_u16(body, 2, nts::kTagLength);
+  std::ranges::copy(request.nonce, body.begin() + 4);
+  if (!nts::seal(request.aead, request.c2s, request.nonce, out.first(authenticator_at), {},
+                 body.subspan(4 + nonce_length, nts::kTagLength))) {
+    return 0;
+  }
+  return length;
+}
+
 std::size_t write_nts_nak(std::span<std::byte> reply, std::span<const std::byte> unique_id) {
   put_field_header(reply, kHeaderLength, kUniqueIdentifierField, 4 + unique_id.size());
   std::ranges::copy(unique_id, reply.begin() + kHeaderLength + 4);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 
+#include "server/nts/aead.hpp"
 #include "server/nts/cookie.hpp"
 
 namespace ntp {
@@ -62,6 +63,22 @@ std::size_t write_nts_reply(std::span<std::byte> reply, std::size_t request_leng
                             NtsSeal& seal);
 // Encrypts the cookies in place under the S2C key; the header may not change afterwards.
 void seal_nts_reply(std::span<std::byte> reply, const NtsSeal& seal);
+
+// A client's request (RFC 8915 section 5.7) as chronyd sends one: after the 48-byte header
+// already in `out`, the unique identifier, the cookie, `placeholders` placeholders as long as it,
+// then the authenticator over all of them with an empty plaintext; a nonce shorter than 16 bytes
+// is followed by the Additional Padding section 5.6 asks for. What the load generator, the fuzzer
+// and the tests send.
+struct NtsClientRequest {
+  std::span<const std::byte> unique_id;  // kMinUniqueIdentifier bytes or more
+  std::span<const std::byte> cookie;
+  std::size_t placeholders = 0;
+  nts::Aead aead = nts::Aead::aes_siv_cmac_256;
+  std::span<const std::byte> c2s;    // nts::key_length(aead) bytes
+  std::span<const std::byte> nonce;  // chronyd's are 16 bytes
+};
+// Returns the request's length, 0 when it does not fit in `out` or the key is the wrong length.
+std::size_t write_nts_request(std::span<std::byte> out, const NtsClientRequest& request);
 
 // The NTS NAK's fields after a kiss-o'-death header: the unique identifier alone. Returns the
 // reply's length.

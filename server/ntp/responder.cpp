@@ -1,15 +1,12 @@
 #include "server/ntp/responder.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace ntp {
 namespace {
 
-Decision drop(DropReason reason) {
-  Decision decision;
-  decision.drop_reason = reason;
-  return decision;
-}
+Decision drop(DropReason reason) { return Decision{Drop{reason}}; }
 
 DropReason drop_reason_for(LayoutError error) {
   switch (error) {
@@ -53,6 +50,18 @@ const Pin* pin_of(const Policy& policy, const ClientAddress& client) {
 }
 
 }  // namespace
+
+std::size_t Decision::reply_length() const {
+  return std::visit(
+      [](const auto& reply) -> std::size_t {
+        if constexpr (std::is_same_v<std::decay_t<decltype(reply)>, Drop>) {
+          return 0;
+        } else {
+          return reply.length;
+        }
+      },
+      outcome);
+}
 
 std::string_view to_string(DropReason reason) {
   switch (reason) {
@@ -106,6 +115,9 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   const std::span<const std::byte> mac = layout.layout->mac;
 
   Decision decision;
+  std::optional<Kiss> kiss;
+  NtsCheck nts = NtsCheck::not_nts;
+  std::size_t mac_key = KeyRing::npos;
   NtsRequest nts_request;
   const bool limiting = policy.rate_limit.enabled && tables.limiter != nullptr;
   if (denied(policy.access, request.client)) {
@@ -115,23 +127,23 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
                          RateLimiter::Verdict::answer)) {
       return drop(DropReason::denied);
     }
-    decision.kiss_code = kKissDeny;
+    kiss = Kiss::deny;
   }
   // Before the MAC, so a flood costs no digests.
-  if (decision.kiss_code == 0 && limiting) {
+  if (!kiss && limiting) {
     decision.rate = tables.limiter->check(policy.rate_limit, request.client, request.reading);
     if (decision.rate == RateLimiter::Verdict::drop) {
-      decision.drop_reason = DropReason::rate_limited;
+      decision.outcome = Drop{DropReason::rate_limited};
       return decision;
     }
-    if (decision.rate == RateLimiter::Verdict::kod) decision.kiss_code = kKissRate;
+    if (decision.rate == RateLimiter::Verdict::kod) kiss = Kiss::rate;
   }
 
   const std::uint8_t timescale_index = snapshot.listener_timescale[request.listener];
   const TimescaleView& timescale = snapshot.timescales[timescale_index];
   const Pin* pin = pin_of(policy, request.client);
   bool refused = false;
-  if (decision.kiss_code == 0) {
+  if (!kiss) {
     const bool pinned_elsewhere = pin != nullptr && pin->timescale != timescale_index;
     decision.pin_violation = pinned_elsewhere;
     ClientHistory* history = tables.history;
@@ -152,27 +164,25 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
     // keep their own timescale.
     if (!pinned_elsewhere && !snapshot.nts_keys.empty() && tables.nts_randomness != nullptr &&
         layout.layout->extension_count > 0) {
-      decision.nts = check_nts_request(request.bytes, layout.layout->extensions, snapshot.nts_keys, nts_request);
-      if (decision.nts == NtsCheck::malformed) return drop(DropReason::bad_nts);
-      if (decision.nts == NtsCheck::ok && nts_request.cookie.timescale_id != timescale.nts_id) {
+      nts = check_nts_request(request.bytes, layout.layout->extensions, snapshot.nts_keys, nts_request);
+      if (nts == NtsCheck::malformed) return drop(DropReason::bad_nts);
+      if (nts == NtsCheck::ok && nts_request.cookie.timescale_id != timescale.nts_id) {
         decision.pin_violation = true;
-        decision.nts = NtsCheck::nak;
+        nts = NtsCheck::nak;
       }
-      if (decision.nts != NtsCheck::not_nts) decision.sticky_violation = false;
+      if (nts != NtsCheck::not_nts) decision.sticky_violation = false;
     }
     refused = pinned_elsewhere || decision.sticky_violation;
     if (refused && !policy.deny) {
-      decision.drop_reason = DropReason::wrong_timescale;
+      decision.outcome = Drop{DropReason::wrong_timescale};
       return decision;
     }
-    if (refused) decision.kiss_code = kKissDeny;
-    if (decision.nts == NtsCheck::nak) decision.kiss_code = kKissNtsNak;
-    const bool nts = decision.nts == NtsCheck::ok;
+    if (refused) kiss = Kiss::deny;
 
     // A MAC with a key we do not hold, or one that does not verify, is answered with a
     // crypto-NAK (RFC 5905 section 7.5), so an authenticating client learns why instead of
     // timing out; it carries a KoD header, so no client takes time from it.
-    if (nts || decision.nts == NtsCheck::nak) {
+    if (nts != NtsCheck::not_nts) {
       // NTS authenticates this request (or failed to); a legacy MAC beside it means nothing.
     } else if (mac.size() > 4) {
       const auto covered = request.bytes.first(kHeaderLength + layout.layout->extensions.size());
@@ -180,17 +190,19 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
           tables.authenticator != nullptr ? tables.authenticator->verify(covered, mac) : Verification{};
       decision.auth = auth_result(verification.verdict);
       if (decision.auth == AuthResult::ok) {
-        decision.sign_key = verification.key_index;
+        mac_key = verification.key_index;
       } else if (!refused) {
-        decision.kiss_code = kKissCryp;
+        kiss = Kiss::crypto_nak;
       }
     } else if (pin != nullptr && pin->key_required && !refused) {
-      decision.drop_reason = DropReason::key_required;
+      decision.outcome = Drop{DropReason::key_required};
       return decision;
     }
     // The client's timescale is remembered only when it is served: a refused request must
     // not move a stuck client.
-    if (decision.kiss_code == 0 && history != nullptr) history->record(place, timescale_index, request.received);
+    if (!kiss && nts != NtsCheck::nak && history != nullptr) {
+      history->record(place, timescale_index, request.received);
+    }
   }
 
   const smear::Served served = timescale.smearer->at(request.received, timescale.steady);
@@ -201,11 +213,13 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   out.precision = snapshot.precision;
   out.origin_time = in.transmit_time;
   out.receive_time = mark_receive(to_ntp(served.time));
-  if (decision.kiss_code != 0) {
+  bool save_interleaved = false;
+  std::optional<Timestamp> interleaved_transmit;
+  if (kiss || nts == NtsCheck::nak) {
     // KoD (RFC 5905 section 7.4): stratum 0, the kiss code as refid, leap "alarm".
     out.leap = LeapIndicator::unsynchronized;
     out.stratum = 0;
-    out.reference_id = decision.kiss_code;
+    out.reference_id = kiss ? static_cast<std::uint32_t>(*kiss) : kKissNtsNak;
   } else {
     const HeaderQuality quality = header_quality(snapshot.quality, request.received);
     out.leap = quality.unsynchronized ? LeapIndicator::unsynchronized : static_cast<LeapIndicator>(served.leap_indicator);
@@ -220,28 +234,41 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
     }
     if (policy.interleaved && tables.interleaved != nullptr &&
         asks_interleaved(in.version, in.origin_time, in.receive_time, in.transmit_time)) {
-      decision.save_interleaved = true;
-      decision.interleaved_transmit = tables.interleaved->take(in.origin_time, request.client);
+      save_interleaved = true;
+      interleaved_transmit = tables.interleaved->take(in.origin_time, request.client);
       // How the client tells an interleaved reply from a basic one (RFC 9769, section 2).
-      if (decision.interleaved_transmit) out.origin_time = in.receive_time;
+      if (interleaved_transmit) out.origin_time = in.receive_time;
     }
   }
   encode_header(out, reply.first<kHeaderLength>());
 
   // Extension fields we do not implement are ignored, as RFC 7822 asks; the MAC of an
   // authenticated reply is added by sign() once the transmit time is in.
-  decision.reply_length = kHeaderLength;
-  if (decision.nts == NtsCheck::ok && decision.kiss_code == 0) {
-    decision.reply_length = write_nts_reply(reply, request.bytes.size(), nts_request, snapshot.nts_keys.front(),
-                                            *tables.nts_randomness, decision.nts_seal);
-    if (decision.reply_length == 0) return drop(DropReason::bad_nts);
-  } else if (decision.kiss_code == kKissNtsNak) {
-    decision.reply_length = write_nts_nak(reply, nts_request.unique_id);
-  } else if (decision.sign_key != KeyRing::npos) {
-    decision.reply_length = kHeaderLength + mac.size();
+  if (nts == NtsCheck::nak) {
+    decision.outcome = NtsNak{write_nts_nak(reply, nts_request.unique_id)};
+    return decision;
+  }
+  if (nts == NtsCheck::ok && !kiss) {
+    TimeReply time;
+    time.length = write_nts_reply(reply, request.bytes.size(), nts_request, snapshot.nts_keys.front(),
+                                  *tables.nts_randomness, time.nts.emplace());
+    if (time.length == 0) return drop(DropReason::bad_nts);
+    time.save_interleaved = save_interleaved;
+    time.interleaved_transmit = interleaved_transmit;
+    decision.outcome = time;
+    return decision;
+  }
+  std::size_t length = kHeaderLength;
+  if (mac_key != KeyRing::npos) {
+    length = kHeaderLength + mac.size();
   } else if (decision.auth != AuthResult::none) {
     std::fill_n(reply.begin() + kHeaderLength, 4, std::byte{0});
-    decision.reply_length = kHeaderLength + 4;
+    length = kHeaderLength + 4;
+  }
+  if (kiss) {
+    decision.outcome = KissOfDeath{*kiss, length, mac_key};
+  } else {
+    decision.outcome = TimeReply{length, mac_key, std::nullopt, save_interleaved, interleaved_transmit};
   }
   return decision;
 }
@@ -267,10 +294,19 @@ Timestamp reply_receive(std::span<const std::byte> reply) {
 }
 
 void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator) {
-  if (decision.nts == NtsCheck::ok && decision.kiss_code == 0) seal_nts_reply(reply, decision.nts_seal);
-  if (decision.sign_key == KeyRing::npos) return;
-  authenticator.sign(decision.sign_key, std::span{reply}.first(kHeaderLength),
-                     std::span{reply}.subspan(kHeaderLength, decision.reply_length - kHeaderLength));
+  std::size_t mac_key = KeyRing::npos;
+  std::size_t length = 0;
+  if (const TimeReply* time = decision.as<TimeReply>()) {
+    if (time->nts) seal_nts_reply(reply, *time->nts);
+    mac_key = time->mac_key;
+    length = time->length;
+  } else if (const KissOfDeath* kod = decision.as<KissOfDeath>()) {
+    mac_key = kod->mac_key;
+    length = kod->length;
+  }
+  if (mac_key == KeyRing::npos) return;
+  authenticator.sign(mac_key, std::span{reply}.first(kHeaderLength),
+                     std::span{reply}.subspan(kHeaderLength, length - kHeaderLength));
 }
 
 }  // namespace ntp

@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <variant>
 
 #include "leapdb/time.hpp"
 #include "server/ntp/auth.hpp"
@@ -75,28 +76,58 @@ std::string_view to_string(AuthResult result);
 inline constexpr std::uint32_t kKissDeny = 0x44454E59;  // "DENY"
 inline constexpr std::uint32_t kKissRate = 0x52415445;  // "RATE"
 inline constexpr std::uint32_t kKissCryp = 0x43525950;  // "CRYP": the crypto-NAK's header
-// NTS NAK (kKissNtsNak, "NTSN"): a cookie or authenticator that failed, or a cookie for another
-// timescale; the client goes back to key establishment, which hands it to its own listener.
+// The kiss-o'-death codes we send; each value is its reply's reference id.
+enum class Kiss : std::uint32_t { deny = kKissDeny, rate = kKissRate, crypto_nak = kKissCryp };
 
-struct Decision {
-  std::size_t reply_length = 0;  // 0: drop
-  DropReason drop_reason = DropReason::too_short;
-  std::uint32_t kiss_code = 0;    // the reply is a KoD (or crypto-NAK) with this code; 0: not
-  RateLimiter::Verdict rate = RateLimiter::Verdict::answer;  // what the rate limiter said
-  AuthResult auth = AuthResult::none;
-  std::size_t sign_key = KeyRing::npos;  // sign the reply with this key once it is stamped
-  bool pin_violation = false;     // asked a timescale its pin forbids
-  bool sticky_violation = false;  // asked a timescale other than the one it is stuck to
-  bool mixed = false;             // seen on another timescale within the mixed window
-  std::uint8_t other_timescale = 0;
-  NtsCheck nts = NtsCheck::not_nts;  // what the request's NTS fields came to
-  NtsSeal nts_seal{};                // for an NTS reply: what sign() seals it with
+// Time for the client. sign() authenticates it once stamp_transmit() has written T3.
+struct TimeReply {
+  std::size_t length = kHeaderLength;
+  std::size_t mac_key = KeyRing::npos;  // a symmetric-key MAC with this key of the ring, or
+  std::optional<NtsSeal> nts;           // NTS's authenticator, sealed over the fresh cookies
   // Interleaved mode (RFC 9769): the request asked for it, so save this reply's receive and
   // transmit timestamps once it is stamped; and when the previous reply's were found, the
   // transmit timestamp it left with, to send instead of this reply's own.
   bool save_interleaved = false;
   std::optional<Timestamp> interleaved_transmit;
-  bool replied() const { return reply_length != 0; }
+};
+
+// No time: the code as reference id, LI "alarm", stratum 0. A failed MAC adds four zero bytes
+// (the crypto-NAK); a refused client whose MAC verified gets its DENY signed.
+struct KissOfDeath {
+  Kiss code = Kiss::deny;
+  std::size_t length = kHeaderLength;
+  std::size_t mac_key = KeyRing::npos;
+};
+
+// A KoD header with code NTSN (kKissNtsNak) and the request's unique identifier: a cookie or
+// authenticator that failed, or a cookie for another timescale. The client goes back to key
+// establishment, which hands it to its own listener.
+struct NtsNak {
+  std::size_t length = kHeaderLength;
+};
+
+struct Drop {
+  DropReason reason = DropReason::too_short;
+};
+
+struct Decision {
+  using Outcome = std::variant<Drop, TimeReply, KissOfDeath, NtsNak>;
+  Outcome outcome;
+  // What was learned about the client on the way, whatever the outcome; a drop before the
+  // policy checks learned nothing.
+  RateLimiter::Verdict rate = RateLimiter::Verdict::answer;
+  AuthResult auth = AuthResult::none;
+  bool pin_violation = false;     // asked a timescale its pin forbids
+  bool sticky_violation = false;  // asked a timescale other than the one it is stuck to
+  bool mixed = false;             // seen on another timescale within the mixed window
+  std::uint8_t other_timescale = 0;
+
+  template <class Alternative>
+  const Alternative* as() const {  // null unless the outcome is that one
+    return std::get_if<Alternative>(&outcome);
+  }
+  bool replied() const { return !std::holds_alternative<Drop>(outcome); }
+  std::size_t reply_length() const;  // 0: a drop
 };
 
 Decision handle(const Request& request, const Snapshot& snapshot, const Tables& tables,

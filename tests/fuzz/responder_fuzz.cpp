@@ -19,10 +19,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ntp::Decision decision =
       ntp::handle(ntp::Request{request, ntp::ClientAddress{{}, 40123}, 0, received}, snapshot, tables, reply);
   if (decision.replied()) {
-    if (decision.reply_length > size || decision.reply_length > reply.size()) std::abort();
+    if (decision.reply_length() > size || decision.reply_length() > reply.size()) std::abort();
     const ntp::Timestamp sent = ntp::stamp_transmit(reply, received, snapshot.timescales[0]);
     // As the worker does, so that a later input can ask for it back in interleaved mode.
-    if (decision.save_interleaved) interleaved.save(ntp::reply_receive(reply), ntp::ClientAddress{}, sent);
+    const auto* time = decision.as<ntp::TimeReply>();
+    if (time != nullptr && time->save_interleaved) {
+      interleaved.save(ntp::reply_receive(reply), ntp::ClientAddress{}, sent);
+    }
     const ntp::Header header = ntp::decode_header(std::span{reply}.first<ntp::kHeaderLength>());
     if (header.mode != ntp::Mode::server) std::abort();
   }

@@ -44,7 +44,7 @@ TEST_CASE("the responder and the client agree end to end, in memory") {
   const auto decision = ntp::handle(ntp::Request{request, ntp::ClientAddress{{}, 40123}, 0, received}, snapshot, {}, reply);
   REQUIRE(decision.replied());
   ntp::stamp_transmit(reply, received + Nanoseconds{10'000}, snapshot.timescales[0]);
-  const auto check = ntp::check_reply(std::span{reply}.first(decision.reply_length), sent);
+  const auto check = ntp::check_reply(std::span{reply}.first(decision.reply_length()), sent);
   REQUIRE(check.problem == ntp::ReplyProblem::none);
   const auto sample = ntp::measure(check.header, kT1, kT1 + Nanoseconds{110'000});
   CHECK(sample.offset == Nanoseconds{0});

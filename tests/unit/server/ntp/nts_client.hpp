@@ -68,29 +68,30 @@ inline Client client(std::mt19937_64& random, const Server& s, nts::Aead aead = 
   return c;
 }
 
-// The header, the identifier, the cookie, `placeholders` placeholders, then the authenticator
-// over all of it with an empty plaintext, as chronyd sends it (a 16-byte nonce). A shorter
-// nonce is followed by the Additional Padding RFC 8915 §5.6 asks for, unless `pad` is false.
+// The request ntp::write_nts_request writes, with a random transmit time (chronyd's is random
+// too) and a random nonce. Without `pad`, a short nonce lacks the Additional Padding RFC 8915
+// section 5.6 asks for.
 inline Bytes request(std::mt19937_64& random, const Client& c, std::size_t placeholders,
                      std::size_t nonce_length = 16, bool pad = true) {
-  Bytes packet(ntp::kHeaderLength, std::byte{0});
+  Bytes packet(4096, std::byte{0});
   packet[0] = std::byte{0x23};  // LI 0, version 4, client
-  const auto transmit = random_bytes(random, 8);  // chronyd's is random too
-  std::ranges::copy(transmit, packet.begin() + ntp::kTransmitTimeOffset);
-  field(packet, ntp::kUniqueIdentifierField, c.unique_id);
-  field(packet, ntp::kNtsCookieField, c.cookie);
-  for (std::size_t i = 0; i < placeholders; ++i) field(packet, ntp::kNtsCookiePlaceholderField, Bytes(c.cookie.size()));
-  const auto nonce = random_bytes(random, nonce_length);
-  Bytes sealed(nts::kTagLength);
-  REQUIRE(nts::seal(c.agreed.aead, std::span{c.agreed.c2s}.first(nts::key_length(c.agreed.aead)), nonce, packet, {},
-                    sealed));
-  Bytes body{std::byte{0}, static_cast<std::byte>(nonce_length), std::byte{0}, std::byte{16}};
-  body.insert(body.end(), nonce.begin(), nonce.end());
+  std::ranges::copy(random_bytes(random, 8), packet.begin() + ntp::kTransmitTimeOffset);
+  const Bytes nonce = random_bytes(random, nonce_length);
+  const ntp::NtsClientRequest fields{
+      c.unique_id, c.cookie, placeholders, c.agreed.aead, std::span{c.agreed.c2s}.first(nts::key_length(c.agreed.aead)),
+      nonce};
+  std::size_t length = ntp::write_nts_request(packet, fields);
+  REQUIRE(length != 0);
   const std::size_t padded_nonce = (nonce_length + 3) & ~std::size_t{3};
-  body.resize(4 + padded_nonce, std::byte{0});
-  body.insert(body.end(), sealed.begin(), sealed.end());
-  if (pad && padded_nonce < 16) body.resize(body.size() + 16 - padded_nonce, std::byte{0});
-  field(packet, ntp::kNtsAuthenticatorField, body);
+  if (!pad && padded_nonce < 16) {
+    // The authenticator is last, and its seal covers only what comes before it.
+    const std::size_t authenticator_at = length - (4 + 4 + 16 + nts::kTagLength);
+    length -= 16 - padded_nonce;
+    const std::size_t authenticator_length = length - authenticator_at;
+    packet[authenticator_at + 2] = static_cast<std::byte>(authenticator_length >> 8);
+    packet[authenticator_at + 3] = static_cast<std::byte>(authenticator_length & 0xFF);
+  }
+  packet.resize(length);
   return packet;
 }
 

@@ -189,3 +189,25 @@ TEST_CASE("a nonce shorter than 16 bytes verifies when Additional Padding makes 
     if (nonce_length < 13) CHECK(check(request(random, c, 0, nonce_length, false), s.keys, checked) == ntp::NtsCheck::malformed);
   }
 }
+
+TEST_CASE("write_nts_request: chronyd's layout, and nothing written that does not fit") {
+  std::mt19937_64 random{7};
+  const Server s = server(random);
+  const Client c = client(random, s);
+  const Bytes nonce = random_bytes(random, 16);
+  const ntp::NtsClientRequest fields{
+      c.unique_id, c.cookie, 2, c.agreed.aead, std::span{c.agreed.c2s}.first(nts::key_length(c.agreed.aead)), nonce};
+  const std::size_t expected = ntp::kHeaderLength + 36 + 3 * (4 + c.cookie.size()) + 4 + 4 + 16 + nts::kTagLength;
+  Bytes packet(expected, std::byte{0});
+  packet[0] = std::byte{0x23};
+  REQUIRE(ntp::write_nts_request(packet, fields) == expected);
+  ntp::NtsRequest checked;
+  CHECK(check(packet, s.keys, checked) == ntp::NtsCheck::ok);
+  CHECK(checked.placeholders == 2);
+
+  Bytes short_by_one(expected - 1, std::byte{0});
+  CHECK(ntp::write_nts_request(short_by_one, fields) == 0);
+  ntp::NtsClientRequest wrong_key = fields;
+  wrong_key.c2s = wrong_key.c2s.first(16);
+  CHECK(ntp::write_nts_request(packet, wrong_key) == 0);
+}

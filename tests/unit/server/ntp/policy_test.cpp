@@ -6,9 +6,12 @@
 #include "server/ntp/client.hpp"
 #include "server/ntp/responder.hpp"
 #include "tests/unit/leapdb/files.hpp"
+#include "tests/unit/server/ntp/decision.hpp"
 
 using namespace std::chrono;
 using ntp::LeapIndicator;
+
+using namespace test_decision;
 
 namespace {
 
@@ -96,7 +99,7 @@ TEST_CASE("a pinned client asking another timescale gets KoD DENY, or nothing") 
   CHECK(ok.reply.stratum == 1);
   const auto denied = ask(s, 0, pinned, utc(2016, 12, 31, 18));
   CHECK(denied.decision.replied());
-  CHECK(denied.decision.kiss_code == ntp::kKissDeny);
+  CHECK(kiss(denied.decision) == ntp::Kiss::deny);
   CHECK(denied.decision.pin_violation);
   CHECK(denied.reply.stratum == 0);
   CHECK(denied.reply.reference_id == ntp::kKissDeny);
@@ -105,7 +108,7 @@ TEST_CASE("a pinned client asking another timescale gets KoD DENY, or nothing") 
 
   const auto dropped = ask(two_timescales(false), 0, pinned, utc(2016, 12, 31, 18));
   CHECK_FALSE(dropped.decision.replied());
-  CHECK(dropped.decision.drop_reason == ntp::DropReason::wrong_timescale);
+  CHECK(drop_reason(dropped.decision) == ntp::DropReason::wrong_timescale);
   CHECK(dropped.decision.pin_violation);
   // Unpinned clients may use either listener.
   CHECK(ask(s, 0, v4(11, 0, 0, 1), utc(2016, 12, 31, 18)).decision.replied());
@@ -131,7 +134,7 @@ TEST_CASE("the mixed-client detector and sticky mode") {
   CHECK(ask(sticky, 1, client, t, &sticky_history).decision.replied());
   const auto refused = ask(sticky, 0, client, t + seconds{10}, &sticky_history);
   CHECK(refused.decision.sticky_violation);
-  CHECK(refused.decision.kiss_code == ntp::kKissDeny);
+  CHECK(kiss(refused.decision) == ntp::Kiss::deny);
   // The refusal does not move the client: it is still stuck to utc, and utc still serves it.
   CHECK(ask(sticky, 1, client, t + seconds{20}, &sticky_history).reply.stratum == 1);
   CHECK(ask(sticky, 0, client, t + seconds{30}, &sticky_history).decision.sticky_violation);

@@ -129,3 +129,20 @@ TEST_CASE("rate limit: IPv6 clients and many clients are kept apart") {
   v6.ip[15] = 2;
   CHECK(limiter.check(settings, v6, kStart) == Verdict::answer);
 }
+
+TEST_CASE("rate table: as NTS-KE uses it, a burst then one an interval, per address; new addresses flagged") {
+  ntp::RateTable table{16, 4};
+  const std::int64_t second = 1'000'000'000;
+  const auto admit = [&](std::uint32_t c, std::int64_t at) { return table.admit(client(c).ip, at, second, 2); };
+  const auto first = admit(1, 0);
+  CHECK(first.admitted);
+  CHECK(first.fresh);
+  const auto second_one = admit(1, 0);
+  CHECK(second_one.admitted);
+  CHECK_FALSE(second_one.fresh);
+  CHECK_FALSE(admit(1, 0).admitted);
+  CHECK_FALSE(admit(1, second - 1).admitted);
+  CHECK(admit(1, second).admitted);
+  CHECK(admit(2, 0).admitted);  // another address has its own bucket
+  CHECK(ntp::RateTable{0, 1}.admit(client(1).ip, 0, second, 0).admitted);  // a burst of 0 is taken as 1
+}

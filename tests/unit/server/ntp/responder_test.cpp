@@ -10,10 +10,13 @@
 #include "tests/unit/leapdb/files.hpp"
 #include "tests/unit/server/ntp/allocations.hpp"
 #include "tests/unit/server/ntp/bytes.hpp"
+#include "tests/unit/server/ntp/decision.hpp"
 #include "tests/unit/server/ntp/nts_client.hpp"
 
 using ntp::DropReason;
 using ntp::Mode;
+
+using namespace test_decision;
 
 namespace {
 
@@ -91,7 +94,7 @@ TEST_CASE("a client request gets a server reply built from the snapshot") {
   const auto req = request(4, Mode::client);
   const Answer a = answer(req);
   REQUIRE(a.decision.replied());
-  CHECK(a.decision.reply_length == 48);
+  CHECK(a.decision.reply_length() == 48);
   const ntp::Header h = a.header();
   CHECK(h.mode == Mode::server);
   CHECK(h.version == 4);
@@ -177,7 +180,7 @@ TEST_CASE("NTPv1 mode 0 is a client request; mode 0 in later versions is not") {
   CHECK(v1.header().mode == Mode::server);
   CHECK(v1.header().version == 1);
   for (const std::uint8_t version : std::initializer_list<std::uint8_t>{2, 3, 4}) {
-    CHECK(answer(request(version, Mode::unspecified)).decision.drop_reason == DropReason::unsupported_mode);
+    CHECK(drop_reason(answer(request(version, Mode::unspecified)).decision) == DropReason::unsupported_mode);
   }
 }
 
@@ -187,26 +190,26 @@ TEST_CASE("every other mode is dropped, control and private above all") {
     CAPTURE(static_cast<int>(mode));
     const Answer a = answer(request(4, mode));
     CHECK_FALSE(a.decision.replied());
-    CHECK(a.decision.drop_reason == DropReason::unsupported_mode);
+    CHECK(drop_reason(a.decision) == DropReason::unsupported_mode);
   }
 }
 
 TEST_CASE("versions 0 and 5 to 7 are dropped") {
   for (const std::uint8_t version : std::initializer_list<std::uint8_t>{0, 5, 6, 7}) {
     CAPTURE(version);
-    CHECK(answer(request(version, Mode::client)).decision.drop_reason == DropReason::bad_version);
+    CHECK(drop_reason(answer(request(version, Mode::client)).decision) == DropReason::bad_version);
   }
 }
 
 TEST_CASE("malformed lengths are dropped with their reason") {
-  CHECK(answer(std::vector<std::byte>(47)).decision.drop_reason == DropReason::too_short);
-  CHECK(answer(std::vector<std::byte>{}).decision.drop_reason == DropReason::too_short);
-  CHECK(answer(request(4, Mode::client, 50)).decision.drop_reason == DropReason::not_word_aligned);
-  CHECK(answer(request(4, Mode::client, 52 + 8)).decision.drop_reason == DropReason::bad_mac_length);
-  CHECK(answer(request(4, Mode::client, 1500)).decision.drop_reason == DropReason::too_long);
+  CHECK(drop_reason(answer(std::vector<std::byte>(47)).decision) == DropReason::too_short);
+  CHECK(drop_reason(answer(std::vector<std::byte>{}).decision) == DropReason::too_short);
+  CHECK(drop_reason(answer(request(4, Mode::client, 50)).decision) == DropReason::not_word_aligned);
+  CHECK(drop_reason(answer(request(4, Mode::client, 52 + 8)).decision) == DropReason::bad_mac_length);
+  CHECK(drop_reason(answer(request(4, Mode::client, 1500)).decision) == DropReason::too_long);
   auto bad_field = request(4, Mode::client, 48 + 32);
   bad_field[48 + 3] = std::byte{12};  // an extension field claiming 12 bytes
-  CHECK(answer(bad_field).decision.drop_reason == DropReason::bad_extension_field);
+  CHECK(drop_reason(answer(bad_field).decision) == DropReason::bad_extension_field);
 }
 
 TEST_CASE("a MAC we cannot verify is answered with a crypto-NAK that carries no time") {
@@ -216,16 +219,16 @@ TEST_CASE("a MAC we cannot verify is answered with a crypto-NAK that carries no 
     req[48 + 3] = std::byte{7};  // key id 7
     const Answer a = answer(req);
     REQUIRE(a.decision.replied());
-    CHECK(a.decision.reply_length == 52);
+    CHECK(a.decision.reply_length() == 52);
     CHECK(a.decision.auth == ntp::AuthResult::unknown_key);
-    CHECK(a.decision.kiss_code == ntp::kKissCryp);
+    CHECK(kiss(a.decision) == ntp::Kiss::crypto_nak);
     CHECK(a.header().stratum == 0);
     CHECK(a.header().leap == ntp::LeapIndicator::unsynchronized);
     CHECK(a.header().reference_id == ntp::kKissCryp);
     for (std::size_t i = 48; i < 52; ++i) CHECK(a.bytes[i] == std::byte{0});
   }
   // A bare crypto-NAK in a request is not a MAC: plain reply.
-  CHECK(answer(request(4, Mode::client, 52)).decision.reply_length == 48);
+  CHECK(answer(request(4, Mode::client, 52)).decision.reply_length() == 48);
 }
 
 TEST_CASE("unknown extension fields are ignored") {
@@ -234,7 +237,7 @@ TEST_CASE("unknown extension fields are ignored") {
   req[48 + 3] = std::byte{28};
   const Answer a = answer(req);
   REQUIRE(a.decision.replied());
-  CHECK(a.decision.reply_length == 48);
+  CHECK(a.decision.reply_length() == 48);
 }
 
 TEST_CASE("stamp_transmit writes only the transmit timestamp") {
@@ -269,7 +272,7 @@ TEST_CASE("random input: never a crash, never a reply longer than the request") 
     const Answer a = answer(req, snapshot, tables, kClient, kReceivedUtc + std::chrono::milliseconds{100} * i);
     if (a.decision.replied()) {
       ++replies;
-      REQUIRE(a.decision.reply_length <= req.size());
+      REQUIRE(a.decision.reply_length() <= req.size());
       REQUIRE(a.header().mode == Mode::server);
     }
   }
@@ -281,7 +284,7 @@ TEST_CASE("requests from the echo, chargen and zero ports are dropped: no reflec
     CAPTURE(port);
     const Answer a = answer(request(4, Mode::client), test_snapshot(), {}, v4(192, 0, 2, 1, static_cast<std::uint16_t>(port)));
     CHECK_FALSE(a.decision.replied());
-    CHECK(a.decision.drop_reason == DropReason::bad_source_port);
+    CHECK(drop_reason(a.decision) == DropReason::bad_source_port);
   }
   CHECK(answer(request(4, Mode::client), test_snapshot(), {}, v4(192, 0, 2, 1, 123)).decision.replied());
 }
@@ -290,15 +293,15 @@ TEST_CASE("a KoD or any server-mode packet is never answered") {
   auto kod = request(4, Mode::server);
   kod[1] = std::byte{0};  // stratum 0
   kod[12] = std::byte{'R'}, kod[13] = std::byte{'A'}, kod[14] = std::byte{'T'}, kod[15] = std::byte{'E'};
-  CHECK(answer(kod).decision.drop_reason == DropReason::unsupported_mode);
-  CHECK(answer(request(3, Mode::server)).decision.drop_reason == DropReason::unsupported_mode);
+  CHECK(drop_reason(answer(kod).decision) == DropReason::unsupported_mode);
+  CHECK(drop_reason(answer(request(3, Mode::server)).decision) == DropReason::unsupported_mode);
 }
 
 TEST_CASE("access.min_version drops older requests") {
   ntp::Snapshot s = test_snapshot();
   s.policy.access.min_version = 3;
-  CHECK(answer(request(1, Mode::unspecified), s).decision.drop_reason == DropReason::old_version);
-  CHECK(answer(request(2, Mode::client), s).decision.drop_reason == DropReason::old_version);
+  CHECK(drop_reason(answer(request(1, Mode::unspecified), s).decision) == DropReason::old_version);
+  CHECK(drop_reason(answer(request(2, Mode::client), s).decision) == DropReason::old_version);
   CHECK(answer(request(3, Mode::client), s).decision.replied());
   CHECK(answer(request(4, Mode::client), s).decision.replied());
 }
@@ -310,13 +313,13 @@ TEST_CASE("access: deny first, then allow; the denied get KoD DENY or nothing") 
   const auto req = request(4, Mode::client);
   const Answer served = answer(req, s, {}, v4(10, 1, 2, 3));
   CHECK(served.decision.replied());
-  CHECK(served.decision.kiss_code == 0);
+  CHECK(time_reply(served.decision));
   CHECK(served.header().stratum == 1);
   for (const ntp::ClientAddress& denied : {v4(10, 9, 1, 1), v4(192, 0, 2, 1)}) {
     const Answer a = answer(req, s, {}, denied);
     REQUIRE(a.decision.replied());
-    CHECK(a.decision.reply_length == 48);
-    CHECK(a.decision.kiss_code == ntp::kKissDeny);
+    CHECK(a.decision.reply_length() == 48);
+    CHECK(kiss(a.decision) == ntp::Kiss::deny);
     CHECK(a.header().stratum == 0);
     CHECK(a.header().reference_id == ntp::kKissDeny);
     CHECK(a.header().origin_time == kClientTransmit);  // the client can match it
@@ -324,7 +327,7 @@ TEST_CASE("access: deny first, then allow; the denied get KoD DENY or nothing") 
   s.policy.access.kod = false;
   const Answer dropped = answer(req, s, {}, v4(10, 9, 1, 1));
   CHECK_FALSE(dropped.decision.replied());
-  CHECK(dropped.decision.drop_reason == DropReason::denied);
+  CHECK(drop_reason(dropped.decision) == DropReason::denied);
   // IPv6 against an IPv4-only allow list: denied.
   CHECK_FALSE(answer(req, s, {}, ntp::ClientAddress{{0x20, 0x01, 0x0d, 0xb8}, 40123}).decision.replied());
   // An empty allow list serves everyone not denied.
@@ -341,8 +344,8 @@ TEST_CASE("access: with rate limiting on, KoD DENY is sent within the limit, the
   int kods = 0, drops = 0;
   for (int i = 0; i < 100; ++i) {
     const Answer a = answer(request(4, Mode::client), s, tables, v4(10, 1, 1, 1), kReceivedUtc);
-    kods += a.decision.kiss_code == ntp::kKissDeny;
-    drops += !a.decision.replied() && a.decision.drop_reason == DropReason::denied;
+    kods += kiss(a.decision) == ntp::Kiss::deny;
+    drops += !a.decision.replied() && drop_reason(a.decision) == DropReason::denied;
   }
   CHECK(kods == 2);  // the burst
   CHECK(drops == 98);
@@ -357,20 +360,20 @@ TEST_CASE("rate limiting in the responder: burst answered, then one KoD RATE an 
   auto at = [&](std::int64_t ms, const ntp::ClientAddress& client = v4(192, 0, 2, 1)) {
     return answer(req, s, tables, client, kReceivedUtc + std::chrono::milliseconds{ms});
   };
-  for (int i = 0; i < 3; ++i) CHECK(at(i).decision.kiss_code == 0);
+  for (int i = 0; i < 3; ++i) CHECK(time_reply(at(i).decision));
   const Answer kod = at(3);
-  CHECK(kod.decision.kiss_code == ntp::kKissRate);
+  CHECK(kiss(kod.decision) == ntp::Kiss::rate);
   CHECK(kod.decision.rate == ntp::RateLimiter::Verdict::kod);
   CHECK(kod.header().reference_id == ntp::kKissRate);
   CHECK(kod.header().stratum == 0);
   const Answer dropped = at(4);
   CHECK_FALSE(dropped.decision.replied());
-  CHECK(dropped.decision.drop_reason == DropReason::rate_limited);
-  CHECK(at(5, v4(192, 0, 2, 2)).decision.kiss_code == 0);  // another client is not affected
-  CHECK(at(1100).decision.kiss_code == 0);                  // a second later: one more token
+  CHECK(drop_reason(dropped.decision) == DropReason::rate_limited);
+  CHECK(time_reply(at(5, v4(192, 0, 2, 2)).decision));  // another client is not affected
+  CHECK(time_reply(at(1100).decision));                 // a second later: one more token
   // Rate limiting is off unless enabled, whatever the table.
   s.policy.rate_limit.enabled = false;
-  for (int i = 0; i < 20; ++i) CHECK(at(1200).decision.kiss_code == 0);
+  for (int i = 0; i < 20; ++i) CHECK(time_reply(at(1200).decision));
 }
 
 TEST_CASE("an authenticated request gets a reply signed with its key, as long as the request") {
@@ -386,11 +389,11 @@ TEST_CASE("an authenticated request gets a reply signed with its key, as long as
       Answer a = answer(req, s, {nullptr, nullptr, &server});
       REQUIRE(a.decision.replied());
       CHECK(a.decision.auth == ntp::AuthResult::ok);
-      CHECK(a.decision.reply_length == req.size());
+      CHECK(a.decision.reply_length() == req.size());
       CHECK(a.header().stratum == 1);
       ntp::stamp_transmit(a.bytes, kReceived, s.timescales[0]);
       ntp::sign(a.bytes, a.decision, server);
-      const auto reply = std::span{a.bytes}.first(a.decision.reply_length);
+      const auto reply = std::span{a.bytes}.first(a.decision.reply_length());
       CHECK(std::to_integer<unsigned>(reply[51]) == key);
       // The client verifies it with its own copy of the key, transmit time included.
       CHECK(client.verify(reply.first(48), reply.subspan(48)).verdict == ntp::Verdict::ok);
@@ -422,8 +425,8 @@ TEST_CASE("a flipped MAC byte, a wrong key or a wrong length gets a crypto-NAK")
     const Answer a = answer(c.request, s, {nullptr, nullptr, &server});
     REQUIRE(a.decision.replied());
     CHECK(a.decision.auth == c.result);
-    CHECK(a.decision.sign_key == ntp::KeyRing::npos);
-    CHECK(a.decision.reply_length == 52);
+    CHECK(mac_key(a.decision) == ntp::KeyRing::npos);
+    CHECK(a.decision.reply_length() == 52);
     CHECK(a.header().reference_id == ntp::kKissCryp);
     CHECK(a.header().stratum == 0);
   }
@@ -442,14 +445,14 @@ TEST_CASE("a key-required network: no MAC gets nothing, a bad one a crypto-NAK, 
   const ntp::Tables tables{nullptr, nullptr, &server};
   const Answer bare = answer(request(4, Mode::client), s, tables, v4(10, 1, 1, 1));
   CHECK_FALSE(bare.decision.replied());
-  CHECK(bare.decision.drop_reason == DropReason::key_required);
+  CHECK(drop_reason(bare.decision) == DropReason::key_required);
   CHECK_FALSE(answer(request(4, Mode::client, 52), s, tables, v4(10, 1, 1, 1)).decision.replied());  // key id only
   auto bad = signed_request(client, 2);
   bad[55] ^= std::byte{1};
-  CHECK(answer(bad, s, tables, v4(10, 1, 1, 1)).decision.kiss_code == ntp::kKissCryp);
+  CHECK(kiss(answer(bad, s, tables, v4(10, 1, 1, 1)).decision) == ntp::Kiss::crypto_nak);
   const Answer good = answer(signed_request(client, 2), s, tables, v4(10, 1, 1, 1));
   CHECK(good.decision.auth == ntp::AuthResult::ok);
-  CHECK(good.decision.kiss_code == 0);
+  CHECK(time_reply(good.decision));
   // Outside the network, no key is needed.
   CHECK(answer(request(4, Mode::client), s, tables, v4(192, 0, 2, 1)).decision.replied());
 }
@@ -561,7 +564,7 @@ NtsAnswer nts_answer(std::span<const std::byte> req, const ntp::Snapshot& snapsh
   if (!a.decision.replied()) return a;
   ntp::stamp_transmit(a.bytes, kReceived + std::chrono::microseconds{20}, pinned.timescales[0]);
   ntp::sign(a.bytes, a.decision, authenticator);
-  a.sent.assign(a.bytes.begin(), a.bytes.begin() + static_cast<std::ptrdiff_t>(a.decision.reply_length));
+  a.sent.assign(a.bytes.begin(), a.bytes.begin() + static_cast<std::ptrdiff_t>(a.decision.reply_length()));
   return a;
 }
 
@@ -575,9 +578,8 @@ TEST_CASE("NTS: a request with a cookie for this listener's timescale gets time,
     const auto req = nts_client::request(random, c, 2);
     const NtsAnswer a = nts_answer(req, nts_snapshot(server), random);
     REQUIRE(a.decision.replied());
-    CHECK(a.decision.nts == ntp::NtsCheck::ok);
-    CHECK(a.decision.kiss_code == 0);
-    CHECK(a.decision.reply_length <= req.size());
+    CHECK(nts_time(a.decision));
+    CHECK(a.decision.reply_length() <= req.size());
     const ntp::Header h = a.header();
     CHECK(h.stratum == 1);
     CHECK(h.origin_time == ntp::decode_header(std::span{req}.first<ntp::kHeaderLength>()).transmit_time);
@@ -604,10 +606,10 @@ TEST_CASE("NTS: a cookie for another timescale, or from a rotated-out key, gets 
     const NtsAnswer a = nts_answer(nts_client::request(random, c, 0), nts_snapshot(server), random);
     REQUIRE(a.decision.replied());
     CHECK(a.decision.pin_violation);
-    CHECK(a.decision.kiss_code == ntp::kKissNtsNak);
+    CHECK(nts_nak(a.decision));
     CHECK(a.header().stratum == 0);
     CHECK(a.header().reference_id == ntp::kKissNtsNak);
-    REQUIRE(a.decision.reply_length == ntp::kHeaderLength + 4 + c.unique_id.size());
+    REQUIRE(a.decision.reply_length() == ntp::kHeaderLength + 4 + c.unique_id.size());
     CHECK(std::ranges::equal(std::span{a.sent}.subspan(ntp::kHeaderLength + 4), c.unique_id));
   }
   SUBCASE("a key no longer held") {
@@ -617,7 +619,7 @@ TEST_CASE("NTS: a cookie for another timescale, or from a rotated-out key, gets 
     const auto c = nts_client::client(random, server);
     const NtsAnswer a = nts_answer(nts_client::request(random, c, 0), snapshot, random);
     REQUIRE(a.decision.replied());
-    CHECK(a.decision.kiss_code == ntp::kKissNtsNak);
+    CHECK(nts_nak(a.decision));
     CHECK_FALSE(a.decision.pin_violation);
   }
   SUBCASE("a tampered request") {
@@ -626,7 +628,7 @@ TEST_CASE("NTS: a cookie for another timescale, or from a rotated-out key, gets 
     req[40] ^= std::byte{0x80};  // the client's transmit timestamp, which the authenticator covers
     const NtsAnswer a = nts_answer(req, nts_snapshot(server), random);
     REQUIRE(a.decision.replied());
-    CHECK(a.decision.kiss_code == ntp::kKissNtsNak);
+    CHECK(nts_nak(a.decision));
   }
 }
 
@@ -642,14 +644,14 @@ TEST_CASE("NTS: malformed fields are dropped; with NTS off they are extension fi
   nts_client::field(reordered, ntp::kNtsCookieField, c.cookie);
   const NtsAnswer dropped = nts_answer(reordered, nts_snapshot(server), random);
   CHECK_FALSE(dropped.decision.replied());
-  CHECK(dropped.decision.drop_reason == DropReason::bad_nts);
+  CHECK(drop_reason(dropped.decision) == DropReason::bad_nts);
 
   auto off = nts_snapshot(server);
   off.nts_keys.clear();
   const NtsAnswer plain = nts_answer(req, off, random);
   REQUIRE(plain.decision.replied());
-  CHECK(plain.decision.nts == ntp::NtsCheck::not_nts);
-  CHECK(plain.decision.reply_length == ntp::kHeaderLength);
+  CHECK_FALSE(nts_time(plain.decision));
+  CHECK(plain.decision.reply_length() == ntp::kHeaderLength);
 }
 
 TEST_CASE("NTS satisfies a key-required network; without it the request is dropped") {
@@ -659,10 +661,10 @@ TEST_CASE("NTS satisfies a key-required network; without it the request is dropp
   const auto c = nts_client::client(random, server);
   const NtsAnswer a = nts_answer(nts_client::request(random, c, 0), nts_snapshot(server), random, &everyone);
   REQUIRE(a.decision.replied());
-  CHECK(a.decision.nts == ntp::NtsCheck::ok);
+  CHECK(nts_time(a.decision));
   CHECK(nts_client::open_reply(a.sent, c).size() == 1);
   const NtsAnswer plain = nts_answer(request(4, Mode::client), nts_snapshot(server), random, &everyone);
-  CHECK(plain.decision.drop_reason == DropReason::key_required);
+  CHECK(drop_reason(plain.decision) == DropReason::key_required);
 }
 
 TEST_CASE("NTS: the cookie, not the address, keeps a client on its timescale; a pin still wins") {
@@ -697,22 +699,21 @@ TEST_CASE("NTS: the cookie, not the address, keeps a client on its timescale; a 
   const auto smeared = nts_client::client(random, server, nts::Aead::aes_siv_cmac_256, 0x5EA12345);
   const Answer served = ask(nts_client::request(random, smeared, 0), 0, seconds{2});
   REQUIRE(served.decision.replied());
-  CHECK(served.decision.nts == ntp::NtsCheck::ok);
-  CHECK(served.decision.kiss_code == 0);
+  CHECK(nts_time(served.decision));
   CHECK_FALSE(served.decision.sticky_violation);
   CHECK(served.decision.mixed);  // the detector still sees both timescales from one address
   // Its cookie on the other listener is sent back to key establishment, not refused as sticky.
   const Answer elsewhere = ask(nts_client::request(random, smeared, 0), 1, seconds{3});
-  CHECK(elsewhere.decision.kiss_code == ntp::kKissNtsNak);
+  CHECK(nts_nak(elsewhere.decision));
   CHECK(elsewhere.decision.pin_violation);
   CHECK_FALSE(elsewhere.decision.sticky_violation);
 
   // An operator's pin is a network's timescale, cookie or not: KoD DENY, no NTS work done.
   snapshot.policy.pins.push_back(ntp::Pin{v4_network(198, 51, 100, 0, 24), 1});
   const Answer pinned = ask(nts_client::request(random, smeared, 0), 0, seconds{4});
-  CHECK(pinned.decision.kiss_code == ntp::kKissDeny);
-  CHECK(pinned.decision.nts == ntp::NtsCheck::not_nts);
-  CHECK(pinned.decision.reply_length == ntp::kHeaderLength);
+  CHECK(kiss(pinned.decision) == ntp::Kiss::deny);
+  CHECK_FALSE(nts_time(pinned.decision));
+  CHECK(pinned.decision.reply_length() == ntp::kHeaderLength);
 }
 
 TEST_CASE("NTS: answering, stamping and sealing allocate nothing, for a reply, a NAK or a drop") {
@@ -766,13 +767,13 @@ TEST_CASE("interleaved mode: the third reply carries the second's saved transmit
   const ntp::Snapshot snapshot = test_snapshot();
   // A basic first request: nothing to save.
   const Answer first = answer(request(4, Mode::client), snapshot, tables);
-  CHECK_FALSE(first.decision.save_interleaved);
+  CHECK_FALSE(test_decision::saves_interleaved(first.decision));
   CHECK((first.header().receive_time.fraction & 1u) == 1u);
   // The second echoes the first reply's receive timestamp: no state yet, a basic reply, saved.
   const ntp::Timestamp client_rx{0xE000'0002u, 0x10};
   Answer second = answer(interleaved_request(first.header().receive_time, client_rx), snapshot, tables);
-  REQUIRE(second.decision.save_interleaved);
-  CHECK_FALSE(second.decision.interleaved_transmit.has_value());
+  REQUIRE(test_decision::saves_interleaved(second.decision));
+  CHECK_FALSE(test_decision::interleaved_transmit(second.decision).has_value());
   CHECK(second.header().origin_time == kClientTransmit);
   const ntp::Timestamp sent = ntp::stamp_transmit(second.bytes, kReceived, snapshot.timescales[0]);
   CHECK((sent.fraction & 1u) == 0u);
@@ -782,13 +783,13 @@ TEST_CASE("interleaved mode: the third reply carries the second's saved transmit
   // The third gets it, and its origin echoes the request's receive field.
   const ntp::Timestamp client_rx3{0xE000'0003u, 0x20};
   const Answer third = answer(interleaved_request(second.header().receive_time, client_rx3), snapshot, tables);
-  REQUIRE(third.decision.interleaved_transmit.has_value());
-  CHECK(*third.decision.interleaved_transmit == kernel);
+  REQUIRE(test_decision::interleaved_transmit(third.decision).has_value());
+  CHECK(*test_decision::interleaved_transmit(third.decision) == kernel);
   CHECK(third.header().origin_time == client_rx3);
-  CHECK(third.decision.save_interleaved);
+  CHECK(test_decision::saves_interleaved(third.decision));
   // Replayed, it is basic again.
   const Answer replay = answer(interleaved_request(second.header().receive_time, client_rx3), snapshot, tables);
-  CHECK_FALSE(replay.decision.interleaved_transmit.has_value());
+  CHECK_FALSE(test_decision::interleaved_transmit(replay.decision).has_value());
   CHECK(replay.header().origin_time == kClientTransmit);
 }
 
@@ -803,19 +804,19 @@ TEST_CASE("interleaved mode: off by policy, for another client, and never in a K
   off.policy.interleaved = false;
   table.save(ours, kClient, ntp::Timestamp{9, 8});
   const Answer basic = answer(req, off, tables);
-  CHECK_FALSE(basic.decision.save_interleaved);
-  CHECK_FALSE(basic.decision.interleaved_transmit.has_value());
+  CHECK_FALSE(test_decision::saves_interleaved(basic.decision));
+  CHECK_FALSE(test_decision::interleaved_transmit(basic.decision).has_value());
 
   const Answer stranger = answer(req, test_snapshot(), tables, v4(198, 51, 100, 7));
-  CHECK_FALSE(stranger.decision.interleaved_transmit.has_value());
+  CHECK_FALSE(test_decision::interleaved_transmit(stranger.decision).has_value());
 
   ntp::Snapshot denying = test_snapshot();
   denying.policy.access.deny.push_back(v4_network(0, 0, 0, 0, 0));
   denying.policy.access.deny.push_back(ntp::Network{{}, 0});
   const Answer kod = answer(req, denying, tables);
-  CHECK(kod.decision.kiss_code == ntp::kKissDeny);
-  CHECK_FALSE(kod.decision.save_interleaved);
+  CHECK(test_decision::kiss(kod.decision) == ntp::Kiss::deny);
+  CHECK_FALSE(test_decision::saves_interleaved(kod.decision));
   // Still there for its own client, in a served reply.
   const Answer served = answer(req, test_snapshot(), tables);
-  CHECK(served.decision.interleaved_transmit == ntp::Timestamp{9, 8});
+  CHECK(test_decision::interleaved_transmit(served.decision) == ntp::Timestamp{9, 8});
 }
