@@ -53,7 +53,7 @@ struct Worker::Buffers {
   std::array<std::array<std::byte, kReceiveBufferLength>, kBatch> packets;
   std::array<sockaddr_storage, kBatch> sources;
   std::array<iovec, kBatch> receive_iov;
-  std::array<std::array<std::byte, kControlLength>, kBatch> receive_control;
+  alignas(cmsghdr) std::array<std::array<std::byte, kControlLength>, kBatch> receive_control;
   std::array<mmsghdr, kBatch> receive_headers;
   // Send side: replies, with the destination address of the request as their source.
   std::array<std::array<std::byte, ntp::kMaxReplyLength>, kBatch> replies;
@@ -66,12 +66,12 @@ struct Worker::Buffers {
   std::array<leapdb::Nanoseconds, kBatch> reply_processing;  // from receipt to predicted departure
   std::array<std::size_t, kBatch> pktinfo_length;     // of send_control's pktinfo; 0: none
   std::array<iovec, kBatch> send_iov;
-  std::array<std::array<std::byte, kControlLength>, kBatch> send_control;
+  alignas(cmsghdr) std::array<std::array<std::byte, kControlLength>, kBatch> send_control;
   std::array<mmsghdr, kBatch> send_headers;
   // The error queue: looped-back replies with their kernel transmit timestamps.
   std::array<std::array<std::byte, kErrorDataLength>, kBatch> error_data;
   std::array<iovec, kBatch> error_iov;
-  std::array<std::array<std::byte, kControlLength>, kBatch> error_control;
+  alignas(cmsghdr) std::array<std::array<std::byte, kControlLength>, kBatch> error_control;
   std::array<mmsghdr, kBatch> error_headers;
   // Fresh randomness for NTS replies (nonces), one getrandom() for up to kBatch of them.
   std::array<std::array<std::byte, ntp::kReplyRandomness>, kBatch> nts_randomness;
@@ -157,7 +157,8 @@ void Worker::run() {
 
 // The system clock's readings in TAI. Only within a second of an inserted leap does the kernel's
 // leap state matter (whether a 23:59:59 reading is the first or the repeated one): it is asked only
-// then, once for the receive readings and again for the transmit readings (after what it judges).
+// then, once for the receive readings and again for each call's transmit readings (after what it
+// judges).
 class Worker::TaiReader {
  public:
   explicit TaiReader(const ntp::ReferenceClock& clock) : clock_(clock) {}
@@ -227,7 +228,8 @@ void Worker::answer_batch(unsigned received) {
     const ntp::Decision decision = ntp::handle(request, *snapshot, tables, b.replies[replies]);
     counting::count(decision, counters_);
     const auto* time = decision.as<ntp::TimeReply>();
-    if (time != nullptr && time->nts) ++b.nts_randomness_used;  // a nonce is never used twice, whatever becomes of its reply
+    // A nonce is never used twice, whatever becomes of its reply.
+    if (time != nullptr && time->nts) ++b.nts_randomness_used;
     if (decision.mixed) mixed_.push(MixedClient{request.client, timescale, decision.other_timescale});
     if (!decision.replied()) continue;
     b.reply_decision[replies] = decision;
@@ -310,7 +312,8 @@ void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigne
     const ntp::Timestamp own = ntp::transmit_timestamp(tai(leaves), view);
     const ntp::Decision& decision = b.reply_decision[j];
     const auto* time = decision.as<ntp::TimeReply>();
-    ntp::write_transmit(b.replies[j], time != nullptr && time->interleaved_transmit ? *time->interleaved_transmit : own);
+    const bool interleaved = time != nullptr && time->interleaved_transmit;
+    ntp::write_transmit(b.replies[j], interleaved ? *time->interleaved_transmit : own);
     ntp::sign(b.replies[j], decision, *authenticator_);
     bool want = calibrate && (position == 0 || j + 1 == end);
     if (time != nullptr && time->save_interleaved) {
@@ -409,7 +412,7 @@ void Worker::read_tx_stamps(const ntp::Snapshot& snapshot, TaiReader& tai, ntp::
     const leapdb::UtcTime left = reference::from_timespec(stamps.ts[0]);
     bump(counters_.tx_timestamps);
     interleaved_.update(key, ntp::transmit_timestamp(tai(left), view));
-    // The prediction is of the software stamp, which is what the hardware one is converted to.
+    // Only the kernel's stamps teach the prediction: it is of when the kernel hands a reply on.
     if (!first_key.is_zero() && key == first_key) first_left = left;
     if (!last_key.is_zero() && key == last_key) last_left = left;
   }

@@ -37,7 +37,7 @@ TEST_CASE("the estimates track the median: descheduled calls do not drag them up
   const std::int64_t settled = d.lead_ns(0, 0);
   d.first_left(-5);
   d.first_left(50'000'000);
-  CHECK(d.lead_ns(0, 0) == settled);  // absurd: ignored
+  CHECK(d.lead_ns(0, 0) == settled);                  // absurd: ignored
   for (int i = 0; i < 300; ++i) d.first_left(5'000);  // a real change is followed
   CHECK(d.lead_ns(0, 0) == 5'000);
 }

@@ -13,18 +13,21 @@ std::vector<std::byte> bytes(std::initializer_list<unsigned> values) {
   return out;
 }
 
-void append(std::vector<std::byte>& to, const std::vector<std::byte>& more) { to.insert(to.end(), more.begin(), more.end()); }
+void append(std::vector<std::byte>& to, const std::vector<std::byte>& more) {
+  to.insert(to.end(), more.begin(), more.end());
+}
 
 std::vector<std::byte> udp(std::size_t payload, std::size_t cut = 0) {
   const std::size_t length = 8 + payload;
-  auto out = bytes({0x00, 0x7b, 0xa0, 0x00, static_cast<unsigned>(length >> 8), static_cast<unsigned>(length & 0xff), 0, 0});
+  auto out =
+      bytes({0x00, 0x7b, 0xa0, 0x00, static_cast<unsigned>(length >> 8), static_cast<unsigned>(length & 0xff), 0, 0});
   for (std::size_t i = 0; i < payload - cut; ++i) out.push_back(static_cast<std::byte>(i));
   return out;
 }
 
 std::vector<std::byte> ipv4(std::size_t options_words = 0) {
-  auto out = bytes({0x45u + static_cast<unsigned>(options_words), 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1,
-                    127, 0, 0, 1});
+  auto out = bytes(
+      {0x45u + static_cast<unsigned>(options_words), 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1});
   out.resize(out.size() + options_words * 4);
   return out;
 }
