@@ -820,3 +820,31 @@ TEST_CASE("interleaved mode: off by policy, for another client, and never in a K
   const Answer served = answer(req, test_snapshot(), tables);
   CHECK(test_decision::interleaved_transmit(served.decision) == ntp::Timestamp{9, 8});
 }
+
+TEST_CASE("interleaved mode with a MAC: the saved transmit timestamp is what the MAC covers") {
+  ntp::Snapshot s = test_snapshot();
+  s.keys = test_keys();
+  ntp::Authenticator server{s.keys};
+  ntp::Authenticator client{test_keys()};
+  ntp::InterleavedTable table{64, 1};
+  ntp::Tables tables{nullptr, nullptr, &server};
+  tables.interleaved = &table;
+  const ntp::Timestamp ours = ntp::mark_receive(ntp::Timestamp{0xE000'0001u, 0x100});
+  const ntp::Timestamp saved{0xE000'0001u, 0x2000};
+  table.save(ours, kClient, saved);
+  // An interleaved request (origin = our receive timestamp), signed with key 2 (AES-CMAC).
+  auto req = interleaved_request(ours, ntp::Timestamp{0xE000'0001u, 0x300});
+  req.resize(48 + 4 + 16);
+  const std::size_t index = client.ring()->index_of(2);
+  client.sign(index, std::span{req}.first(48), std::span{req}.subspan(48));
+  Answer a = answer(req, s, tables);
+  REQUIRE(test_decision::interleaved_transmit(a.decision) == saved);
+  CHECK(a.decision.auth == ntp::AuthResult::ok);
+  CHECK(test_decision::mac_key(a.decision) == index);
+  ntp::write_transmit(a.bytes, saved);
+  ntp::sign(a.bytes, a.decision, server);
+  const auto reply = std::span{a.bytes}.first(a.decision.reply_length());
+  CHECK(a.header().transmit_time == saved);
+  CHECK(a.header().origin_time == ntp::Timestamp{0xE000'0001u, 0x300});
+  CHECK(client.verify(reply.first(48), reply.subspan(48)).verdict == ntp::Verdict::ok);
+}
