@@ -1,11 +1,14 @@
 """Interleaved mode (RFC 9769) with a real client: chronyd with `xleave`, as a daemon that never
 touches the clock (-x), asks smeard on two listeners, one per timescale, and `chronyc ntpdata`
-must report `Interleaved : Yes` for both. With `interleaved: false` the same chronyd stays in
-basic mode. The offsets it measures stay within a millisecond: same clock on both sides."""
+must report `Interleaved : Yes` for both, and over NTS `Authenticated : Yes` as well. With
+`interleaved: false` the same chronyd stays in basic mode. The offsets it measures stay within
+100 µs: the same clock on both sides."""
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -36,10 +39,10 @@ class ChronydClient:
     command socket for chronyc; -x: it never touches the clock. One per listener: chronyd takes
     two servers on one address as one source."""
 
-    def __init__(self, directory, port):
+    def __init__(self, directory, port, options="", directives=()):
         self.socket = os.path.join(directory, f"chronyd-{port}.sock")
         conf = os.path.join(directory, f"chronyd-{port}.conf")
-        lines = [f"server 127.0.0.1 port {port} minpoll 0 maxpoll 0 xleave iburst",
+        lines = [f"server 127.0.0.1 port {port} minpoll 0 maxpoll 0 xleave iburst {options}", *directives,
                  "port 0", f"bindcmdaddress {self.socket}", "cmdport 0", f"pidfile {directory}/client-{port}.pid",
                  f"driftfile {directory}/client-{port}.drift", ""]
         with open(conf, "w") as f:
@@ -101,6 +104,31 @@ class InterleavedTest(unittest.TestCase):
         values = harness.scrape(metrics)
         self.assertGreater(harness.total(values, "smeard_interleaved_replies_total"), 0)
         self.assertGreater(harness.total(values, "smeard_tx_timestamps_total"), 0)
+
+    def test_chronyd_xleave_over_nts_is_answered_in_interleaved_mode(self):
+        # NTS (RFC 8915) authenticates the interleaved reply's transmit timestamp as any other.
+        from test_nts import make_pki
+        directory = tempfile.mkdtemp(prefix="smeard-xleave-nts-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        ca, certificate, key = make_pki(directory)
+        cookie_key = harness.write_file(directory, "cookie.key", os.urandom(32).hex() + "\n")
+        ke = harness.free_tcp_port()
+        nts = (f"nts:\n  certificate: {certificate}\n  private_key: {key}\n  cookie_key_file: {cookie_key}\n"
+               f"  listeners:\n    - {{address: \"127.0.0.1:{ke}\", timescale: smeared}}\n")
+        smeared, utc, metrics = harness.free_udp_port(), harness.free_udp_port(), harness.free_tcp_port()
+        server = harness.Smeard([f"127.0.0.1:{smeared}", f"127.0.0.1:{utc}"],
+                                text=CONFIG.format(smeared=smeared, utc=utc, metrics=metrics, extra=nts))
+        server.start()
+        self.addCleanup(server.close)
+        client = ChronydClient(server.directory, smeared, f"nts ntsport {ke}",
+                               [f"ntstrustedcerts {ca}", f"ntsdumpdir {directory}"])
+        self.addCleanup(client.stop)
+        block = self.wait_for_reports({smeared: client}, interleaved=True)[smeared]
+        self.assertEqual(block["Authenticated"], "Yes", block)
+        self.assertLess(abs(float(block["Offset"].split()[0])), 0.0001, block)
+        values = harness.scrape(f"http://127.0.0.1:{metrics}")
+        self.assertGreater(harness.total(values, "smeard_interleaved_replies_total", timescale="smeared"), 0)
+        self.assertEqual(harness.total(values, "smeard_nts_requests_total", outcome="nak"), 0)
 
     def test_interleaved_false_keeps_chronyd_in_basic_mode(self):
         server, clients, metrics = self.serve("interleaved: false\n")
