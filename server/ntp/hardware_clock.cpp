@@ -8,14 +8,18 @@ std::optional<leapdb::UtcTime> PhcMapping::to_system(leapdb::Nanoseconds phc) co
   // In 128 bits: a stamp is whatever the NIC says, and may be anywhere in 64.
   const leapdb::Int128 elapsed = leapdb::Int128{phc.count()} - phc_at.count();
   if (reach <= leapdb::Nanoseconds{0} || elapsed > reach.count() || elapsed < -reach.count()) return std::nullopt;
-  const leapdb::Nanoseconds since{static_cast<std::int64_t>(elapsed)};
-  const leapdb::Int128 system =
-      leapdb::Int128{system_at.time_since_epoch().count()} + elapsed + rate.over(since).count();
+  const leapdb::Int128 system = line_at(phc);
   if (system < leapdb::kEarliestTime.time_since_epoch().count() ||
       system > leapdb::kLatestTime.time_since_epoch().count()) {
     return std::nullopt;
   }
   return leapdb::UtcTime{leapdb::Nanoseconds{static_cast<std::int64_t>(system)}};
+}
+
+leapdb::Int128 PhcMapping::line_at(leapdb::Nanoseconds phc) const {
+  const leapdb::Int128 elapsed = leapdb::Int128{phc.count()} - phc_at.count();
+  const leapdb::Nanoseconds since{static_cast<std::int64_t>(elapsed)};
+  return leapdb::Int128{system_at.time_since_epoch().count()} + elapsed + rate.over(since).count();
 }
 
 std::optional<leapdb::Nanoseconds> phc_nanoseconds(const timespec& stamp) {

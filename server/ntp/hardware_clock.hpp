@@ -26,6 +26,8 @@ struct PhcMapping {
   // None beyond reach (the control thread stopped sampling, or the PHC was stepped since) or
   // outside the years leap data covers. The rounding is towards minus infinity.
   std::optional<leapdb::UtcTime> to_system(leapdb::Nanoseconds phc) const;
+  // Where the line puts the system clock at a PHC reading, in nanoseconds, however far away.
+  leapdb::Int128 line_at(leapdb::Nanoseconds phc) const;
   friend bool operator==(const PhcMapping&, const PhcMapping&) = default;
 };
 

@@ -31,10 +31,8 @@ PhcMappingEstimator::Added PhcMappingEstimator::add(const PhcReading& reading) {
     } else if (const std::optional<ntp::PhcMapping> line = mapping()) {
       // Where the line says the system clock was at this PHC reading (unbounded by reach: a
       // late sample is still a fair test of the line).
-      const leapdb::Int128 elapsed = leapdb::Int128{reading.phc.count()} - line->phc_at.count();
-      const leapdb::Int128 predicted = leapdb::Int128{line->system_at.time_since_epoch().count()} + elapsed +
-                                       line->rate.over(leapdb::Nanoseconds{static_cast<std::int64_t>(elapsed)}).count();
-      const leapdb::Int128 residual = leapdb::Int128{reading.system.time_since_epoch().count()} - predicted;
+      const leapdb::Int128 residual =
+          leapdb::Int128{reading.system.time_since_epoch().count()} - line->line_at(reading.phc);
       const leapdb::Int128 tolerance = (kStep + reading.error() + last.error()).count();
       agrees = residual <= tolerance && residual >= -tolerance;
     } else if (reading.phc - samples_.front().phc >= kMinimumSpan) {
