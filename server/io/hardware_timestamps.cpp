@@ -1,11 +1,12 @@
 #include "server/io/hardware_timestamps.hpp"
 
+#include "server/io/udp_socket.hpp"
+
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -56,25 +57,20 @@ InterfaceStamps software(InterfaceStamps out, const std::string& why) {
 class Ioctls {
  public:
   Ioctls() : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {}
-  ~Ioctls() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Ioctls(const Ioctls&) = delete;
-  Ioctls& operator=(const Ioctls&) = delete;
 
   // The ioctl on `interface` with `data` as ifr_data (or the flags in ifr_flags); "" or why not.
   std::string call(unsigned long request, const std::string& interface, void* data, short* flags = nullptr) const {
-    if (fd_ < 0) return std::string{"socket: "} + std::strerror(errno);
+    if (!fd_) return std::string{"socket: "} + std::strerror(errno);
     ifreq request_for{};
     std::strncpy(request_for.ifr_name, interface.c_str(), IFNAMSIZ - 1);
     request_for.ifr_data = static_cast<char*>(data);
-    if (::ioctl(fd_, request, &request_for) != 0) return std::strerror(errno);
+    if (::ioctl(fd_.get(), request, &request_for) != 0) return std::strerror(errno);
     if (flags != nullptr) *flags = request_for.ifr_flags;
     return {};
   }
 
  private:
-  int fd_;
+  UniqueFd fd_;
 };
 
 class KernelDriver final : public TimestampDriver {
