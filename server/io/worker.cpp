@@ -36,14 +36,10 @@ constexpr std::size_t kControlLength = 256;
 // Interleaved clients remembered per worker (about 32 bytes each); chrony keeps a few thousand.
 constexpr std::size_t kInterleavedEntries = 1 << 14;
 
-// How a reply is signed, which is most of what stamping it costs.
 Departure::Seal seal_of(const ntp::Decision& decision) {
   const auto* time = decision.as<ntp::TimeReply>();
   if (time != nullptr && time->nts) return Departure::Seal::nts;
-  const auto* kod = decision.as<ntp::KissOfDeath>();
-  const bool mac = (time != nullptr && time->mac_key != ntp::KeyRing::npos) ||
-                   (kod != nullptr && kod->mac_key != ntp::KeyRing::npos);
-  return mac ? Departure::Seal::mac : Departure::Seal::none;
+  return decision.mac_key() != ntp::KeyRing::npos ? Departure::Seal::mac : Departure::Seal::none;
 }
 
 }  // namespace

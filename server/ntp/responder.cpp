@@ -51,6 +51,12 @@ const Pin* pin_of(const Policy& policy, const ClientAddress& client) {
 
 }  // namespace
 
+std::size_t Decision::mac_key() const {
+  if (const TimeReply* time = as<TimeReply>()) return time->mac_key;
+  if (const KissOfDeath* kod = as<KissOfDeath>()) return kod->mac_key;
+  return KeyRing::npos;
+}
+
 std::size_t Decision::reply_length() const {
   return std::visit(
       [](const auto& reply) -> std::size_t {
@@ -294,19 +300,13 @@ Timestamp reply_receive(std::span<const std::byte> reply) {
 }
 
 void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator) {
-  std::size_t mac_key = KeyRing::npos;
-  std::size_t length = 0;
-  if (const TimeReply* time = decision.as<TimeReply>()) {
-    if (time->nts) seal_nts_reply(reply, *time->nts);
-    mac_key = time->mac_key;
-    length = time->length;
-  } else if (const KissOfDeath* kod = decision.as<KissOfDeath>()) {
-    mac_key = kod->mac_key;
-    length = kod->length;
+  if (const TimeReply* time = decision.as<TimeReply>(); time != nullptr && time->nts) {
+    seal_nts_reply(reply, *time->nts);
   }
+  const std::size_t mac_key = decision.mac_key();
   if (mac_key == KeyRing::npos) return;
   authenticator.sign(mac_key, std::span{reply}.first(kHeaderLength),
-                     std::span{reply}.subspan(kHeaderLength, length - kHeaderLength));
+                     std::span{reply}.subspan(kHeaderLength, decision.reply_length() - kHeaderLength));
 }
 
 }  // namespace ntp

@@ -128,6 +128,7 @@ struct Decision {
   }
   bool replied() const { return !std::holds_alternative<Drop>(outcome); }
   std::size_t reply_length() const;  // 0: a drop
+  std::size_t mac_key() const;       // the key sign() adds a MAC with; KeyRing::npos: none
 };
 
 Decision handle(const Request& request, const Snapshot& snapshot, const Tables& tables,
