@@ -363,35 +363,11 @@ std::vector<metrics::Traffic> Control::traffic() const {
     metrics::Traffic traffic;
     traffic.listener = config_.listeners[listener].address.to_string();
     traffic.timescale = config_.listeners[listener].timescale;
-    counting::Totals totals;
     for (const auto& worker : workers_) {
       if (worker->listener() != listener) continue;
       traffic.requests_by_worker.push_back(worker->counters().requests.load(std::memory_order_relaxed));
-      totals += worker->counters();
+      traffic.counts += worker->counters();
     }
-    traffic.requests_by_version = totals.requests_by_version;
-    traffic.responses_by_version = totals.replies_by_version;
-    for (std::size_t i = 0; i < totals.drops.size(); ++i) {
-      traffic.drops.emplace_back(std::string{ntp::to_string(static_cast<ntp::DropReason>(i))}, totals.drops[i]);
-    }
-    traffic.kod_deny = totals.kod_deny;
-    traffic.kod_rate = totals.kod_rate;
-    traffic.crypto_nak = totals.crypto_nak;
-    traffic.nts_ok = totals.nts_ok;
-    traffic.nts_nak = totals.nts_nak;
-    traffic.ratelimit_leaked = totals.ratelimit_leaked;
-    traffic.ratelimit_dropped = totals.dropped(ntp::DropReason::rate_limited);
-    for (std::size_t r = 1; r < totals.auth.size(); ++r) {  // from 1: "none" is not a result
-      traffic.auth.emplace_back(std::string{ntp::to_string(static_cast<ntp::AuthResult>(r))}, totals.auth[r]);
-    }
-    traffic.pin_violations = totals.pin_violations;
-    traffic.sticky_violations = totals.sticky_violations;
-    traffic.mixed_clients = totals.mixed_clients;
-    traffic.interleaved = totals.interleaved_replies;
-    traffic.tx_timestamps = totals.tx_timestamps;
-    traffic.send_errors = totals.send_errors;
-    traffic.processing_buckets = totals.processing_buckets;
-    traffic.processing_sum_seconds = static_cast<double>(totals.processing_sum_ns) / 1e9;
     out.push_back(std::move(traffic));
   }
   return out;

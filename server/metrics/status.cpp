@@ -10,12 +10,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 
-std::uint64_t dropped(const Traffic& t, std::string_view reason) {
-  for (const auto& [r, n] : t.drops) {
-    if (r == reason) return n;
-  }
-  return 0;
-}
 using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
 
@@ -33,7 +27,7 @@ class Families {
     metric.counter.value = value;
     family(name, help, MetricType::Counter).metric.push_back(std::move(metric));
   }
-  void histogram(const std::string& name, const std::string& help, const Traffic& t, Labels labels) {
+  void histogram(const std::string& name, const std::string& help, const counting::Totals& t, Labels labels) {
     ClientMetric metric;
     metric.label = std::move(labels);
     std::uint64_t cumulative = 0;
@@ -45,7 +39,7 @@ class Families {
       metric.histogram.bucket.push_back({cumulative, bound});
     }
     metric.histogram.sample_count = cumulative;
-    metric.histogram.sample_sum = t.processing_sum_seconds;
+    metric.histogram.sample_sum = static_cast<double>(t.processing_sum_ns) / 1e9;
     family(name, help, MetricType::Histogram).metric.push_back(std::move(metric));
   }
   const std::vector<MetricFamily>& all() const { return families_; }
@@ -148,8 +142,9 @@ std::string to_prometheus(const Status& s) {
   f.gauge("smeard_served_stratum", "The stratum sent to clients", s.served_stratum);
   f.gauge("smeard_root_delay_seconds", "The root delay sent to clients", s.root_delay_seconds);
   f.gauge("smeard_root_dispersion_seconds", "The root dispersion sent to clients", s.root_dispersion_seconds);
-  for (const Traffic& t : s.traffic) {
-    const Labels base{{"listener", t.listener}, {"timescale", t.timescale}};
+  for (const Traffic& traffic : s.traffic) {
+    const counting::Totals& t = traffic.counts;
+    const Labels base{{"listener", traffic.listener}, {"timescale", traffic.timescale}};
     auto with = [&base](const std::string& name, const std::string& value) {
       Labels l = base;
       l.push_back({name, value});
@@ -159,33 +154,34 @@ std::string to_prometheus(const Status& s) {
       if (t.requests_by_version[v] == 0 && (v < 1 || v > 4)) continue;
       f.counter("smeard_requests_total", "Requests received, by NTP version field", static_cast<double>(t.requests_by_version[v]),
                 with("version", std::to_string(v)));
-      f.counter("smeard_responses_total", "Replies sent, by NTP version", static_cast<double>(t.responses_by_version[v]),
+      f.counter("smeard_responses_total", "Replies sent, by NTP version", static_cast<double>(t.replies_by_version[v]),
                 with("version", std::to_string(v)));
     }
-    for (std::size_t w = 0; w < t.requests_by_worker.size(); ++w) {
+    for (std::size_t w = 0; w < traffic.requests_by_worker.size(); ++w) {
       f.counter("smeard_worker_requests_total", "Datagrams received by each worker thread: how steering spreads clients",
-                static_cast<double>(t.requests_by_worker[w]), with("worker", std::to_string(w)));
+                static_cast<double>(traffic.requests_by_worker[w]), with("worker", std::to_string(w)));
     }
-    for (const auto& [reason, count] : t.drops) {
-      f.counter("smeard_drops_total", "Requests not answered, by reason", static_cast<double>(count), with("reason", reason));
+    for (std::size_t i = 0; i < t.drops.size(); ++i) {
+      f.counter("smeard_drops_total", "Requests not answered, by reason", static_cast<double>(t.drops[i]),
+                with("reason", std::string{ntp::to_string(static_cast<ntp::DropReason>(i))}));
     }
     for (const auto& [code, count] : {std::pair{"DENY", t.kod_deny}, {"RATE", t.kod_rate}, {"CRYP", t.crypto_nak}}) {
       f.counter("smeard_kod_sent_total", "Kiss-o'-death replies, by code (CRYP: crypto-NAKs)", static_cast<double>(count),
                 with("code", code));
     }
     for (const auto& [outcome, count] : {std::pair{"ok", t.nts_ok}, {"nak", t.nts_nak},
-                                         {"malformed", dropped(t, "bad_nts")}}) {
+                                         {"malformed", t.dropped(ntp::DropReason::bad_nts)}}) {
       f.counter("smeard_nts_requests_total", "NTS requests (RFC 8915) by outcome: time, NTS NAK, or dropped as malformed",
                 static_cast<double>(count), with("outcome", outcome));
     }
     for (const auto& [action, count] :
-         {std::pair{"leaked", t.ratelimit_leaked}, {"kod", t.kod_rate}, {"dropped", t.ratelimit_dropped}}) {
+         {std::pair{"leaked", t.ratelimit_leaked}, {"kod", t.kod_rate}, {"dropped", t.dropped(ntp::DropReason::rate_limited)}}) {
       f.counter("smeard_ratelimited_total", "Requests over the rate limit, by what was done with them",
                 static_cast<double>(count), with("action", action));
     }
-    for (const auto& [result, count] : t.auth) {
-      f.counter("smeard_auth_total", "Requests carrying a MAC, by verification result", static_cast<double>(count),
-                with("result", result));
+    for (std::size_t r = 1; r < t.auth.size(); ++r) {  // from 1: "none" is not a result
+      f.counter("smeard_auth_total", "Requests carrying a MAC, by verification result", static_cast<double>(t.auth[r]),
+                with("result", std::string{ntp::to_string(static_cast<ntp::AuthResult>(r))}));
     }
     f.counter("smeard_pinning_violations_total", "Clients asking a timescale their pin or stickiness forbids",
               static_cast<double>(t.pin_violations), with("kind", "pin"));
@@ -195,7 +191,7 @@ std::string to_prometheus(const Status& s) {
               static_cast<double>(t.mixed_clients), base);
     f.counter("smeard_interleaved_replies_total",
               "Replies in interleaved mode (RFC 9769): the previous reply's kernel transmit timestamp",
-              static_cast<double>(t.interleaved), base);
+              static_cast<double>(t.interleaved_replies), base);
     f.counter("smeard_tx_timestamps_total", "Kernel transmit timestamps read back from the error queue",
               static_cast<double>(t.tx_timestamps), base);
     f.counter("smeard_send_errors_total", "Replies the kernel refused to send", static_cast<double>(t.send_errors), base);
@@ -295,13 +291,14 @@ std::string to_json(const Status& s) {
                                   {"smear_end", optional(t.smear_end)}});
   }
   json["traffic"] = nlohmann::ordered_json::array();
-  for (const Traffic& t : s.traffic) {
+  for (const Traffic& traffic : s.traffic) {
+    const counting::Totals& t = traffic.counts;
     std::uint64_t requests = 0, responses = 0, dropped = 0;
     for (const auto n : t.requests_by_version) requests += n;
-    for (const auto n : t.responses_by_version) responses += n;
-    for (const auto& [reason, n] : t.drops) dropped += n;
-    json["traffic"].push_back({{"listener", t.listener},
-                               {"timescale", t.timescale},
+    for (const auto n : t.replies_by_version) responses += n;
+    for (const auto n : t.drops) dropped += n;
+    json["traffic"].push_back({{"listener", traffic.listener},
+                               {"timescale", traffic.timescale},
                                {"requests", requests},
                                {"responses", responses},
                                {"dropped", dropped},
@@ -310,12 +307,12 @@ std::string to_json(const Status& s) {
                                {"crypto_nak", t.crypto_nak},
                                {"nts_ok", t.nts_ok},
                                {"nts_nak", t.nts_nak},
-                               {"ratelimited", t.ratelimit_leaked + t.kod_rate + t.ratelimit_dropped},
+                               {"ratelimited", t.ratelimit_leaked + t.kod_rate + t.dropped(ntp::DropReason::rate_limited)},
                                {"pin_violations", t.pin_violations},
                                {"sticky_violations", t.sticky_violations},
                                {"mixed_clients", t.mixed_clients},
-                               {"interleaved", t.interleaved},
-                               {"requests_by_worker", t.requests_by_worker}});
+                               {"interleaved", t.interleaved_replies},
+                               {"requests_by_worker", traffic.requests_by_worker}});
   }
   if (s.nts) {
     nlohmann::ordered_json sessions;

@@ -29,27 +29,8 @@ struct TimescaleStatus {
 struct Traffic {
   std::string listener;
   std::string timescale;
-  std::array<std::uint64_t, 8> requests_by_version{};
-  std::array<std::uint64_t, 8> responses_by_version{};
   std::vector<std::uint64_t> requests_by_worker;  // datagrams each worker thread received
-  std::vector<std::pair<std::string, std::uint64_t>> drops;  // reason -> count
-  std::uint64_t kod_deny = 0;
-  std::uint64_t kod_rate = 0;
-  std::uint64_t crypto_nak = 0;
-  std::uint64_t nts_ok = 0;   // NTS requests answered with time
-  std::uint64_t nts_nak = 0;  // and with an NTS NAK (malformed ones are drops: bad_nts)
-  // Requests over the rate limit, by what was done with them (the rest got kod_rate).
-  std::uint64_t ratelimit_leaked = 0;
-  std::uint64_t ratelimit_dropped = 0;
-  std::vector<std::pair<std::string, std::uint64_t>> auth;  // MAC verification result -> count
-  std::uint64_t pin_violations = 0;
-  std::uint64_t sticky_violations = 0;
-  std::uint64_t mixed_clients = 0;
-  std::uint64_t interleaved = 0;    // replies in interleaved mode (RFC 9769)
-  std::uint64_t tx_timestamps = 0;  // kernel transmit timestamps read back
-  std::uint64_t send_errors = 0;
-  std::array<std::uint64_t, counting::kProcessingBuckets> processing_buckets{};  // not cumulative
-  double processing_sum_seconds = 0;
+  counting::Totals counts;                        // the listener's workers' counters, summed
 };
 
 // One reference source, as `chronyc sources` lists it.
