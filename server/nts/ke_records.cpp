@@ -120,4 +120,90 @@ std::vector<std::byte> encode_ke_error(KeError error) {
   return out;
 }
 
+std::vector<std::byte> encode_ke_request(std::span<const Aead> offered) {
+  std::vector<std::byte> out;
+  put_record(out, RecordType::next_protocol, true, u16_body(kNtpv4Protocol));
+  std::vector<std::byte> aeads;
+  for (const Aead aead : offered) {
+    aeads.push_back(static_cast<std::byte>(static_cast<std::uint16_t>(aead) >> 8));
+    aeads.push_back(static_cast<std::byte>(static_cast<std::uint16_t>(aead) & 0xFF));
+  }
+  put_record(out, RecordType::aead_algorithm, true, aeads);
+  put_record(out, RecordType::end_of_message, true, {});
+  return out;
+}
+
+KeResponseParse parse_ke_response(std::span<const std::byte> received, std::span<const Aead> offered) {
+  KeResponseParse result;
+  const auto failed = [&](std::string detail) {
+    result.status = KeResponseParse::Status::error;
+    result.detail = std::move(detail);
+    result.response = {};
+    return result;
+  };
+  bool seen_protocol = false, seen_aead = false, seen_server = false, seen_port = false;
+  std::size_t at = 0;
+  while (received.size() - at >= 4) {
+    const std::uint16_t head = get_u16(received, at);
+    const std::size_t length = get_u16(received, at + 2);
+    if (received.size() - at - 4 < length) return result;
+    const auto body = received.subspan(at + 4, length);
+    const auto type = static_cast<RecordType>(head & ~kCritical);
+    at += 4 + length;
+    switch (type) {
+      case RecordType::end_of_message:
+        if (!seen_protocol || !result.response.ntpv4) return failed("the server did not agree to NTPv4");
+        if (!result.response.aead) return failed("the server agreed to none of the AEADs offered");
+        if (result.response.cookies.empty()) return failed("the server sent no cookie");
+        result.status = KeResponseParse::Status::complete;
+        return result;
+      case RecordType::next_protocol:
+        if (seen_protocol) return failed("two Next Protocol Negotiation records");
+        seen_protocol = true;
+        if (length != 2 || get_u16(body, 0) != kNtpv4Protocol) return failed("the server did not agree to NTPv4");
+        result.response.ntpv4 = true;
+        break;
+      case RecordType::aead_algorithm: {
+        if (seen_aead) return failed("two AEAD Algorithm Negotiation records");
+        seen_aead = true;
+        const auto aead = length == 2 ? aead_from_number(get_u16(body, 0)) : std::nullopt;
+        if (!aead || std::ranges::find(offered, *aead) == offered.end()) {
+          return failed("the server agreed to none of the AEADs offered");
+        }
+        result.response.aead = aead;
+        break;
+      }
+      case RecordType::error:
+        return failed("the server answered with error " + (length == 2 ? std::to_string(get_u16(body, 0)) : "?"));
+      case RecordType::warning:
+        return failed("the server answered with warning " + (length == 2 ? std::to_string(get_u16(body, 0)) : "?"));
+      case RecordType::new_cookie:
+        if (length == 0) return failed("an empty cookie");
+        result.response.cookies.emplace_back(body.begin(), body.end());
+        break;
+      case RecordType::ntpv4_server:
+        if (seen_server) return failed("two NTPv4 Server Negotiation records");
+        seen_server = true;
+        if (length == 0 || length > 255 || !std::ranges::all_of(body, [](std::byte b) {
+              const auto c = std::to_integer<unsigned>(b);
+              return c > 0x20 && c < 0x7F;
+            })) {
+          return failed("an NTPv4 server name that is not printable ASCII");
+        }
+        result.response.server.assign(reinterpret_cast<const char*>(body.data()), body.size());
+        break;
+      case RecordType::ntpv4_port:
+        if (seen_port) return failed("two NTPv4 Port Negotiation records");
+        seen_port = true;
+        if (length != 2) return failed("an NTPv4 Port Negotiation record of length " + std::to_string(length));
+        result.response.port = get_u16(body, 0);
+        break;
+      default:
+        if ((head & kCritical) != 0) return failed("critical record of unknown type " + std::to_string(head & ~kCritical));
+        break;
+    }
+  }
+  return result;
+}
+
 }  // namespace nts

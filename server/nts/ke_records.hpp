@@ -57,4 +57,18 @@ struct KeResponse {
 std::vector<std::byte> encode_ke_response(const KeResponse& response);
 std::vector<std::byte> encode_ke_error(KeError error);
 
+// The client's side: NTPv4 and `offered` AEADs (in preference order) asked for, the server's
+// answer read as far as it has arrived.
+std::vector<std::byte> encode_ke_request(std::span<const Aead> offered);
+
+struct KeResponseParse {
+  enum class Status : std::uint8_t { incomplete, complete, error } status = Status::incomplete;
+  KeResponse response;  // complete: NTPv4 and one of the offered AEADs agreed, at least one cookie
+  std::string detail;   // error: what the server said, or what was wrong with its answer
+};
+
+// RFC 8915 section 4: an Error or Warning record, a protocol or AEAD we did not offer, an unknown
+// critical record or no cookie at all is an error; a server name must be printable ASCII.
+KeResponseParse parse_ke_response(std::span<const std::byte> received, std::span<const Aead> offered);
+
 }  // namespace nts
