@@ -49,6 +49,11 @@ std::uint32_t get_u32(std::span<const std::byte> in) {
 
 }  // namespace
 
+bool accepted_digest_length(MacAlgorithm algorithm, std::size_t length) {
+  const std::size_t whole = digest_length(algorithm);
+  return length == whole || (whole > kTruncatedDigestLength && length == kTruncatedDigestLength);
+}
+
 KeyRing::KeyRing(std::vector<SymmetricKey> keys) : keys_(std::move(keys)) {
   std::ranges::sort(keys_, {}, &SymmetricKey::id);
 }
@@ -124,23 +129,29 @@ void Authenticator::compute(std::size_t index, std::span<const std::byte> messag
 Verification Authenticator::verify(std::span<const std::byte> message, std::span<const std::byte> mac) {
   Verification result;
   if (mac.size() < 4) return result;
-  result.key_index = ring_->index_of(get_u32(mac));
-  if (result.key_index == KeyRing::npos) return result;
-  const SymmetricKey& key = ring_->keys()[result.key_index];
-  if (mac.size() - 4 != digest_length(key.algorithm)) {
+  const std::size_t index = ring_->index_of(get_u32(mac));
+  if (index == KeyRing::npos) return result;
+  const std::span<const std::byte> digest = mac.subspan(4);
+  if (!accepted_digest_length(ring_->keys()[index].algorithm, digest.size())) {
     result.verdict = Verdict::bad_length;
     return result;
   }
   std::array<std::byte, kMaxDigestLength> expected{};
-  compute(result.key_index, message, expected.data());
-  result.verdict = CRYPTO_memcmp(expected.data(), mac.data() + 4, mac.size() - 4) == 0 ? Verdict::ok : Verdict::bad_mac;
+  compute(index, message, expected.data());
+  result.verdict = CRYPTO_memcmp(expected.data(), digest.data(), digest.size()) == 0 ? Verdict::ok : Verdict::bad_mac;
+  if (result.verdict == Verdict::ok) result.key = MacKey{index, digest.size()};
   return result;
 }
 
-void Authenticator::sign(std::size_t key_index, std::span<const std::byte> message, std::span<std::byte> mac) {
-  const SymmetricKey& key = ring_->keys()[key_index];
-  put_u32(mac, key.id);
-  compute(key_index, message, mac.data() + 4);
+void Authenticator::sign(MacKey key, std::span<const std::byte> message, std::span<std::byte> mac) {
+  put_u32(mac, ring_->keys()[key.index].id);
+  std::array<std::byte, kMaxDigestLength> digest{};
+  compute(key.index, message, digest.data());
+  std::copy_n(digest.begin(), key.digest_length, mac.subspan(4, key.digest_length).begin());
+}
+
+MacKey Authenticator::whole(std::size_t index) const {
+  return MacKey{index, digest_length(ring_->keys()[index].algorithm)};
 }
 
 }  // namespace ntp

@@ -17,7 +17,8 @@ std::string_view to_string(MacAlgorithm algorithm);  // as the keys file spells 
 std::optional<MacAlgorithm> parse_mac_algorithm(std::string_view name);
 bool is_cmac(MacAlgorithm algorithm);
 
-// The whole digest goes on the wire, as chrony sends it: 16 bytes (MD5, AES-CMAC) to 64 (SHA512).
+// A key type's whole digest: 16 bytes (MD5, AES-CMAC) to 64 (SHA512). A MAC carries it whole or,
+// for SHA-2, truncated to 20 bytes (auth.hpp, accepted_digest_length()).
 inline constexpr std::size_t kMaxDigestLength = 64;
 std::size_t digest_length(MacAlgorithm algorithm);
 

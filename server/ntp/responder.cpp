@@ -51,10 +51,10 @@ const Pin* pin_of(const Policy& policy, const ClientAddress& client) {
 
 }  // namespace
 
-std::size_t Decision::mac_key() const {
+MacKey Decision::mac_key() const {
   if (const TimeReply* time = as<TimeReply>()) return time->mac_key;
   if (const KissOfDeath* kod = as<KissOfDeath>()) return kod->mac_key;
-  return KeyRing::npos;
+  return MacKey{};
 }
 
 std::size_t Decision::reply_length() const {
@@ -123,7 +123,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   Decision decision;
   std::optional<Kiss> kiss;
   NtsCheck nts = NtsCheck::not_nts;
-  std::size_t mac_key = KeyRing::npos;
+  MacKey mac_key;
   NtsRequest nts_request;
   const bool limiting = policy.rate_limit.enabled && tables.limiter != nullptr;
   if (denied(policy.access, request.client)) {
@@ -196,7 +196,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
           tables.authenticator != nullptr ? tables.authenticator->verify(covered, mac) : Verification{};
       decision.auth = auth_result(verification.verdict);
       if (decision.auth == AuthResult::ok) {
-        mac_key = verification.key_index;
+        mac_key = verification.key;
       } else if (!refused) {
         kiss = Kiss::crypto_nak;
       }
@@ -265,8 +265,8 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
     return decision;
   }
   std::size_t length = kHeaderLength;
-  if (mac_key != KeyRing::npos) {
-    length = kHeaderLength + mac.size();
+  if (mac_key) {
+    length = kHeaderLength + mac_key.length();  // the request's MAC length: verify() accepted it
   } else if (decision.auth != AuthResult::none) {
     std::fill_n(reply.begin() + kHeaderLength, 4, std::byte{0});
     length = kHeaderLength + 4;
@@ -303,10 +303,10 @@ void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision,
   if (const TimeReply* time = decision.as<TimeReply>(); time != nullptr && time->nts) {
     seal_nts_reply(reply, *time->nts);
   }
-  const std::size_t mac_key = decision.mac_key();
-  if (mac_key == KeyRing::npos) return;
+  const MacKey mac_key = decision.mac_key();
+  if (!mac_key) return;
   authenticator.sign(mac_key, std::span{reply}.first(kHeaderLength),
-                     std::span{reply}.subspan(kHeaderLength, decision.reply_length() - kHeaderLength));
+                     std::span{reply}.subspan(kHeaderLength, mac_key.length()));
 }
 
 }  // namespace ntp

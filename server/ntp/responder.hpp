@@ -27,9 +27,9 @@
 
 namespace ntp {
 
-// A reply is the header, plus the request's key id and a digest of the same length when it was
-// authenticated, a 4-byte crypto-NAK when its MAC did not verify, or NTS's fields. Never longer
-// than the request.
+// A reply is the header, plus the request's key id and a digest of the same length (whole or
+// truncated to 20 bytes, as the request's) when it was authenticated, a 4-byte crypto-NAK when
+// its MAC did not verify, or NTS's fields. Never longer than the request.
 inline constexpr std::size_t kMaxReplyLength = kMaxPacketLength;
 
 enum class DropReason : std::uint8_t {
@@ -82,8 +82,8 @@ enum class Kiss : std::uint32_t { deny = kKissDeny, rate = kKissRate, crypto_nak
 // Time for the client. sign() authenticates it once stamp_transmit() has written T3.
 struct TimeReply {
   std::size_t length = kHeaderLength;
-  std::size_t mac_key = KeyRing::npos;  // a symmetric-key MAC with this key of the ring, or
-  std::optional<NtsSeal> nts;           // NTS's authenticator, sealed over the fresh cookies
+  MacKey mac_key{};            // a symmetric-key MAC with this key and digest length, or
+  std::optional<NtsSeal> nts;  // NTS's authenticator, sealed over the fresh cookies
   // Interleaved mode (RFC 9769): the request asked for it, so save this reply's receive and
   // transmit timestamps once it is stamped; and when the previous reply's were found, the
   // transmit timestamp it left with, to send instead of this reply's own.
@@ -96,7 +96,7 @@ struct TimeReply {
 struct KissOfDeath {
   Kiss code = Kiss::deny;
   std::size_t length = kHeaderLength;
-  std::size_t mac_key = KeyRing::npos;
+  MacKey mac_key{};
 };
 
 // A KoD header with code NTSN (kKissNtsNak) and the request's unique identifier: a cookie or
@@ -128,7 +128,7 @@ struct Decision {
   }
   bool replied() const { return !std::holds_alternative<Drop>(outcome); }
   std::size_t reply_length() const;  // 0: a drop
-  std::size_t mac_key() const;       // the key sign() adds a MAC with; KeyRing::npos: none
+  MacKey mac_key() const;            // the key and digest length sign() adds a MAC with; false: none
 };
 
 Decision handle(const Request& request, const Snapshot& snapshot, const Tables& tables,

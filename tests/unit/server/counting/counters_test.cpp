@@ -40,18 +40,18 @@ TEST_CASE("count: a drop counts under its reason") {
 
 TEST_CASE("count: plain and MAC-signed time count nothing of their own; NTS time counts as nts_ok") {
   CHECK(counted(decision_of(ntp::TimeReply{})) == Totals{});
-  CHECK(counted(decision_of(ntp::TimeReply{68, 0, std::nullopt, false, std::nullopt})) == Totals{});
+  CHECK(counted(decision_of(ntp::TimeReply{68, ntp::MacKey{0, 16}, std::nullopt, false, std::nullopt})) == Totals{});
   Totals expected;
   expected.nts_ok = 1;
-  CHECK(counted(decision_of(ntp::TimeReply{200, ntp::KeyRing::npos, ntp::NtsSeal{}, false, std::nullopt})) ==
+  CHECK(counted(decision_of(ntp::TimeReply{200, ntp::MacKey{}, ntp::NtsSeal{}, false, std::nullopt})) ==
         expected);
 }
 
 TEST_CASE("count: an interleaved reply counts as one; a basic reply saving interleaved state does not") {
-  CHECK(counted(decision_of(ntp::TimeReply{48, ntp::KeyRing::npos, std::nullopt, true, std::nullopt})) == Totals{});
+  CHECK(counted(decision_of(ntp::TimeReply{48, ntp::MacKey{}, std::nullopt, true, std::nullopt})) == Totals{});
   Totals expected;
   expected.interleaved_replies = 1;
-  CHECK(counted(decision_of(ntp::TimeReply{48, ntp::KeyRing::npos, std::nullopt, true, ntp::Timestamp{1, 2}})) ==
+  CHECK(counted(decision_of(ntp::TimeReply{48, ntp::MacKey{}, std::nullopt, true, ntp::Timestamp{1, 2}})) ==
         expected);
 }
 

@@ -27,7 +27,7 @@ inline bool nts_time(const ntp::Decision& decision) {
 
 inline bool nts_nak(const ntp::Decision& decision) { return decision.as<ntp::NtsNak>() != nullptr; }
 
-inline std::size_t mac_key(const ntp::Decision& decision) { return decision.mac_key(); }
+inline ntp::MacKey mac_key(const ntp::Decision& decision) { return decision.mac_key(); }
 
 // Interleaved mode's part of a time reply: whether to save its timestamps, and what it carries.
 inline bool saves_interleaved(const ntp::Decision& decision) {

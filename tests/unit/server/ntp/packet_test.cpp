@@ -89,6 +89,32 @@ TEST_CASE("layout: legacy MACs") {
   CHECK(ntp::parse_layout(packet_of(48 + 28), 3).error == LayoutError::bad_mac_length);
 }
 
+TEST_CASE("layout: in NTPv4 a 20- or 24-byte tail is a MAC, whatever its key id reads as (RFC 7822)") {
+  // A SHA-2 MAC truncated to 20 bytes (ntpd, NTPsec, chrony in NTPv4) is 24 bytes: never an
+  // extension field, as chrony parses it, even when the key id's low half reads as a length.
+  for (const std::size_t mac : {20u, 24u}) {
+    for (const std::uint8_t id : {std::uint8_t{3}, std::uint8_t{16}, std::uint8_t{20}, std::uint8_t{24}}) {
+      CAPTURE(mac);
+      CAPTURE(id);
+      auto alone = packet_of(48 + mac);
+      alone[48 + 3] = std::byte{id};
+      const auto result = ntp::parse_layout(alone, 4);
+      REQUIRE(result.layout);
+      CHECK(result.layout->extension_count == 0);
+      CHECK(result.layout->mac.size() == mac);
+      auto after_field = packet_of(48);
+      add_extension_field(after_field, 0x0204, 16);
+      after_field.resize(after_field.size() + mac);
+      after_field[48 + 16 + 3] = std::byte{id};
+      const auto with_field = ntp::parse_layout(after_field, 4);
+      REQUIRE(with_field.layout);
+      CHECK(with_field.layout->extension_count == 1);
+      CHECK(with_field.layout->extensions.size() == 16);
+      CHECK(with_field.layout->mac.size() == mac);
+    }
+  }
+}
+
 TEST_CASE("layout: RFC 7822 extension fields") {
   SUBCASE("one field without MAC must be at least 28 bytes") {
     auto p = packet_of(48);

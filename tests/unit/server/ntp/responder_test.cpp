@@ -79,13 +79,54 @@ std::shared_ptr<const ntp::KeyRing> test_keys() {
       {3, ntp::MacAlgorithm::md5, test_bytes::of_text("md5-secret"), 3}});
 }
 
-// A client request signed with `key`, as a client holding the same keys file would send it.
-std::vector<std::byte> signed_request(ntp::Authenticator& auth, std::uint32_t key, std::uint8_t version = 4) {
-  const std::size_t index = auth.ring()->index_of(key);
-  const std::size_t digest = ntp::digest_length(auth.ring()->keys()[index].algorithm);
-  auto req = request(version, Mode::client, 48 + 4 + digest);
-  auth.sign(index, std::span{req}.first(48), std::span{req}.subspan(48));
+// A client request signed with `key`, as a client holding the same keys file would send it:
+// with the whole digest, or its first `digest_length` bytes (ntpd and NTPsec always send 20,
+// chrony does in NTPv4).
+std::vector<std::byte> signed_request(ntp::Authenticator& auth, std::uint32_t key, std::uint8_t version = 4,
+                                      std::size_t digest_length = 0) {
+  ntp::MacKey mac_key = auth.whole(auth.ring()->index_of(key));
+  if (digest_length != 0) mac_key.digest_length = digest_length;
+  auto req = request(version, Mode::client, 48 + mac_key.length());
+  auth.sign(mac_key, std::span{req}.first(48), std::span{req}.subspan(48));
   return req;
+}
+
+// One key of every type the keys file knows: 1 MD5, 2 SHA1, 3 SHA256, 4 SHA384, 5 SHA512,
+// 6 AES128, 7 AES256. (Ids below 16: no key id reads as an extension field's length.)
+std::shared_ptr<const ntp::KeyRing> every_key_type() {
+  using ntp::MacAlgorithm;
+  std::vector<ntp::SymmetricKey> keys;
+  for (const MacAlgorithm algorithm : {MacAlgorithm::md5, MacAlgorithm::sha1, MacAlgorithm::sha256,
+                                       MacAlgorithm::sha384, MacAlgorithm::sha512, MacAlgorithm::aes128_cmac,
+                                       MacAlgorithm::aes256_cmac}) {
+    std::vector<std::byte> secret = test_bytes::of_text("a-shared-secret");
+    if (ntp::is_cmac(algorithm)) secret.resize(algorithm == MacAlgorithm::aes256_cmac ? 32 : 16, std::byte{0x42});
+    const auto id = static_cast<std::uint32_t>(keys.size() + 1);
+    keys.push_back(ntp::SymmetricKey{id, algorithm, std::move(secret), id});
+  }
+  return std::make_shared<const ntp::KeyRing>(std::move(keys));
+}
+
+// How long a digest each key type's MAC may carry: its whole digest, and 20 bytes of a longer one.
+std::vector<std::size_t> accepted_digest_lengths(ntp::MacAlgorithm algorithm) {
+  std::vector<std::size_t> lengths{ntp::digest_length(algorithm)};
+  if (lengths[0] > ntp::kTruncatedDigestLength) lengths.push_back(ntp::kTruncatedDigestLength);
+  return lengths;
+}
+
+// The reply's MAC as the client checks it: whole, verified with its own copy of the keys, and
+// covering the header (transmit time included) and nothing past the reply's length.
+void check_signed_reply(const Answer& a, ntp::Authenticator& client, std::uint32_t key, std::size_t digest_length) {
+  const auto reply = std::span{a.bytes}.first(a.decision.reply_length());
+  REQUIRE(reply.size() == 48 + 4 + digest_length);
+  CHECK(std::to_integer<unsigned>(reply[51]) == key);
+  const ntp::Verification verification = client.verify(reply.first(48), reply.subspan(48));
+  CHECK(verification.verdict == ntp::Verdict::ok);
+  CHECK(verification.key.digest_length == digest_length);
+  for (std::size_t i = reply.size(); i < a.bytes.size(); ++i) REQUIRE(a.bytes[i] == std::byte{0});
+  auto tampered = std::vector<std::byte>(reply.begin(), reply.end());
+  tampered[47] ^= std::byte{1};
+  CHECK(client.verify(std::span{tampered}.first(48), std::span{tampered}.subspan(48)).verdict == ntp::Verdict::bad_mac);
 }
 
 }  // namespace
@@ -425,11 +466,171 @@ TEST_CASE("a flipped MAC byte, a wrong key or a wrong length gets a crypto-NAK")
     const Answer a = answer(c.request, s, {nullptr, nullptr, &server});
     REQUIRE(a.decision.replied());
     CHECK(a.decision.auth == c.result);
-    CHECK(mac_key(a.decision) == ntp::KeyRing::npos);
+    CHECK(mac_key(a.decision) == ntp::MacKey{});
     CHECK(a.decision.reply_length() == 52);
     CHECK(a.header().reference_id == ntp::kKissCryp);
     CHECK(a.header().stratum == 0);
   }
+}
+
+TEST_CASE("every key type, whole and truncated, in every version: the reply carries the request's MAC length") {
+  ntp::Snapshot s = test_snapshot();
+  s.keys = every_key_type();
+  ntp::Authenticator server{s.keys};
+  ntp::Authenticator client{every_key_type()};
+  std::size_t cells = 0;
+  for (const ntp::SymmetricKey& key : s.keys->keys()) {
+    for (const std::size_t digest : accepted_digest_lengths(key.algorithm)) {
+      for (const std::uint8_t version : {std::uint8_t{1}, std::uint8_t{2}, std::uint8_t{3}, std::uint8_t{4}}) {
+        CAPTURE(ntp::to_string(key.algorithm));
+        CAPTURE(digest);
+        CAPTURE(version);
+        const auto req = signed_request(client, key.id, version, digest);
+        Answer a = answer(req, s, {nullptr, nullptr, &server});
+        REQUIRE(time_reply(a.decision));
+        CHECK(a.decision.auth == ntp::AuthResult::ok);
+        CHECK(mac_key(a.decision) == ntp::MacKey{server.ring()->index_of(key.id), digest});
+        CHECK(a.decision.reply_length() == req.size());
+        CHECK(a.header().stratum == 1);
+        CHECK(a.header().version == version);
+        ntp::stamp_transmit(a.bytes, kReceived, s.timescales[0]);
+        ntp::sign(a.bytes, a.decision, server);
+        check_signed_reply(a, client, key.id, digest);
+        // The same request tampered with: a crypto-NAK, no time.
+        auto tampered = req;
+        tampered[40] ^= std::byte{1};
+        const Answer nak = answer(tampered, s, {nullptr, nullptr, &server});
+        CHECK(nak.decision.auth == ntp::AuthResult::bad_mac);
+        CHECK(kiss(nak.decision) == ntp::Kiss::crypto_nak);
+        CHECK(nak.decision.reply_length() == 52);
+        CHECK(mac_key(nak.decision) == ntp::MacKey{});
+        ++cells;
+      }
+    }
+  }
+  CHECK(cells == 4 * (7 + 3));  // SHA256, SHA384 and SHA512 twice
+}
+
+TEST_CASE("a MAC of a length its key never makes gets a crypto-NAK, however it was cut") {
+  ntp::Snapshot s = test_snapshot();
+  s.keys = every_key_type();
+  ntp::Authenticator server{s.keys};
+  ntp::Authenticator client{every_key_type()};
+  for (const ntp::SymmetricKey& key : s.keys->keys()) {
+    const auto accepted = accepted_digest_lengths(key.algorithm);
+    // Every length the packet layout admits as a MAC: key id and 16, 20, 32, 48 or 64 bytes.
+    for (const std::size_t digest : {16u, 20u, 32u, 48u, 64u}) {
+      if (std::ranges::find(accepted, digest) != accepted.end()) continue;
+      for (const std::uint8_t version : {std::uint8_t{3}, std::uint8_t{4}}) {
+        CAPTURE(ntp::to_string(key.algorithm));
+        CAPTURE(digest);
+        CAPTURE(version);
+        // The key's true digest, cut or padded with zeros to the wrong length.
+        auto req = signed_request(client, key.id, version);
+        req.resize(48 + 4 + digest);
+        const Answer a = answer(req, s, {nullptr, nullptr, &server});
+        REQUIRE(a.decision.replied());
+        CHECK(a.decision.auth == ntp::AuthResult::bad_length);
+        CHECK(kiss(a.decision) == ntp::Kiss::crypto_nak);
+        CHECK(mac_key(a.decision) == ntp::MacKey{});
+        CHECK(a.decision.reply_length() == 52);
+        CHECK(a.header().stratum == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("NTPv4: a truncated MAC after extension fields is found, covers them, and is answered truncated") {
+  ntp::Snapshot s = test_snapshot();
+  s.keys = every_key_type();
+  ntp::Authenticator server{s.keys};
+  ntp::Authenticator client{every_key_type()};
+  const std::uint32_t sha256 = 3;
+  // A 16-byte unknown extension field, then key id and the first 20 bytes of the SHA256 digest.
+  auto req = request(4, Mode::client, 48 + 16 + 24);
+  req[48] = std::byte{0x7A};
+  req[48 + 3] = std::byte{16};
+  req[48 + 4] = std::byte{0x99};
+  const ntp::MacKey truncated{client.ring()->index_of(sha256), 20};
+  client.sign(truncated, std::span{req}.first(48 + 16), std::span{req}.subspan(48 + 16));
+  Answer a = answer(req, s, {nullptr, nullptr, &server});
+  REQUIRE(time_reply(a.decision));
+  CHECK(a.decision.auth == ntp::AuthResult::ok);
+  CHECK(mac_key(a.decision) == ntp::MacKey{server.ring()->index_of(sha256), 20});
+  ntp::stamp_transmit(a.bytes, kReceived, s.timescales[0]);
+  ntp::sign(a.bytes, a.decision, server);
+  check_signed_reply(a, client, sha256, 20);  // the field is not echoed
+  // The MAC covers the field: change it and the MAC fails.
+  req[48 + 4] = std::byte{0x98};
+  CHECK(answer(req, s, {nullptr, nullptr, &server}).decision.auth == ntp::AuthResult::bad_mac);
+  // A 24-byte tail is a MAC whatever its key id reads as: key id 16 and 24 look like field lengths.
+  for (const std::uint32_t id : {16u, 24u}) {
+    CAPTURE(id);
+    ntp::Snapshot odd = test_snapshot();
+    odd.keys = std::make_shared<const ntp::KeyRing>(
+        std::vector<ntp::SymmetricKey>{{id, ntp::MacAlgorithm::sha512, test_bytes::of_text("odd-id"), 1}});
+    ntp::Authenticator odd_server{odd.keys};
+    auto odd_req = signed_request(odd_server, id, 4, 20);
+    REQUIRE(odd_req.size() == 48 + 24);
+    Answer odd_answer = answer(odd_req, odd, {nullptr, nullptr, &odd_server});
+    REQUIRE(time_reply(odd_answer.decision));
+    CHECK(odd_answer.decision.auth == ntp::AuthResult::ok);
+    ntp::stamp_transmit(odd_answer.bytes, kReceived, odd.timescales[0]);
+    ntp::sign(odd_answer.bytes, odd_answer.decision, odd_server);
+    check_signed_reply(odd_answer, odd_server, id, 20);
+  }
+}
+
+TEST_CASE("a refused client's DENY is signed with its MAC's length, truncated or whole") {
+  ntp::Snapshot s = test_snapshot();
+  s.keys = every_key_type();
+  s.policy.pins.push_back(ntp::Pin{v4_network(10, 0, 0, 0, 8), 1});  // pinned to another timescale
+  ntp::Authenticator server{s.keys};
+  ntp::Authenticator client{every_key_type()};
+  for (const std::size_t digest : {20u, 64u}) {
+    CAPTURE(digest);
+    const std::uint32_t sha512 = 5;
+    Answer a = answer(signed_request(client, sha512, 4, digest), s, {nullptr, nullptr, &server}, v4(10, 1, 2, 3));
+    REQUIRE(kiss(a.decision) == ntp::Kiss::deny);
+    CHECK(a.decision.auth == ntp::AuthResult::ok);
+    CHECK(mac_key(a.decision) == ntp::MacKey{server.ring()->index_of(sha512), digest});
+    ntp::stamp_transmit(a.bytes, kReceived, s.timescales[0]);
+    ntp::sign(a.bytes, a.decision, server);
+    check_signed_reply(a, client, sha512, digest);
+  }
+}
+
+TEST_CASE("answering and signing a MAC allocate nothing, whole or truncated, for time or a crypto-NAK") {
+  ntp::Snapshot s = test_snapshot();
+  s.keys = every_key_type();
+  ntp::Authenticator server{s.keys};
+  ntp::Authenticator client{every_key_type()};
+  std::vector<std::vector<std::byte>> requests;
+  for (const ntp::SymmetricKey& key : s.keys->keys()) {
+    for (const std::size_t digest : accepted_digest_lengths(key.algorithm)) {
+      requests.push_back(signed_request(client, key.id, 4, digest));
+      requests.push_back(signed_request(client, key.id, 3, digest));
+      requests.back()[60] ^= std::byte{1};
+    }
+  }
+  const ntp::Tables tables{nullptr, nullptr, &server};
+  std::array<std::byte, ntp::kMaxReplyLength> reply{};
+  auto round = [&] {
+    std::size_t signed_replies = 0;
+    for (const auto& req : requests) {
+      const ntp::Decision d = ntp::handle(ntp::Request{req, kClient, 0, kReceived, kReceivedUtc}, s, tables, reply);
+      ntp::stamp_transmit(reply, kReceived, s.timescales[0]);
+      ntp::sign(reply, d, server);
+      if (d.mac_key()) ++signed_replies;
+    }
+    return signed_replies;
+  };
+  round();  // OpenSSL's per-thread state, once
+  const long before = test_allocations::count.load();
+  std::size_t signed_replies = 0;
+  for (int i = 0; i < 50; ++i) signed_replies += round();
+  CHECK(test_allocations::count.load() == before);
+  CHECK(signed_replies == 50u * requests.size() / 2);
 }
 
 TEST_CASE("a key-required network: no MAC gets nothing, a bad one a crypto-NAK, a good one time") {
@@ -836,11 +1037,11 @@ TEST_CASE("interleaved mode with a MAC: the saved transmit timestamp is what the
   auto req = interleaved_request(ours, ntp::Timestamp{0xE000'0001u, 0x300});
   req.resize(48 + 4 + 16);
   const std::size_t index = client.ring()->index_of(2);
-  client.sign(index, std::span{req}.first(48), std::span{req}.subspan(48));
+  client.sign(client.whole(index), std::span{req}.first(48), std::span{req}.subspan(48));
   Answer a = answer(req, s, tables);
   REQUIRE(test_decision::interleaved_transmit(a.decision) == saved);
   CHECK(a.decision.auth == ntp::AuthResult::ok);
-  CHECK(test_decision::mac_key(a.decision) == index);
+  CHECK(test_decision::mac_key(a.decision) == ntp::MacKey{index, 16});
   ntp::write_transmit(a.bytes, saved);
   ntp::sign(a.bytes, a.decision, server);
   const auto reply = std::span{a.bytes}.first(a.decision.reply_length());
