@@ -88,7 +88,7 @@ class Exchange {
       return out;
     }
     session.ntp_server = parsed->response.server;
-    session.ntp_port = parsed->response.port.value_or(123);
+    session.ntp_port = parsed->response.port.value_or(options_.default_ntp_port);
     for (auto& cookie : parsed->response.cookies) {
       session.add_cookie(cookie);
       OPENSSL_cleanse(cookie.data(), cookie.size());

@@ -20,6 +20,7 @@ struct KeClientOptions {
   socklen_t address_length = 0;
   std::optional<std::string> ca_file;  // PEM; none: the system's trusted CAs
   std::chrono::milliseconds timeout{5000};
+  std::uint16_t default_ntp_port = 123;  // when the server names no port
 };
 
 struct KeClientOutcome {
