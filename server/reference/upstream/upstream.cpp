@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -76,22 +79,80 @@ using upstream::Drift;
 using Kind = UpstreamEntry::Kind;
 
 // Our own addresses' refids, for the loop check: interfaces come and go, so read again now and
-// then (getifaddrs is one netlink dump, far from a DNS query).
+// then (one netlink dump, or an ioctl and a small file: far from a DNS query).
 constexpr leapdb::Nanoseconds kOwnAddressRefresh = std::chrono::minutes{1};
 // Addresses an entry gave up on that it remembers, to try others first.
 constexpr std::size_t kAbandonedKept = 16;
 
-std::vector<std::uint32_t> own_reference_ids() {
+class Socket {
+ public:
+  Socket() = default;
+  explicit Socket(int fd) : fd_(fd) {}
+  Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Socket& operator=(Socket&& other) noexcept {
+    if (this != &other) {
+      close();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~Socket() { close(); }
+  int fd() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_ = -1;
+};
+
+void add_reference_id(std::vector<std::uint32_t>& ids, const Address& address) {
+  const std::uint32_t id = upstream::reference_id(address);
+  if (std::ranges::find(ids, id) == ids.end()) ids.push_back(id);
+}
+
+// Without netlink (systemd's RestrictAddressFamilies, as smeard's unit sets it, makes
+// getifaddrs fail): IPv4 addresses from SIOCGIFCONF, IPv6 ones from /proc/net/if_inet6.
+std::vector<std::uint32_t> own_reference_ids_without_netlink() {
   std::vector<std::uint32_t> ids;
+  if (Socket probe{::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)}) {
+    std::array<ifreq, 64> requests{};
+    ifconf list{};
+    list.ifc_len = static_cast<int>(sizeof requests);
+    list.ifc_req = requests.data();
+    if (::ioctl(probe.fd(), SIOCGIFCONF, &list) == 0) {
+      for (std::size_t i = 0; i < static_cast<std::size_t>(list.ifc_len) / sizeof(ifreq); ++i) {
+        if (const std::optional<Address> a = address_of(&requests[i].ifr_addr, sizeof(sockaddr_in))) {
+          add_reference_id(ids, *a);
+        }
+      }
+    }
+  }
+  // "fe800000000000000000000000000001 02 40 20 80 lo": the address in hex, then its details.
+  std::ifstream in("/proc/net/if_inet6");
+  std::string hex, rest;
+  while (in >> hex && std::getline(in, rest)) {
+    Address a;
+    a.family = Address::Family::ipv6;
+    bool parsed = hex.size() == 32;
+    for (std::size_t i = 0; parsed && i < 16; ++i) {
+      parsed = std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, a.bytes[i], 16).ec == std::errc{};
+    }
+    if (parsed) add_reference_id(ids, a);
+  }
+  return ids;
+}
+
+std::vector<std::uint32_t> own_reference_ids() {
   ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return ids;
+  if (::getifaddrs(&list) != 0) return own_reference_ids_without_netlink();
+  std::vector<std::uint32_t> ids;
   for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
     if (i->ifa_addr == nullptr) continue;
     const std::size_t length = i->ifa_addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-    if (const std::optional<Address> a = address_of(i->ifa_addr, length)) {
-      const std::uint32_t id = upstream::reference_id(*a);
-      if (std::ranges::find(ids, id) == ids.end()) ids.push_back(id);
-    }
+    if (const std::optional<Address> a = address_of(i->ifa_addr, length)) add_reference_id(ids, *a);
   }
   ::freeifaddrs(list);
   return ids;
@@ -139,30 +200,6 @@ std::future<Resolved> resolve_in_background(const std::string& host, std::uint16
   }
   return future;
 }
-
-class Socket {
- public:
-  Socket() = default;
-  explicit Socket(int fd) : fd_(fd) {}
-  Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Socket& operator=(Socket&& other) noexcept {
-    if (this != &other) {
-      close();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~Socket() { close(); }
-  int fd() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd_ = -1;
-};
 
 // A connected, non-blocking UDP socket with kernel receive timestamps; `error` says why not.
 Socket open_socket(const Address& address, std::string& error) {
