@@ -118,6 +118,17 @@ void read_keys(const Cursor& in, Config& config) {
   if (config.keys) config.keys_location = in.location();
 }
 
+// An upstream server's key is one of the keys file's, which is read when smeard starts
+// (server/app/keys_file.cpp checks the id is there); without a keys file there is none.
+void check_upstream_keys(Problems& problems, const Config& config) {
+  if (config.keys) return;
+  for (const ReferenceSource& source : config.reference.sources) {
+    for (const UpstreamServer& server : source.servers) {
+      if (server.key_id) problems.add(server.key_id_location, server.key + ".key", "needs a keys file (keys: PATH)");
+    }
+  }
+}
+
 // The keys a file may have are the ones read here, in this order (which is the order the
 // unknown-key message lists them in).
 void read_sections(Cursor root, Config& config) {
@@ -141,6 +152,7 @@ void read_sections(Cursor root, Config& config) {
   read_nts(root["nts"], config.nts);
   read_hardware_timestamps(root["hardware_timestamps"], config.hardware_timestamps);
   read_clients(clients, config, config.clients);
+  check_upstream_keys(root.problems(), config);
   root.no_other_keys();
 }
 

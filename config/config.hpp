@@ -64,11 +64,26 @@ struct Timescale {
   std::optional<Rehearsal> rehearsal;
 };
 
-// An upstream NTP server: a numeric address or a host name (resolved when smeard starts).
+// An entry of an upstream source's servers: a server (a numeric address, or a name whose
+// addresses are tried in turn) or a pool (a name giving up to max_sources servers at once).
 struct UpstreamServer {
+  enum class Kind : std::uint8_t { server, pool };
+  Kind kind = Kind::server;
   std::string host;  // as written, without brackets
   std::uint16_t port = 123;
   std::string text;  // as written, for messages
+  std::string key;   // "reference.sources[N].servers[M]"
+  SourceLocation location;   // of the entry
+  unsigned max_sources = 4;  // a pool's associations (chrony's maxsources), 1 to 16
+  // How requests are authenticated: a symmetric key of the keys file, or NTS (RFC 8915).
+  std::optional<std::uint32_t> key_id;
+  SourceLocation key_id_location;
+  bool nts = false;
+  SourceLocation nts_location;
+  std::uint16_t nts_port = 4460;      // the NTS-KE server's port
+  std::optional<std::string> nts_ca;  // PEM bundle; unset: the system's CAs
+  // How many servers it adds to the source: 1, a pool's max_sources.
+  unsigned associations() const { return kind == Kind::pool ? max_sources : 1; }
 };
 
 // "ntp1.example.net", "192.0.2.1:123", "[2001:db8::1]:1123", "2001:db8::1".
@@ -103,6 +118,7 @@ struct ReferenceSource {
   unsigned minsources = 1;
   std::optional<std::string> drift_file;
   leapdb::Nanoseconds poll = std::chrono::seconds{16};
+  std::optional<std::string> nts_dump_dir;  // NTS cookies kept across restarts (chrony's ntsdumpdir)
   // simulated (only ever the one source): time starts at `start` when smeard starts and runs
   // rate_numerator / rate_denominator times as fast as real time.
   leapdb::UtcTime start{};

@@ -73,6 +73,7 @@ constexpr SourceKey kSourceKeys[] = {
     {"minsources", bit(Type::upstream)},
     {"drift_file", bit(Type::upstream)},
     {"poll", bit(Type::upstream)},
+    {"nts_dump_dir", bit(Type::upstream)},
     {"start", bit(Type::simulated)},
     {"rate", bit(Type::simulated)},
     {"prefer", kAnyType},
@@ -195,26 +196,107 @@ void read_sock(Cursor& in, ReferenceSource& source) {
   source.path = read_socket_path(resource(in["path"].required(), source)).value_or("");
 }
 
-void read_upstream(Cursor& in, ReferenceSource& source) {
-  const Cursor servers = resource(in["servers"].required(), source);
-  if (servers.list()) {
-    if (servers.size() == 0) servers.fail("at least one server is needed");
-    if (servers.size() > 64) servers.fail("at most 64 servers");
-    for (const Cursor& item : servers.items()) {
-      const auto server = item.as(parse_upstream_server, "is not HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT");
-      if (server) source.servers.push_back(*server);
-    }
+constexpr unsigned kMaxAssociations = 64;
+constexpr std::uint32_t kMaxKeyId = 4294967295u;
+
+// A `servers` entry as a mapping: exactly one of server or pool, and the entry's options.
+std::optional<UpstreamServer> read_server_entry(Cursor in) {
+  using Kind = UpstreamServer::Kind;
+  const Cursor server = in["server"];
+  const Cursor pool = in["pool"];
+  const Cursor max_sources = in["max_sources"];
+  const Cursor key = in["key"];
+  const Cursor nts = in["nts"];
+  const Cursor nts_port = in["nts_port"];
+  const Cursor nts_ca = in["nts_ca"];
+  in.no_other_keys();
+  if (server.exists() == pool.exists()) {
+    in.fail(server.exists() ? "server and pool exclude each other: an entry is one or the other"
+                            : "needs server: HOST[:PORT] or pool: NAME[:PORT]");
+    return std::nullopt;
   }
+  const Cursor& name = server.exists() ? server : pool;
+  std::optional<UpstreamServer> entry =
+      name.as(parse_upstream_server, "is not HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT");
+  UpstreamServer out = entry.value_or(UpstreamServer{});
+  out.kind = pool.exists() ? Kind::pool : Kind::server;
+  // Names have no colon; IPv6 addresses do, and IPv4 ones parse.
+  const bool numeric = out.host.find(':') != std::string::npos || parse_socket_address(out.host + ":1");
+  if (entry && out.kind == Kind::pool && numeric) {
+    pool.fail("'" + out.text + "' is an address: a pool is a name with several addresses (use server: for one)");
+  }
+  if (max_sources.exists() && out.kind != Kind::pool) {
+    max_sources.fail("only for a pool");
+  } else {
+    out.max_sources = max_sources.count(16, {1, "must be from 1 to 16"}).value_or(out.max_sources);
+  }
+  if (key.exists()) {
+    out.key_id = key.count(kMaxKeyId, {1, "must be a key id from 1 to 4294967295"});
+    out.key_id_location = key.location();
+  }
+  if (nts.exists()) {
+    out.nts = nts.boolean().value_or(false);
+    out.nts_location = nts.location();
+  }
+  if (out.nts && key.exists()) key.fail("not together with nts: NTS authenticates by itself");
+  if (nts_port.exists() && !out.nts) {
+    nts_port.fail("only with nts: true");
+  } else {
+    out.nts_port =
+        static_cast<std::uint16_t>(nts_port.count(65535, {1, "must be a port from 1 to 65535"}).value_or(out.nts_port));
+  }
+  if (nts_ca.exists() && !out.nts) {
+    nts_ca.fail("only with nts: true");
+  } else {
+    out.nts_ca = nts_ca.absolute_path();
+  }
+  if (!entry) return std::nullopt;
+  return out;
+}
+
+void read_servers(const Cursor& servers, ReferenceSource& source) {
+  if (!servers.list()) return;
+  if (servers.size() == 0) servers.fail("at least one server is needed");
+  unsigned associations = 0;
+  for (const Cursor& item : servers.items()) {
+    std::optional<UpstreamServer> server;
+    if (item.is_scalar()) {
+      server = item.as(parse_upstream_server, "is not HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT");
+    } else if (item.map("HOST[:PORT], or a mapping with server: or pool:")) {
+      server = read_server_entry(item);
+    }
+    if (!server) continue;
+    server->key = item.path();
+    server->location = item.location();
+    const auto same = std::ranges::find_if(
+        source.servers, [&](const UpstreamServer& s) { return s.host == server->host && s.port == server->port; });
+    if (same != source.servers.end()) {
+      item.fail("'" + server->text + "' is already " + same->key.substr(same->key.rfind('.') + 1));
+      continue;
+    }
+    associations += server->associations();
+    source.servers.push_back(std::move(*server));
+  }
+  if (associations > kMaxAssociations) {
+    servers.fail("at most " + std::to_string(kMaxAssociations) + " servers, a pool counting its max_sources");
+  }
+}
+
+void read_upstream(Cursor& in, ReferenceSource& source) {
+  read_servers(resource(in["servers"].required(), source), source);
+  unsigned associations = 0;
+  for (const UpstreamServer& server : source.servers) associations += server.associations();
   const Cursor minsources = in["minsources"];
-  if (const auto n = minsources.count(64)) {
-    if (*n == 0 || (!source.servers.empty() && *n > source.servers.size())) {
-      minsources.fail("must be from 1 to the number of servers");
+  if (const auto n = minsources.count(kMaxAssociations)) {
+    if (*n == 0 || (associations > 0 && *n > associations)) {
+      minsources.fail("must be from 1 to the number of servers (a pool counts its max_sources)");
     } else {
       source.minsources = *n;
     }
   }
   if (auto drift_file = in["drift_file"].absolute_path()) source.drift_file = std::move(*drift_file);
   source.poll = in["poll"].seconds(1024, {1, "must be from 1 to 1024 seconds"}).value_or(source.poll);
+  source.nts_dump_dir = in["nts_dump_dir"].absolute_path();
 }
 
 struct Rate {

@@ -31,9 +31,11 @@ package_packages=(dpkg-dev file binutils)
 # crun refuses hybrid cgroup hierarchies; netavark sets up the build network with iptables)
 # installs the package and builds and runs the container. linuxptp's ptp4l runs a PTP master and
 # a free-running slave on a veth pair, whose port states smeard's ptp4l-backed sources must read.
+# dnsmasq serves upstream pool names from a hosts file in a test's network namespace (dnsmasq-base
+# is the program alone: the dnsmasq package would also start a system DNS server on port 53).
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
                prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark iptables
-               openssl python3-cryptography linuxptp)
+               openssl python3-cryptography linuxptp dnsmasq-base)
 
 install_packages() {
   local missing=() package

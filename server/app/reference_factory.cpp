@@ -10,6 +10,50 @@ namespace app {
 
 using Type = config::ReferenceSource::Type;
 
+namespace {
+
+reference::UpstreamOptions upstream_options(const config::ReferenceSource& settings, std::int8_t precision) {
+  reference::UpstreamOptions options;
+  options.minsources = settings.minsources;
+  options.drift_file = settings.drift_file;
+  options.poll = settings.poll;
+  options.precision = precision;
+  options.nts_dump_dir = settings.nts_dump_dir;
+  for (const config::UpstreamServer& server : settings.servers) {
+    reference::UpstreamEntry entry;
+    entry.kind = server.kind == config::UpstreamServer::Kind::pool ? reference::UpstreamEntry::Kind::pool
+                                                                   : reference::UpstreamEntry::Kind::server;
+    entry.host = server.host;
+    entry.port = server.port;
+    entry.text = server.text;
+    entry.max_sources = server.associations();
+    entry.key = server.key_id;
+    entry.nts = server.nts;
+    entry.nts_port = server.nts_port;
+    entry.nts_ca = server.nts_ca;
+    options.servers.push_back(std::move(entry));
+  }
+  return options;
+}
+
+// Requests to upstream servers are not signed yet: a key or NTS on one is refused rather than
+// ignored, so nobody believes them authenticated.
+std::optional<config::Problem> unauthenticated_only(const config::ReferenceSource& settings) {
+  for (const config::UpstreamServer& server : settings.servers) {
+    if (server.key_id) {
+      return config::Problem{server.key_id_location, server.key + ".key",
+                             "authenticating upstream servers with a symmetric key is not implemented yet"};
+    }
+    if (server.nts) {
+      return config::Problem{server.nts_location, server.key + ".nts",
+                             "authenticating upstream servers with NTS is not implemented yet"};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(const config::ReferenceSource& settings,
                                                                                std::int8_t precision) {
   const std::uint32_t refid = reference::encode_refid(settings.reference_id_text());
@@ -36,11 +80,8 @@ std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(co
       break;
     case Type::upstream: {
       key = ".servers";
-      reference::UpstreamOptions options{{}, settings.minsources, settings.drift_file, settings.poll, precision};
-      for (const config::UpstreamServer& server : settings.servers) {
-        options.servers.push_back({server.host, server.port, server.text});
-      }
-      source = reference::make_upstream_source(options, error);
+      if (std::optional<config::Problem> problem = unauthenticated_only(settings)) return std::move(*problem);
+      source = reference::make_upstream_source(upstream_options(settings, precision), error);
       break;
     }
     case Type::shm:
@@ -65,7 +106,10 @@ std::string source_name(const config::ReferenceSource& settings) {
     case Type::sock: return "SOCK(" + settings.path + ")";
     case Type::upstream: {
       std::string names;
-      for (const config::UpstreamServer& server : settings.servers) names += (names.empty() ? "" : ", ") + server.text;
+      for (const config::UpstreamServer& server : settings.servers) {
+        names += (names.empty() ? "" : ", ") +
+                 std::string{server.kind == config::UpstreamServer::Kind::pool ? "pool " : ""} + server.text;
+      }
       return "upstream(" + names + ")";
     }
   }

@@ -45,9 +45,12 @@ std::vector<std::optional<std::size_t>> kept_sources(const config::Reference& ol
 bool same_source(const config::ReferenceSource& a, const config::ReferenceSource& b) {
   if (measurement(a) != measurement(b) || a.servers.size() != b.servers.size()) return false;
   for (std::size_t i = 0; i < a.servers.size(); ++i) {
-    if (a.servers[i].host != b.servers[i].host || a.servers[i].port != b.servers[i].port) return false;
+    const auto entry = [](const config::UpstreamServer& s) {
+      return std::tie(s.kind, s.host, s.port, s.max_sources, s.key_id, s.nts, s.nts_port, s.nts_ca);
+    };
+    if (entry(a.servers[i]) != entry(b.servers[i])) return false;
   }
-  return true;
+  return a.nts_dump_dir == b.nts_dump_dir;
 }
 
 unsigned workers_per_listener(const config::Config& config, unsigned cores) {

@@ -21,6 +21,8 @@ metrics::SourceStatus source_status(const reference::SourceReport& r) {
   if (r.last_sample) s.last_sample = seconds_of(*r.last_sample);
   s.why = r.why;
   s.type = r.type;
+  s.address = r.address;
+  s.unauthentic = r.unauthentic;
   return s;
 }
 

@@ -157,7 +157,7 @@ int run_status(const std::string& url_text, bool json) {
     }
   }
   // Like `chronyc sources`: state, name, stratum, poll, reach (octal), last sample.
-  std::printf("\n%-12s %-32s %-3s %-6s %-5s %-14s %-12s %-12s\n", "State", "Source", "St", "Poll", "Reach",
+  std::printf("\n%-12s %-40s %-3s %-6s %-5s %-14s %-12s %-12s\n", "State", "Source", "St", "Poll", "Reach",
               "Offset (s)", "Delay (s)", "Error (s)");
   for (const auto& source : s["sources"]) {
     const auto number = [&source](const char* key) {
@@ -165,10 +165,18 @@ int run_status(const std::string& url_text, bool json) {
       if (source.contains(key) && source[key].is_number()) std::snprintf(text, sizeof text, "%+.9f", source[key].get<double>());
       return std::string{text};
     };
-    std::printf("%-12s %-32s %-3d %-6.0f %-5o %-14s %-12s %-12s%s%s\n", source.value("state", "").c_str(),
-                source.value("name", "").c_str(), source.value("stratum", 0), source.value("poll_s", 0.0),
+    // An upstream association shows its name and the address it uses now (none: vacant).
+    std::string name = source.value("name", "");
+    if (source.contains("address") && source["address"].is_string() && source["address"].get<std::string>() != name) {
+      name += " (" + source["address"].get<std::string>() + ")";
+    } else if (source.contains("address") && source["address"].is_null() && source.value("type", "") == "upstream") {
+      name += " (vacant)";
+    }
+    std::printf("%-12s %-40s %-3d %-6.0f %-5o %-14s %-12s %-12s%s%s\n", source.value("state", "").c_str(), name.c_str(),
+                source.value("stratum", 0), source.value("poll_s", 0.0),
                 static_cast<unsigned>(source.value("reach", 0)), number("offset_s").c_str(), number("delay_s").c_str(),
-                number("error_s").c_str(), source.value("why", "").empty() ? "" : "  ", source.value("why", "").c_str());
+                number("error_s").c_str(), source.value("why", "").empty() ? "" : "  ",
+                source.value("why", "").c_str());
   }
   std::printf("\n%-14s %-22s %-6s %-14s %-9s %-14s %-3s\n", "Timescale", "Profile", "Smear", "Offset (s)", "Progress",
               "Freq (ppm)", "LI");

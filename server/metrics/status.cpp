@@ -1,8 +1,10 @@
 #include "server/metrics/status.hpp"
 
-#include <nlohmann/json.hpp>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace metrics {
 namespace {
@@ -116,8 +118,29 @@ std::string to_prometheus(const Status& s) {
   f.counter("smeard_reference_selection_changes_total",
             "How often what steers the served clock changed: a source selected, failed over, combined, held over",
             static_cast<double>(s.selection_changes), reference);
+  // An upstream source's associations are told apart by their address; vacant ones have none,
+  // and are counted per name instead.
+  std::vector<std::pair<std::string, int>> vacancies;
   for (const SourceStatus& source : s.sources) {
-    const Labels l{{"type", source.type}, {"source", source.name}};
+    if (source.type != "upstream") continue;
+    auto v = std::ranges::find(vacancies, source.name, &std::pair<std::string, int>::first);
+    if (v == vacancies.end()) v = vacancies.insert(vacancies.end(), {source.name, 0});
+    if (source.address.empty()) ++v->second;
+  }
+  for (const auto& [name, vacant] : vacancies) {
+    f.gauge("smeard_source_vacant", "An upstream name's associations without an address yet (a pool not filled)",
+            vacant, {{"type", "upstream"}, {"source", name}});
+  }
+  for (const SourceStatus& source : s.sources) {
+    const bool upstream = source.type == "upstream";
+    if (upstream && source.address.empty()) continue;
+    Labels l{{"type", source.type}, {"source", source.name}};
+    if (upstream) l.push_back({"address", source.address});
+    if (upstream) {
+      f.counter("smeard_source_unauthentic_replies_total",
+                "Replies from the association that failed its authentication, dropped",
+                static_cast<double>(source.unauthentic), l);
+    }
     for (const char* state : kSourceStates) {
       Labels with_state = l;
       with_state.push_back({"state", state});
@@ -251,17 +274,20 @@ std::string to_json(const Status& s) {
                        {"synchronized", s.reference_synchronized}};
   json["sources"] = nlohmann::ordered_json::array();
   for (const SourceStatus& source : s.sources) {
-    json["sources"].push_back({{"name", source.name},
-                               {"type", source.type},
-                               {"state", source.state},
-                               {"stratum", source.stratum},
-                               {"poll_s", source.poll_seconds},
-                               {"reach", source.reach},
-                               {"offset_s", optional(source.offset_seconds)},
-                               {"delay_s", optional(source.delay_seconds)},
-                               {"error_s", optional(source.error_seconds)},
-                               {"last_sample", optional(source.last_sample)},
-                               {"why", source.why}});
+    json["sources"].push_back(
+        {{"name", source.name},
+         {"type", source.type},
+         {"state", source.state},
+         {"stratum", source.stratum},
+         {"poll_s", source.poll_seconds},
+         {"reach", source.reach},
+         {"offset_s", optional(source.offset_seconds)},
+         {"delay_s", optional(source.delay_seconds)},
+         {"error_s", optional(source.error_seconds)},
+         {"last_sample", optional(source.last_sample)},
+         {"why", source.why},
+         {"address", source.address.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(source.address)},
+         {"unauthentic", source.unauthentic}});
   }
   json["served"] = {{"stratum", s.served_stratum},
                     {"refid", s.refid},

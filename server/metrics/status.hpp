@@ -46,6 +46,10 @@ struct SourceStatus {
   std::optional<double> error_seconds;
   std::optional<double> last_sample;  // Unix seconds
   std::string why;
+  // An upstream association's address now ("192.0.2.1:123"; `name` is its configured name);
+  // empty for other sources and for a vacant one (a pool not filled, a name not resolved).
+  std::string address;
+  std::uint64_t unauthentic = 0;  // replies dropped for failing authentication
 };
 inline constexpr std::array<const char*, 5> kSourceStates{"selected", "candidate", "falseticker", "unreachable", "refused"};
 inline constexpr std::array<const char*, 4> kReferenceStages{"synchronized", "holdover", "unsynchronized", "local"};

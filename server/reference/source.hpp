@@ -71,7 +71,7 @@ enum class SourceState : std::uint8_t {
 std::string_view to_string(SourceState state);
 
 struct SourceReport {
-  std::string name;  // "system", "/dev/ptp0", "SHM(0)", "SOCK(/run/...)", "192.0.2.1:123"
+  std::string name;  // "system", "/dev/ptp0", "SHM(0)", "SOCK(/run/...)", "ntp1.example.net", "192.0.2.1:123"
   SourceState state = SourceState::unreachable;
   int stratum = 0;
   std::chrono::seconds poll{1};
@@ -83,6 +83,10 @@ struct SourceReport {
   std::optional<leapdb::UtcTime> last_sample;  // system clock
   std::string why;  // for refused and falseticker sources: one sentence
   std::string type;  // the configured source's: "system", "phc", "upstream"...
+  // An upstream association's address now, "192.0.2.1:123" (its name is `name`); empty for a
+  // vacant one (a pool not filled, a name that did not resolve) and for other sources.
+  std::string address;
+  std::uint64_t unauthentic = 0;  // replies dropped because they failed authentication
 };
 
 // Something worth a log line, as a value: sources do not log, the daemon does.

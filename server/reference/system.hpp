@@ -36,7 +36,8 @@ class SystemSource final : public Source {
   std::optional<bool> synchronized_;  // as last logged
   std::vector<std::string> disagreements_;
   Estimate estimate_;
-  SourceReport report_{"system", SourceState::unreachable, 0, std::chrono::seconds{1}, 0, {}, {}, {}, {}, {}, {}};
+  SourceReport report_{"system", SourceState::unreachable, 0, std::chrono::seconds{1}, 0, {}, {}, {}, {}, {}, {}, {},
+                       0};
 };
 
 // A simulated reference claims nothing it could get wrong: it is its own truth, and every

@@ -7,7 +7,6 @@ lock faster than a cold start."""
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -122,7 +121,8 @@ class Upstream(unittest.TestCase):
         print(harness.run([harness.binary(harness.SMEARCTL), "status", "--url", f"http://{metrics}"]).stdout)
         with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=5) as r:
             text = r.read().decode()
-        self.assertIn(f'smeard_source_state{{type="upstream",source="{liar.address}",state="falseticker"}} 1', text)
+        self.assertIn(f'smeard_source_state{{type="upstream",source="{liar.address}",address="{liar.address}",'
+                      f'state="falseticker"}} 1', text)
         self.assertIn('smeard_reference_stage{type="upstream",stage="synchronized"} 1', text)
 
         # All gone: holdover (3 s from the last update), then unsynchronized.
@@ -217,17 +217,27 @@ class Upstream(unittest.TestCase):
         self.assertEqual(ignored[0]["problem"], f"{drift}:1: frequency (ppm): expected a number")
         daemon.stop()
 
-    def test_a_server_that_cannot_be_resolved_stops_the_start(self):
-        port = harness.free_udp_port()
-        path = harness.write_file(self.directory, "smeard.yaml",
-                                  upstream_config(port, ["127.0.0.1:123", "no-such-host.invalid"]))
-        result = harness.run([harness.binary(harness.SMEARD), "--config", path], timeout=60)
-        self.assertEqual(result.returncode, 1, result.stderr)
-        failures = [harness.parse_log_line(l) for l in result.stderr.splitlines() if "event=reference_failed" in l]
-        self.assertEqual(len(failures), 1, result.stderr)
-        self.assertRegex(failures[0]["problem"],
-                         "^" + re.escape(f"{path}:9:12: reference.servers: cannot resolve no-such-host.invalid: "))
-
+    def test_a_server_that_cannot_be_resolved_is_vacant_and_retried(self):
+        # A name that does not resolve (yet) does not stop the start: its association stays
+        # vacant, the name is resolved again later, and the other servers serve meanwhile.
+        server = self.chronyd()
+        metrics = f"127.0.0.1:{harness.free_tcp_port()}"
+        daemon = self.smeard(upstream_config("PORT", [server.address, "no-such-host.invalid"], metrics, minsources=1))
+        failed, _ = wait_for(lambda: daemon.events("upstream_resolve_failed"), 40)
+        self.assertTrue(failed, daemon.log())
+        self.assertEqual(failed[0]["server"], "no-such-host.invalid", failed)
+        synchronized, _ = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 40)
+        self.assertTrue(synchronized, daemon.log())
+        with urllib.request.urlopen(f"http://{metrics}/status", timeout=5) as r:
+            rows = {s["name"]: s for s in json.loads(r.read())["sources"]}
+        vacant = rows["no-such-host.invalid"]
+        self.assertIsNone(vacant["address"], rows)
+        self.assertEqual(vacant["state"], "unreachable", rows)
+        self.assertEqual(vacant["why"], "its name does not resolve: " + failed[0]["error"], rows)
+        self.assertEqual(rows[server.address]["state"], "selected", rows)
+        with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=5) as r:
+            self.assertIn('smeard_source_vacant{type="upstream",source="no-such-host.invalid"} 1', r.read().decode())
+        daemon.stop()
 
 if __name__ == "__main__":
     unittest.main()

@@ -46,12 +46,19 @@ Ensemble::Ensemble(std::vector<ServerIdentity> servers, EnsembleOptions options,
     Server server;
     server.identity = std::move(identity);
     server.interval = options_.poll;
+    if (server.identity.vacant()) server.why = "no address yet";
     servers_.push_back(std::move(server));
   }
 }
 
 void Ensemble::notice(Notice::Level level, std::string event, std::vector<std::pair<std::string, std::string>> fields) {
   notices_.push_back(Notice{level, std::move(event), std::move(fields)});
+}
+
+void Ensemble::notice(Notice::Level level, std::string event, const Server& server,
+                      std::vector<std::pair<std::string, std::string>> fields) {
+  fields.insert(fields.begin(), {{"server", server.identity.name}, {"address", server.identity.address}});
+  notice(level, std::move(event), std::move(fields));
 }
 
 void Ensemble::set_state(Server& server, SourceState state, std::string why) {
@@ -68,10 +75,8 @@ void Ensemble::refuse(Server& server, leapdb::Nanoseconds raw, leapdb::Nanosecon
   server.best.reset();
   set_state(server, SourceState::refused, why);
   if (server.refusal != why) {
-    notice(Notice::Level::warning, "source_refused",
-           {{"server", server.identity.name},
-            {"why", why},
-            {"for_s", forever ? "ever" : std::to_string(duration.count() / 1'000'000'000)}});
+    notice(Notice::Level::warning, "source_refused", server,
+           {{"why", why}, {"for_s", forever ? "ever" : std::to_string(duration.count() / 1'000'000'000)}});
     server.refusal = why;
   }
 }
@@ -81,7 +86,9 @@ std::vector<std::size_t> Ensemble::due(leapdb::Nanoseconds raw) const {
   for (std::size_t i = 0; i < servers_.size(); ++i) {
     const Server& s = servers_[i];
     // Half a control tick early is on time: ticks come about a second apart, not exactly.
-    if (s.refused_until != leapdb::Nanoseconds::max() && raw + kTickSlack >= s.next_send) out.push_back(i);
+    if (!s.identity.vacant() && s.refused_until != leapdb::Nanoseconds::max() && raw + kTickSlack >= s.next_send) {
+      out.push_back(i);
+    }
   }
   return out;
 }
@@ -89,10 +96,11 @@ std::vector<std::size_t> Ensemble::due(leapdb::Nanoseconds raw) const {
 void Ensemble::sent(std::size_t index, const Request& request) {
   Server& s = servers_[index];
   s.in_flight = request;
+  ++s.requests;
   const bool was_reachable = s.reach != 0;
   s.reach = static_cast<std::uint8_t>(s.reach << 1);
   if (was_reachable && s.reach == 0) {
-    notice(Notice::Level::warning, "source_unreachable", {{"server", s.identity.name}});
+    notice(Notice::Level::warning, "source_unreachable", s, {});
     s.burst = kBurst;
     s.best.reset();
     if (!refused(s, request.sent_raw)) set_state(s, SourceState::unreachable, "no reply to the last 8 requests");
@@ -126,25 +134,25 @@ void Ensemble::take(const Arrival& a, const leapdb::LeapTable& table) {
   Server& s = servers_[index];
   if (!s.in_flight) return;
   const Judged judged = judge(reply, *s.in_flight, to_raw(arrival, now_realtime, now_raw), arrival, table,
-                              options_.precision);
+                              options_.precision, own_reference_ids_);
   if (judged.verdict == Verdict::not_ours) return;
   s.in_flight.reset();  // one reply a request: a duplicate is a replay
   const Measurement& m = judged.measurement;
   s.reach = static_cast<std::uint8_t>(s.reach | 1);
   if (!s.ever_reachable || s.state == SourceState::unreachable) {
-    notice(Notice::Level::info, "source_reachable", {{"server", s.identity.name}, {"stratum", std::to_string(m.stratum)}});
+    notice(Notice::Level::info, "source_reachable", s, {{"stratum", std::to_string(m.stratum)}});
     s.ever_reachable = true;
     if (!refused(s, now_raw)) set_state(s, SourceState::candidate, "");
   }
-  s.unsynchronized = judged.verdict == Verdict::unsynchronized;
+  s.unusable.clear();
   switch (judged.verdict) {
     case Verdict::sample: break;
     case Verdict::rate_limited:
       s.interval = std::min(s.interval * 2, kMaxPoll);
       s.burst = 0;
       s.next_send = now_raw + s.interval;
-      notice(Notice::Level::warning, "source_rate_limited",
-             {{"server", s.identity.name}, {"poll_s", std::to_string(s.interval.count() / 1'000'000'000)}});
+      notice(Notice::Level::warning, "source_rate_limited", s,
+             {{"poll_s", std::to_string(s.interval.count() / 1'000'000'000)}});
       return;
     case Verdict::denied:
       refuse(s, now_raw, leapdb::Nanoseconds::max(), "it answered kiss-o'-death " + judged.kiss + ": no more requests");
@@ -156,8 +164,15 @@ void Ensemble::take(const Arrival& a, const leapdb::LeapTable& table) {
                                             "time, not true UTC");
       return;
     case Verdict::unsynchronized:
-      if (!refused(s, now_raw)) set_state(s, SourceState::refused, "it says it is unsynchronized");
+      unusable(s, now_raw, "it says it is unsynchronized", false);
       return;
+    case Verdict::loop:
+      unusable(s, now_raw,
+               "its refid " + ntp::format_reference_id(m.stratum, m.reference_id) +
+                   " is one of our own addresses: it takes its time from us (a timing loop)",
+               true);
+      return;
+    case Verdict::missing_time:
     case Verdict::kiss_of_death:
     case Verdict::near_leap:
     case Verdict::bogus:
@@ -172,10 +187,10 @@ void Ensemble::take(const Arrival& a, const leapdb::LeapTable& table) {
   if (m.leap != ntp::LeapIndicator::none && !s.leap_noticed) {
     const leapdb::Leap* next = table.next_leap_after(now_realtime);
     if (!next || next->effective - now_realtime > std::chrono::hours{24}) {
-      notice(Notice::Level::warning, "source_leap_unknown",
-             {{"server", s.identity.name},
-              {"detail", "it announces a leap at the coming midnight that the leap table does not have; "
-                         "smeard follows the leap table"}});
+      notice(Notice::Level::warning, "source_leap_unknown", s,
+             {{"detail",
+               "it announces a leap at the coming midnight that the leap table does not have; "
+               "smeard follows the leap table"}});
     }
     s.leap_noticed = true;
   }
@@ -205,10 +220,10 @@ void Ensemble::select_and_steer(const Tick& tick) {
   std::vector<std::size_t> indices;
   for (std::size_t i = 0; i < servers_.size(); ++i) {
     Server& s = servers_[i];
-    if (!refused(s, raw) && s.state == SourceState::refused && !s.unsynchronized) {
+    if (!refused(s, raw) && s.state == SourceState::refused && s.unusable.empty()) {
       set_state(s, s.reach ? SourceState::candidate : SourceState::unreachable, s.reach ? "" : "no reply yet");
     }
-    if (refused(s, raw) || s.reach == 0 || s.unsynchronized || s.filter.empty()) {
+    if (refused(s, raw) || s.reach == 0 || !s.unusable.empty() || s.filter.empty()) {
       s.best.reset();
       continue;
     }
@@ -235,7 +250,7 @@ void Ensemble::select_and_steer(const Tick& tick) {
     const std::string why = "its offset " + milliseconds(candidates[k].offset - selection.combined) +
                             " ms is outside what the majority agree on";
     if (s.state != SourceState::falseticker) {
-      notice(Notice::Level::warning, "falseticker", {{"server", s.identity.name}, {"why", why}});
+      notice(Notice::Level::warning, "falseticker", s, {{"why", why}});
     }
     set_state(s, SourceState::falseticker, why);
   }
@@ -367,6 +382,8 @@ std::vector<SourceReport> Ensemble::report() const {
   for (const Server& s : servers_) {
     SourceReport r;
     r.name = s.identity.name;
+    r.address = s.identity.address;
+    r.unauthentic = s.unauthentic;
     r.state = s.state;
     r.poll = std::chrono::duration_cast<std::chrono::seconds>(s.interval);
     r.reach = s.reach;
@@ -381,6 +398,50 @@ std::vector<SourceReport> Ensemble::report() const {
     rows.push_back(std::move(r));
   }
   return rows;
+}
+
+void Ensemble::unusable(Server& server, leapdb::Nanoseconds raw, std::string why, bool log) {
+  if (log && server.refusal != why) {
+    notice(Notice::Level::warning, "source_refused", server, {{"why", why}, {"for_s", "0"}});
+    server.refusal = why;
+  }
+  if (!refused(server, raw)) set_state(server, SourceState::refused, why);
+  server.unusable = std::move(why);
+}
+
+AssociationHealth Ensemble::health(std::size_t slot) const {
+  const Server& s = servers_[slot];
+  return AssociationHealth{
+      s.identity.vacant(), s.state, s.reach, s.requests, s.refused_until == leapdb::Nanoseconds::max(), s.why};
+}
+
+void Ensemble::assign(std::size_t slot, ServerIdentity identity, const std::string& why) {
+  Server& old = servers_[slot];
+  if (old.identity.vacant()) {
+    notice(Notice::Level::info, "source_address", {{"server", identity.name}, {"address", identity.address}});
+  } else {
+    notice(Notice::Level::warning, "source_replaced",
+           {{"server", identity.name},
+            {"old_address", old.identity.address},
+            {"address", identity.address},
+            {"why", why}});
+  }
+  if (selected_ == slot) selected_.reset();
+  Server fresh;
+  fresh.identity = std::move(identity);
+  fresh.interval = options_.poll;
+  if (fresh.identity.vacant()) fresh.why = "no address yet";
+  old = std::move(fresh);
+}
+
+void Ensemble::explain_vacancy(std::size_t slot, std::string why) {
+  Server& s = servers_[slot];
+  if (s.identity.vacant()) s.why = std::move(why);
+}
+
+void Ensemble::network_error(std::size_t slot, const std::string& error) {
+  Server& s = servers_[slot];
+  if (s.state == SourceState::unreachable) s.why = error;
 }
 
 std::optional<Drift> Ensemble::known_drift() const {

@@ -3,8 +3,8 @@
 // ask each server, what its replies say, which servers to believe, and what replies may claim
 // from that. The I/O layer (upstream.hpp) feeds it replies and sends what it says is due.
 
-#include <cstddef>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -15,6 +15,7 @@
 #include "server/reference/upstream/clock.hpp"
 #include "server/reference/upstream/exchange.hpp"
 #include "server/reference/upstream/filter.hpp"
+#include "server/reference/upstream/resolution.hpp"
 #include "server/reference/upstream/selection.hpp"
 
 namespace reference::upstream {
@@ -25,9 +26,13 @@ struct EnsembleOptions {
   std::int8_t precision = -20;  // our clock's, log2 seconds
 };
 
+// One association: a configured name and the address it has now. A pool has one for each of
+// its max_sources, a server one; a slot without an address yet is vacant.
 struct ServerIdentity {
-  std::string name;               // as configured, "192.0.2.1:123"
+  std::string name;                // as configured: "ntp1.example.net", "192.0.2.1:123"
+  std::string address;             // "192.0.2.1:123"; empty: vacant
   std::uint32_t reference_id = 0;  // what replies name it by when it is selected
+  bool vacant() const { return address.empty(); }
 };
 
 class Ensemble {
@@ -53,6 +58,23 @@ class Ensemble {
   Estimate update(const Tick& tick);
 
   std::vector<SourceReport> report() const;
+
+  // Slots, in the order given at construction, each an association or vacant.
+  std::size_t size() const { return servers_.size(); }
+  const ServerIdentity& identity(std::size_t slot) const { return servers_[slot].identity; }
+  AssociationHealth health(std::size_t slot) const;
+  // The slot starts afresh with another address (or its first), as a new association: no
+  // samples, no reach, a burst; logged with the old address and `why`.
+  void assign(std::size_t slot, ServerIdentity identity, const std::string& why);
+  // What a vacant slot's row says, e.g. why its name gave no address.
+  void explain_vacancy(std::size_t slot, std::string why);
+  // The socket reported an error for the last request (ECONNREFUSED: nobody listens there).
+  void network_error(std::size_t slot, const std::string& error);
+  // A datagram that failed the association's authentication: dropped, counted.
+  void unauthentic(std::size_t slot) { ++servers_[slot].unauthentic; }
+  // Refids of our own addresses: a server above stratum 1 whose refid is one of them takes its
+  // time from us.
+  void set_own_reference_ids(std::vector<std::uint32_t> ids) { own_reference_ids_ = std::move(ids); }
   std::vector<Notice> take_notices() { return std::exchange(notices_, {}); }
   // The frequency to store, when it is due: when first known, then hourly.
   std::optional<Drift> drift_to_save(leapdb::Nanoseconds raw);
@@ -71,8 +93,10 @@ class Ensemble {
     leapdb::Nanoseconds interval{0};
     leapdb::Nanoseconds next_send = leapdb::Nanoseconds::min();
     leapdb::Nanoseconds refused_until = leapdb::Nanoseconds::min();
-    bool fresh = false;          // a sample since the last update
-    bool unsynchronized = false;  // its last reply said so
+    unsigned requests = 0;  // since this address was assigned
+    std::uint64_t unauthentic = 0;
+    bool fresh = false;    // a sample since the last update
+    std::string unusable;  // its last reply said it has no time for us (unsynchronized, a loop)
     bool ever_reachable = false;
     std::optional<Measurement> last;
     std::optional<leapdb::UtcTime> last_realtime;
@@ -95,6 +119,9 @@ class Ensemble {
 
   void take(const Arrival& arrival, const leapdb::LeapTable& table);
   void notice(Notice::Level level, std::string event, std::vector<std::pair<std::string, std::string>> fields);
+  void notice(Notice::Level level, std::string event, const Server& server,
+              std::vector<std::pair<std::string, std::string>> fields);
+  void unusable(Server& server, leapdb::Nanoseconds raw, std::string why, bool log);
   void refuse(Server& server, leapdb::Nanoseconds raw, leapdb::Nanoseconds duration, const std::string& why);
   void set_state(Server& server, SourceState state, std::string why);
   bool refused(const Server& server, leapdb::Nanoseconds raw) const { return raw < server.refused_until; }
@@ -122,6 +149,7 @@ class Ensemble {
   Estimate claims_;  // stratum, refid, root delay, dispersion and leap as of the last update
   std::vector<Notice> notices_;
   std::vector<Arrival> arrivals_;
+  std::vector<std::uint32_t> own_reference_ids_;
 };
 
 }  // namespace reference::upstream

@@ -26,6 +26,10 @@ std::string_view to_string(Verdict verdict) {
     case Verdict::denied: return "kiss-o'-death denying service";
     case Verdict::kiss_of_death: return "kiss-o'-death";
     case Verdict::unsynchronized: return "the server is unsynchronized";
+    case Verdict::missing_time:
+      return "a zero receive or transmit timestamp";
+    case Verdict::loop:
+      return "its refid is one of our own addresses: a timing loop";
     case Verdict::smeared: return "the server's refid says it smears";
     case Verdict::near_leap: return "within a second of a leap";
     case Verdict::bogus: return "timestamps out of order";
@@ -40,7 +44,8 @@ leapdb::Nanoseconds precision_span(std::int8_t precision) {
 }
 
 Judged judge(std::span<const std::byte> reply, const Request& request, leapdb::Nanoseconds received_raw,
-             leapdb::UtcTime received_realtime, const leapdb::LeapTable& table, std::int8_t our_precision) {
+             leapdb::UtcTime received_realtime, const leapdb::LeapTable& table, std::int8_t our_precision,
+             std::span<const std::uint32_t> own_reference_ids) {
   Judged out;
   const ntp::ReplyCheck check = ntp::check_reply(reply, request.nonce);
   if (check.problem == ntp::ReplyProblem::too_short || check.problem == ntp::ReplyProblem::not_server_mode ||
@@ -63,8 +68,17 @@ Judged judge(std::span<const std::byte> reply, const Request& request, leapdb::N
     return out;
   }
   if (h.leap == ntp::LeapIndicator::unsynchronized || h.stratum >= 16 || h.reference_time.is_zero() ||
-      h.transmit_time.is_zero() || m.root_delay / 2 + m.root_dispersion > kMaxRootDistance) {
+      m.root_delay / 2 + m.root_dispersion > kMaxRootDistance) {
     out.verdict = Verdict::unsynchronized;
+    return out;
+  }
+  if (h.receive_time.is_zero() || h.transmit_time.is_zero()) {
+    out.verdict = Verdict::missing_time;
+    return out;
+  }
+  // At strata 0 and 1 the refid is four ASCII characters, not an address.
+  if (h.stratum >= 2 && std::ranges::find(own_reference_ids, h.reference_id) != own_reference_ids.end()) {
+    out.verdict = Verdict::loop;
     return out;
   }
   if (h.reference_id == kChronySmoothingRefid || (h.stratum >= 2 && h.reference_id >> 24 == kNtpdSmearRefidByte)) {

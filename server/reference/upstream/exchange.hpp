@@ -46,7 +46,9 @@ enum class Verdict : std::uint8_t {
   rate_limited,    // kiss-o'-death RATE: poll less often
   denied,          // kiss-o'-death DENY or RSTR: stop asking
   kiss_of_death,   // another kiss code: this reply carries no time
-  unsynchronized,  // LI 3, stratum 16 or more, no reference time, or a root distance over 16 s
+  unsynchronized,  // LI 3, stratum 16 or more, no reference time, or a root distance over 3 s
+  missing_time,    // a zero receive or transmit timestamp: the server did not fill them in
+  loop,            // above stratum 1, a refid that is one of our own addresses: it takes its time from us
   smeared,         // a refid that says the server smears: ntpd's 254.x.y.z, chrony's 127.127.1.255
   near_leap,       // the server's timestamps fall within a second of a leap: ambiguous UTC
   bogus,           // timestamps out of order
@@ -60,9 +62,12 @@ struct Judged {
 };
 
 // `received_raw`: the reply's arrival on the raw axis; `received_realtime` the same instant on
-// CLOCK_REALTIME (the era pivot and the report's axis); `our_precision` log2 seconds.
+// CLOCK_REALTIME (the era pivot and the report's axis); `our_precision` log2 seconds;
+// `own_reference_ids` the refids of our own addresses (reference_id() of each), for RFC 5905's
+// loop check.
 Judged judge(std::span<const std::byte> reply, const Request& request, leapdb::Nanoseconds received_raw,
-             leapdb::UtcTime received_realtime, const leapdb::LeapTable& table, std::int8_t our_precision);
+             leapdb::UtcTime received_realtime, const leapdb::LeapTable& table, std::int8_t our_precision,
+             std::span<const std::uint32_t> own_reference_ids = {});
 
 // 2^precision seconds as nanoseconds, for precisions from -63 to 0 and more.
 leapdb::Nanoseconds precision_span(std::int8_t precision);

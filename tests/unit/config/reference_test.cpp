@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/unit/config/helpers.hpp"
 
@@ -105,7 +106,8 @@ TEST_CASE("references: each type with its own keys, and one key per type") {
   CHECK(only_problem(kListener + kTimescales + "reference: {type: upstream, servers: [\"a:0\"]}\n") ==
         "smeard.yaml:7:39: reference.servers[0]: 'a:0' is not HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT");
   CHECK(only_problem(kListener + kTimescales + "reference: {type: upstream, servers: [a, b], minsources: 3}\n") ==
-        "smeard.yaml:7:58: reference.minsources: must be from 1 to the number of servers");
+        "smeard.yaml:7:58: reference.minsources: must be from 1 to the number of servers (a pool counts its "
+        "max_sources)");
   CHECK(only_problem(kListener + kTimescales + "reference: {type: system, unsynchronized: {local_stratum: 16}}\n") ==
         "smeard.yaml:7:59: reference.unsynchronized.local_stratum: '16' is not a whole number from 0 to 15");
   CHECK(only_problem(kListener + kTimescales + "reference: {type: system, clock: monotonic}\n") ==
@@ -205,14 +207,16 @@ TEST_CASE("a list of sources: problems in an entry are named by its path") {
   CHECK(only_problem(sources("    - {type: gps}\n")) ==
         "smeard.yaml:9:14: reference.sources[0].type: unknown reference type 'gps' (expected: system, phc, shm, sock, "
         "upstream, simulated)");
-  CHECK(only_problem(sources("    - {type: system, colour: red}\n")) ==
-        "smeard.yaml:9:22: reference.sources[0].colour: unknown key (expected one of: type, refid, clock, device, "
-        "timescale, ptp4l, unit, path, servers, minsources, drift_file, poll, start, rate, prefer, trust, require, "
-        "noselect)");
+  CHECK(
+      only_problem(sources("    - {type: system, colour: red}\n")) ==
+      "smeard.yaml:9:22: reference.sources[0].colour: unknown key (expected one of: type, refid, clock, device, "
+      "timescale, ptp4l, unit, path, servers, minsources, drift_file, poll, nts_dump_dir, start, rate, prefer, trust, "
+      "require, noselect)");
   CHECK(only_problem(sources("    - {type: system, prefer: yes}\n")) ==
         "smeard.yaml:9:30: reference.sources[0].prefer: 'yes' is not true or false");
   CHECK(only_problem(sources("    - {type: upstream, servers: [a, b], minsources: 3}\n")) ==
-        "smeard.yaml:9:53: reference.sources[0].minsources: must be from 1 to the number of servers");
+        "smeard.yaml:9:53: reference.sources[0].minsources: must be from 1 to the number of servers (a pool counts its "
+        "max_sources)");
   CHECK(only_problem(sources("    - system\n")) ==
         "smeard.yaml:9:7: reference.sources[0]: expected a mapping, found a scalar");
   CHECK(only_problem(kListener + kTimescales + "reference: {sources: system}\n") ==
@@ -363,4 +367,130 @@ TEST_CASE("the list in default.yaml's comments is a valid reference") {
   REQUIRE_MESSAGE(result.problems.empty(), result.problems.front().to_string());
   CHECK(result.config->reference.sources.size() == 3);
   CHECK(result.config->reference.minsources == 2);
+}
+
+namespace {
+
+const std::string kUpstream = kListener + kTimescales + "reference:\n  type: upstream\n  servers:\n";
+
+// The problems of an upstream reference with these `servers` items (each a line of YAML), and
+// perhaps keys after them.
+std::vector<std::string> upstream_problems(const std::string& items, const std::string& more = "") {
+  std::vector<std::string> out;
+  for (const config::Problem& p : parse(kUpstream + items + more).problems) out.push_back(p.to_string());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("upstream servers: a string, or a mapping with server or pool and the entry's options") {
+  using Kind = config::UpstreamServer::Kind;
+  const auto result = parse(kUpstream +
+                            "    - ntp1.example.net\n"
+                            "    - {server: \"ntp2.example.net:1123\", key: 7}\n"
+                            "    - {pool: pool.example.net, max_sources: 6}\n"
+                            "    - {pool: other.example.net}\n"
+                            "    - {server: \"[2001:db8::1]\", nts: true, nts_port: 4461, nts_ca: /etc/ssl/ca.pem}\n"
+                            "  minsources: 11\n  nts_dump_dir: /var/lib/smeard/nts\nkeys: /etc/smeard/ntp.keys\n");
+  REQUIRE_MESSAGE(result.problems.empty(), result.problems.front().to_string());
+  const config::ReferenceSource& source = result.config->reference.sources.at(0);
+  REQUIRE(source.servers.size() == 5);
+  const auto& s = source.servers;
+  CHECK(s[0].kind == Kind::server);
+  CHECK(s[0].host == "ntp1.example.net");
+  CHECK(s[0].key == "reference.servers[0]");
+  CHECK(s[0].associations() == 1);
+  CHECK(s[1].kind == Kind::server);
+  CHECK(s[1].host == "ntp2.example.net");
+  CHECK(s[1].port == 1123);
+  CHECK(s[1].text == "ntp2.example.net:1123");
+  CHECK(s[1].key_id == 7u);
+  CHECK(s[1].key_id_location.line == 11);
+  CHECK(s[2].kind == Kind::pool);
+  CHECK(s[2].max_sources == 6);
+  CHECK(s[2].associations() == 6);
+  CHECK(s[3].max_sources == 4);  // chrony's default
+  CHECK(s[4].nts);
+  CHECK(s[4].host == "2001:db8::1");
+  CHECK(s[4].nts_port == 4461);
+  CHECK(s[4].nts_ca == "/etc/ssl/ca.pem");
+  CHECK_FALSE(s[4].key_id);
+  CHECK(s[1].nts_port == 4460);
+  CHECK_FALSE(s[1].nts_ca);
+  CHECK(source.minsources == 11);  // 1 + 1 + 6 + 4 + 1 servers
+  CHECK(source.nts_dump_dir == "/var/lib/smeard/nts");
+}
+
+TEST_CASE("upstream servers: each entry's problems named by field") {
+  CHECK(upstream_problems("    - {pool: pool.example.net, max_sources: 4}\n", "  minsources: 5\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:11:15: reference.minsources: must be from 1 to the number of servers (a pool counts "
+            "its max_sources)"});
+  CHECK(upstream_problems("    - {pool: pool.example.net, max_sources: 4}\n", "  minsources: 4\n").empty());
+  CHECK(upstream_problems("    - {server: a, pool: b}\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:10:7: reference.servers[0]: server and pool exclude each other: an entry is one or "
+            "the other"});
+  CHECK(upstream_problems("    - {max_sources: 2}\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:10:7: reference.servers[0]: needs server: HOST[:PORT] or pool: NAME[:PORT]"});
+  CHECK(upstream_problems("    - {server: a, max_sources: 2}\n") ==
+        std::vector<std::string>{"smeard.yaml:10:32: reference.servers[0].max_sources: only for a pool"});
+  CHECK(upstream_problems("    - {pool: a, max_sources: 17}\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:10:30: reference.servers[0].max_sources: '17' is not a whole number from 0 to 16"});
+  CHECK(upstream_problems("    - {pool: a, max_sources: 0}\n") ==
+        std::vector<std::string>{"smeard.yaml:10:30: reference.servers[0].max_sources: must be from 1 to 16"});
+  CHECK(upstream_problems("    - {pool: \"192.0.2.1\"}\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:10:14: reference.servers[0].pool: '192.0.2.1' is an address: a pool is a name with "
+            "several addresses (use server: for one)"});
+  CHECK(upstream_problems("    - {pool: \"[2001:db8::1]:123\"}\n").size() == 1);
+  CHECK(upstream_problems("    - {server: \"a:0\"}\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:10:16: reference.servers[0].server: 'a:0' is not HOST, HOST:PORT, IPv4:PORT or "
+            "[IPv6]:PORT"});
+  CHECK(upstream_problems("    - {server: a, colour: red}\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:10:19: reference.servers[0].colour: unknown key (expected one of: server, pool, "
+            "max_sources, key, nts, nts_port, nts_ca)"});
+  CHECK(upstream_problems("    - [a]\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:10:7: reference.servers[0]: expected HOST[:PORT], or a mapping with server: or "
+            "pool:, found a list"});
+  CHECK(upstream_problems("    - a\n    - {server: a}\n") ==
+        std::vector<std::string>{"smeard.yaml:11:7: reference.servers[1]: 'a' is already servers[0]"});
+  // Keys: an id from 1 to 2^32 - 1, of a keys file; not with NTS.
+  CHECK(upstream_problems("    - {server: a, key: 0}\n", "keys: /etc/k\n") ==
+        std::vector<std::string>{"smeard.yaml:10:24: reference.servers[0].key: must be a key id from 1 to 4294967295"});
+  CHECK(upstream_problems("    - {server: a, key: 4294967296}\n", "keys: /etc/k\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:10:24: reference.servers[0].key: '4294967296' is not a whole number from 0 to "
+            "4294967295"});
+  CHECK(upstream_problems("    - {server: a, key: 4294967295}\n", "keys: /etc/k\n").empty());
+  CHECK(upstream_problems("    - {server: a, key: 1}\n") ==
+        std::vector<std::string>{"smeard.yaml:10:24: reference.servers[0].key: needs a keys file (keys: PATH)"});
+  CHECK(upstream_problems("    - {server: a, key: 1, nts: true}\n", "keys: /etc/k\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:10:24: reference.servers[0].key: not together with nts: NTS authenticates by itself"});
+  // NTS: its port and CA only with it.
+  CHECK(upstream_problems("    - {server: a, nts_port: 4460}\n") ==
+        std::vector<std::string>{"smeard.yaml:10:29: reference.servers[0].nts_port: only with nts: true"});
+  CHECK(upstream_problems("    - {server: a, nts: false, nts_ca: /etc/ca.pem}\n") ==
+        std::vector<std::string>{"smeard.yaml:10:39: reference.servers[0].nts_ca: only with nts: true"});
+  CHECK(upstream_problems("    - {server: a, nts: yes}\n") ==
+        std::vector<std::string>{"smeard.yaml:10:24: reference.servers[0].nts: 'yes' is not true or false"});
+  CHECK(upstream_problems("    - {server: a, nts: true, nts_port: 0}\n") ==
+        std::vector<std::string>{"smeard.yaml:10:40: reference.servers[0].nts_port: must be a port from 1 to 65535"});
+  CHECK(upstream_problems("    - {server: a, nts: true, nts_ca: ca.pem}\n") ==
+        std::vector<std::string>{"smeard.yaml:10:38: reference.servers[0].nts_ca: 'ca.pem' must be an absolute path"});
+  CHECK(upstream_problems("    - a\n", "  nts_dump_dir: nts\n") ==
+        std::vector<std::string>{"smeard.yaml:11:17: reference.nts_dump_dir: 'nts' must be an absolute path"});
+  // At most 64 servers, a pool counting its max_sources.
+  std::string many;
+  for (int i = 0; i < 4; ++i) many += "    - {pool: p" + std::to_string(i) + ".example.net, max_sources: 16}\n";
+  CHECK(upstream_problems(many).empty());
+  CHECK(upstream_problems(many + "    - extra.example.net\n") ==
+        std::vector<std::string>{
+            "smeard.yaml:10:5: reference.servers: at most 64 servers, a pool counting its max_sources"});
 }

@@ -110,3 +110,20 @@ TEST_CASE("same source: what measures, not how it is selected or where it is wri
   b.timescale = config::ReferenceSource::Timescale::utc;
   CHECK_FALSE(app::same_source(a, b));
 }
+
+TEST_CASE("same source: an upstream entry's kind, name and options are what it measures with") {
+  const auto upstream = [](const std::string& servers) {
+    return parse("reference: {type: upstream, servers: [" + servers + "]}\nkeys: /etc/k\n").reference.sources[0];
+  };
+  const config::ReferenceSource base = upstream("{pool: pool.example.net, max_sources: 2}, a.example.net");
+  CHECK(app::same_source(base, upstream("{pool: pool.example.net, max_sources: 2}, {server: a.example.net}")));
+  CHECK_FALSE(app::same_source(base, upstream("{pool: pool.example.net, max_sources: 3}, a.example.net")));
+  CHECK_FALSE(app::same_source(base, upstream("{server: pool.example.net}, a.example.net")));
+  CHECK_FALSE(
+      app::same_source(base, upstream("{pool: pool.example.net, max_sources: 2}, {server: a.example.net, key: 1}")));
+  CHECK_FALSE(
+      app::same_source(base, upstream("{pool: pool.example.net, max_sources: 2}, {server: a.example.net, nts: true}")));
+  config::ReferenceSource dump = base;
+  dump.nts_dump_dir = "/var/lib/smeard/nts";
+  CHECK_FALSE(app::same_source(base, dump));
+}

@@ -105,6 +105,7 @@ TEST_CASE("the reference's stage and each source, as metrics and JSON") {
   s.reference_last_update = 1799996400;
   metrics::SourceStatus good;
   good.name = "192.0.2.1:123";
+  good.address = "192.0.2.1:123";
   good.type = "upstream";
   good.state = "selected";
   good.stratum = 2;
@@ -114,34 +115,59 @@ TEST_CASE("the reference's stage and each source, as metrics and JSON") {
   good.delay_seconds = 1e-4;
   good.error_seconds = 3e-5;
   metrics::SourceStatus bad;
-  bad.name = "192.0.2.2:123";
+  bad.name = "pool.example.net";
+  bad.address = "192.0.2.2:123";
   bad.type = "upstream";
   bad.state = "falseticker";
   bad.why = "2.0 s from the others";
-  s.sources = {good, bad};
+  bad.unauthentic = 5;
+  metrics::SourceStatus vacant;  // a pool member without an address yet
+  vacant.name = "pool.example.net";
+  vacant.type = "upstream";
+  vacant.why = "no address yet";
+  metrics::SourceStatus shm;
+  shm.name = "SHM(0)";
+  shm.type = "shm";
+  shm.state = "selected";
+  s.sources = {good, bad, vacant, vacant, shm};
   const std::string text = metrics::to_prometheus(s);
   for (const char* line :
        {"smeard_reference_stage{type=\"upstream\",stage=\"holdover\"} 1",
         "smeard_reference_stage{type=\"upstream\",stage=\"synchronized\"} 0",
         "smeard_reference_holdover_end_timestamp_seconds{type=\"upstream\"} 1800000000",
         "smeard_reference_last_update_timestamp_seconds{type=\"upstream\"} 1799996400",
-        "smeard_source_state{type=\"upstream\",source=\"192.0.2.1:123\",state=\"selected\"} 1",
-        "smeard_source_state{type=\"upstream\",source=\"192.0.2.1:123\",state=\"falseticker\"} 0",
-        "smeard_source_state{type=\"upstream\",source=\"192.0.2.2:123\",state=\"falseticker\"} 1",
-        "smeard_source_reach{type=\"upstream\",source=\"192.0.2.1:123\"} 254",
-        "smeard_source_poll_seconds{type=\"upstream\",source=\"192.0.2.1:123\"} 16",
-        "smeard_source_offset_seconds{type=\"upstream\",source=\"192.0.2.1:123\"} -2.5e-05",
+        "smeard_source_state{type=\"upstream\",source=\"192.0.2.1:123\",address=\"192.0.2.1:123\",state=\"selected\"} "
+        "1",
+        "smeard_source_state{type=\"upstream\",source=\"192.0.2.1:123\",address=\"192.0.2.1:123\",state="
+        "\"falseticker\"} 0",
+        "smeard_source_state{type=\"upstream\",source=\"pool.example.net\",address=\"192.0.2.2:123\",state="
+        "\"falseticker\"} 1",
+        "smeard_source_reach{type=\"upstream\",source=\"192.0.2.1:123\",address=\"192.0.2.1:123\"} 254",
+        "smeard_source_poll_seconds{type=\"upstream\",source=\"192.0.2.1:123\",address=\"192.0.2.1:123\"} 16",
+        "smeard_source_offset_seconds{type=\"upstream\",source=\"192.0.2.1:123\",address=\"192.0.2.1:123\"} -2.5e-05",
+        "smeard_source_unauthentic_replies_total{type=\"upstream\",source=\"pool.example.net\",address=\"192.0.2.2:"
+        "123\"} 5",
+        "smeard_source_vacant{type=\"upstream\",source=\"pool.example.net\"} 2",
+        "smeard_source_vacant{type=\"upstream\",source=\"192.0.2.1:123\"} 0",
+        "smeard_source_state{type=\"shm\",source=\"SHM(0)\",state=\"selected\"} 1",
         "smeard_reference_selection_changes_total{type=\"upstream\"} 3"}) {
     CAPTURE(line);
     CHECK(text.find(std::string{line} + "\n") != std::string::npos);
   }
-  // A source without a sample has no offset series at all.
-  CHECK(text.find("smeard_source_offset_seconds{type=\"upstream\",source=\"192.0.2.2:123\"}") == std::string::npos);
+  // A source without a sample has no offset series at all; a vacant slot no series of its own.
+  CHECK(text.find("smeard_source_offset_seconds{type=\"upstream\",source=\"pool.example.net\"") == std::string::npos);
+  CHECK(text.find("address=\"\"") == std::string::npos);
+  CHECK(text.find("smeard_source_vacant{type=\"shm\"") == std::string::npos);
+  CHECK(text.find("smeard_source_unauthentic_replies_total{type=\"shm\"") == std::string::npos);
   const auto json = nlohmann::json::parse(metrics::to_json(s));
   CHECK(json["reference"]["stage"] == "holdover");
   CHECK(json["reference"]["holdover_ends"] == 1800000000.0);
   CHECK(json["sources"][1]["why"] == "2.0 s from the others");
   CHECK(json["sources"][1]["offset_s"].is_null());
+  CHECK(json["sources"][1]["address"] == "192.0.2.2:123");
+  CHECK(json["sources"][1]["unauthentic"] == 5);
+  CHECK(json["sources"][2]["address"].is_null());
+  CHECK(json["sources"][2]["why"] == "no address yet");
   CHECK(json["sources"][0]["reach"] == 254);
   CHECK(json["sources"][0]["type"] == "upstream");
   CHECK(json["reference"]["selected"] == "upstream(192.0.2.1, 192.0.2.2)");

@@ -21,7 +21,8 @@ const leapdb::UtcTime kStart = leapdb::UtcTime{sys_days{year{2026} / June / 1}};
 std::vector<ServerIdentity> names(std::size_t n) {
   std::vector<ServerIdentity> out;
   for (std::size_t i = 0; i < n; ++i) {
-    out.push_back({"192.0.2." + std::to_string(i + 1) + ":123", 0xC0000201 + static_cast<std::uint32_t>(i)});
+    const std::string address = "192.0.2." + std::to_string(i + 1) + ":123";
+    out.push_back({address, address, 0xC0000201 + static_cast<std::uint32_t>(i)});
   }
   return out;
 }
@@ -241,4 +242,96 @@ TEST_CASE("ensemble: minsources unmet is not synchronized, and says why") {
   CHECK(field(failed[0], "detail") == "1 usable server(s), minsources is 2");
   CHECK(e.report()[0].state == SourceState::candidate);
   CHECK(e.report()[1].state == SourceState::unreachable);
+}
+
+TEST_CASE("ensemble: a vacant slot is never asked, is reported as such, and takes an address as a new association") {
+  World world(kStart, 0, microseconds{0});
+  world.servers = {off(microseconds{0}), off(microseconds{0}), off(microseconds{0})};
+  std::vector<ServerIdentity> slots = names(3);
+  slots[1] = {"pool.example.net", "", 0};
+  slots[2] = {"pool.example.net", "", 0};
+  Ensemble e(slots, EnsembleOptions{1, seconds{1}, -20}, std::nullopt, seconds{100});
+  std::vector<Notice> log;
+  CHECK(e.due(seconds{100}) == std::vector<std::size_t>{0});
+  REQUIRE(lock(world, e) > 0);
+  e.explain_vacancy(2, "no address of its name is free");
+  auto rows = e.report();
+  CHECK(rows[0].address == "192.0.2.1:123");
+  CHECK(rows[1].name == "pool.example.net");
+  CHECK(rows[1].address.empty());
+  CHECK(rows[1].state == SourceState::unreachable);
+  CHECK(rows[1].why == "no address yet");
+  CHECK(rows[2].why == "no address of its name is free");
+  CHECK(e.health(1).vacant);
+  CHECK(replacement_reason(e.health(1)) == "vacant");
+
+  e.assign(1, {"pool.example.net", "192.0.2.2:123", 0xC0000202}, "vacant");
+  CHECK(field(events(e, log, "source_address").at(0), "address") == "192.0.2.2:123");
+  for (int i = 0; i < 12; ++i) world.tick(e);
+  rows = e.report();
+  CHECK(rows[1].address == "192.0.2.2:123");
+  CHECK(rows[1].reach != 0);
+  CHECK((rows[1].state == SourceState::candidate || rows[1].state == SourceState::selected));
+  CHECK(e.health(1).requests >= 8);
+  CHECK(e.health(2).vacant);
+}
+
+TEST_CASE("ensemble: a replaced association starts afresh, the old address named in the log") {
+  World world(kStart, 0, microseconds{0});
+  world.servers = {off(microseconds{0}), off(microseconds{0})};
+  Ensemble e = ensemble(2, 1);
+  std::vector<Notice> log;
+  REQUIRE(lock(world, e) > 0);
+  world.servers[1].answering = false;
+  for (int i = 0; i < 12; ++i) world.tick(e);
+  const AssociationHealth dead = e.health(1);
+  CHECK(dead.reach == 0);
+  CHECK(dead.state == SourceState::unreachable);
+  REQUIRE(replacement_reason(dead));
+  CHECK(*replacement_reason(dead) == "unreachable: no reply to its last 8 requests");
+
+  e.unauthentic(1);
+  CHECK(e.report()[1].unauthentic == 1);
+  e.assign(1, {"192.0.2.2:123", "192.0.2.9:123", 0xC0000209}, *replacement_reason(dead));
+  const auto replaced = events(e, log, "source_replaced");
+  REQUIRE(replaced.size() == 1);
+  CHECK(field(replaced[0], "old_address") == "192.0.2.2:123");
+  CHECK(field(replaced[0], "address") == "192.0.2.9:123");
+  CHECK(field(replaced[0], "why") == "unreachable: no reply to its last 8 requests");
+  const AssociationHealth fresh = e.health(1);
+  CHECK(fresh.requests == 0);
+  CHECK(fresh.reach == 0);
+  CHECK_FALSE(replacement_reason(fresh));  // its chances first
+  CHECK(e.report()[1].unauthentic == 0);
+  CHECK(e.identity(1).reference_id == 0xC0000209);
+  // Due at once, in a burst.
+  const std::vector<std::size_t> due = e.due(world.raw());
+  CHECK(std::ranges::find(due, 1u) != due.end());
+  world.servers[1].answering = true;
+  for (int i = 0; i < 3; ++i) world.tick(e);
+  CHECK(e.report()[1].reach != 0);
+}
+
+TEST_CASE("ensemble: a server whose refid is one of our own addresses is refused as a loop, and recovers") {
+  World world(kStart, 0, microseconds{0});
+  world.servers = {off(microseconds{0}), off(microseconds{0})};
+  world.servers[1].stratum = 3;
+  world.servers[1].reference_id = 0x0A000005;  // 10.0.0.5: ours
+  Ensemble e = ensemble(2, 1);
+  e.set_own_reference_ids({0x7F000001, 0x0A000005});
+  std::vector<Notice> log;
+  REQUIRE(lock(world, e) > 0);
+  for (int i = 0; i < 5; ++i) world.tick(e);
+  const auto refused = events(e, log, "source_refused");
+  REQUIRE(refused.size() == 1);  // logged once
+  CHECK(field(refused[0], "server") == "192.0.2.2:123");
+  CHECK(field(refused[0], "why") ==
+        "its refid 10.0.0.5 is one of our own addresses: it takes its time from us (a timing loop)");
+  CHECK(e.report()[1].state == SourceState::refused);
+  CHECK(e.report()[0].state == SourceState::selected);
+  CHECK(replacement_reason(e.health(1))->starts_with("refused: its refid 10.0.0.5"));
+  // It finds another reference: usable again.
+  world.servers[1].reference_id = 0xC0000263;
+  for (int i = 0; i < 5; ++i) world.tick(e);
+  CHECK(e.report()[1].state == SourceState::candidate);
 }

@@ -106,6 +106,41 @@ TEST_CASE("exchange: an unsynchronized server's time is not used") {
   CHECK(judged(h).verdict == Verdict::unsynchronized);
 }
 
+TEST_CASE("exchange: zero receive or transmit timestamps are refused") {
+  ntp::Header h = header(kServerUtc, kServerUtc);
+  h.receive_time = {};
+  CHECK(judged(h).verdict == Verdict::missing_time);
+  h = header(kServerUtc, kServerUtc);
+  h.transmit_time = {};
+  CHECK(judged(h).verdict == Verdict::missing_time);
+  CHECK(to_string(Verdict::missing_time) == "a zero receive or transmit timestamp");
+}
+
+TEST_CASE("exchange: a refid that is one of our own addresses is a loop, above stratum 1") {
+  const std::uint32_t own[] = {0x7F000001, 0xC0000263, 0x39ab9b37};  // 127.0.0.1, 192.0.2.99, MD5 of 2001:db8::1
+  const auto judge_with = [&](const ntp::Header& h) {
+    const auto bytes = reply(h);
+    return judge(bytes, request(), kSentRaw + microseconds{300}, kServerUtc, table(), -20, own).verdict;
+  };
+  ntp::Header h = header(kServerUtc, kServerUtc);
+  h.reference_id = 0xC0000263;
+  CHECK(judge_with(h) == Verdict::loop);
+  h.reference_id = 0x39ab9b37;  // an IPv6 address of ours, as ntpd and chrony name it
+  CHECK(judge_with(h) == Verdict::loop);
+  h.stratum = 3;
+  CHECK(judge_with(h) == Verdict::loop);
+  h.reference_id = 0xC0000201;  // someone else
+  CHECK(judge_with(h) == Verdict::sample);
+  // At stratum 1 the refid is ASCII ("\x7f\0\0\x01" could be a reference's name): no loop.
+  h.stratum = 1;
+  h.reference_id = 0x7F000001;
+  CHECK(judge_with(h) == Verdict::sample);
+  // Unsynchronized says more than a loop would.
+  h.stratum = 2;
+  h.leap = ntp::LeapIndicator::unsynchronized;
+  CHECK(judge_with(h) == Verdict::unsynchronized);
+}
+
 TEST_CASE("exchange: refids that say the server smears") {
   ntp::Header h = header(kServerUtc, kServerUtc);
   h.reference_id = 0x7F7F01FF;  // chrony's smoothtime
