@@ -179,7 +179,7 @@ bool Control::prepare() {
     log_certificate(*config_.nts, nts_);
     rotate_nts_keys(true);
   }
-  auto opened = References::open(config_.reference, precision_, reference::monotonic_raw_now());
+  auto opened = References::open(config_.reference, precision_, reference::monotonic_raw_now(), keys_);
   if (const auto* problem = std::get_if<config::Problem>(&opened)) {
     log(Level::error, "reference_failed", {{"problem", problem->to_string()}});
     return false;
@@ -282,17 +282,18 @@ void Control::reload(std::string_view reason) {
     return;
   }
   for (const std::string& detail : change.deferred) log(Level::warning, "reload_partial", {{"detail", detail}});
-  // New sources are opened before anything else changes, so a device that is not there refuses
-  // the whole reload while the old sources keep serving.
-  auto opened = references_->open_new(candidate.reference, change.kept_sources);
-  if (const auto* problem = std::get_if<config::Problem>(&opened)) {
-    refuse(reason, {problem->to_string()});
-    return;
-  }
   // The keys file is reread at every reload, whether or not its name changed.
   LoadedKeys keys = load_keys(candidate);
   if (!keys.ring) {
     refuse(reason, keys.problems);
+    return;
+  }
+  // New sources are opened before anything else changes, so a device that is not there refuses
+  // the whole reload while the old sources keep serving. Upstream servers with a key sign with
+  // the keys just read.
+  auto opened = references_->open_new(candidate.reference, change.kept_sources, keys.ring);
+  if (const auto* problem = std::get_if<config::Problem>(&opened)) {
+    refuse(reason, {problem->to_string()});
     return;
   }
   // So are the NTS certificate, key and cookie secret: a renewed certificate takes effect here.

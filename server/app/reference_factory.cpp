@@ -1,9 +1,11 @@
 #include "server/app/reference_factory.hpp"
 
+#include "server/nts/upstream_authentication.hpp"
 #include "server/reference/phc.hpp"
 #include "server/reference/shm.hpp"
 #include "server/reference/sock.hpp"
 #include "server/reference/system.hpp"
+#include "server/reference/upstream/key_authentication.hpp"
 #include "server/reference/upstream/upstream.hpp"
 
 namespace app {
@@ -12,7 +14,28 @@ using Type = config::ReferenceSource::Type;
 
 namespace {
 
-reference::UpstreamOptions upstream_options(const config::ReferenceSource& settings, std::int8_t precision) {
+// Each association's authentication: its entry's key from the keys file in force, or NTS with a
+// session file of its own in nts_dump_dir.
+reference::AuthenticationFactory authentication(std::shared_ptr<const ntp::KeyRing> keys,
+                                                std::optional<std::string> nts_dump_dir) {
+  return [keys = std::move(keys), nts_dump_dir = std::move(nts_dump_dir)](
+             const reference::UpstreamEntry& entry,
+             const reference::upstream::Address& address) -> std::unique_ptr<reference::upstream::Authentication> {
+    if (entry.key) return reference::upstream::make_key_authentication(keys, *entry.key);
+    if (!entry.nts) return nullptr;
+    nts::UpstreamNtsOptions options;
+    options.host = entry.host;
+    options.ke_address = address;
+    options.ke_address.port = entry.nts_port;
+    options.ntp_port = entry.port;
+    options.ca_file = entry.nts_ca;
+    if (nts_dump_dir) options.dump_file = nts::session_file(*nts_dump_dir, options.ke_address);
+    return nts::make_upstream_nts(std::move(options));
+  };
+}
+
+reference::UpstreamOptions upstream_options(const config::ReferenceSource& settings, std::int8_t precision,
+                                            std::shared_ptr<const ntp::KeyRing> keys) {
   reference::UpstreamOptions options;
   options.minsources = settings.minsources;
   options.drift_file = settings.drift_file;
@@ -33,29 +56,15 @@ reference::UpstreamOptions upstream_options(const config::ReferenceSource& setti
     entry.nts_ca = server.nts_ca;
     options.servers.push_back(std::move(entry));
   }
+  options.authentication = authentication(std::move(keys), settings.nts_dump_dir);
   return options;
-}
-
-// Requests to upstream servers are not signed yet: a key or NTS on one is refused rather than
-// ignored, so nobody believes them authenticated.
-std::optional<config::Problem> unauthenticated_only(const config::ReferenceSource& settings) {
-  for (const config::UpstreamServer& server : settings.servers) {
-    if (server.key_id) {
-      return config::Problem{server.key_id_location, server.key + ".key",
-                             "authenticating upstream servers with a symmetric key is not implemented yet"};
-    }
-    if (server.nts) {
-      return config::Problem{server.nts_location, server.key + ".nts",
-                             "authenticating upstream servers with NTS is not implemented yet"};
-    }
-  }
-  return std::nullopt;
 }
 
 }  // namespace
 
 std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(const config::ReferenceSource& settings,
-                                                                               std::int8_t precision) {
+                                                                               std::int8_t precision,
+                                                                               std::shared_ptr<const ntp::KeyRing> keys) {
   const std::uint32_t refid = reference::encode_refid(settings.reference_id_text());
   std::unique_ptr<reference::Source> source;
   std::string error;
@@ -80,8 +89,7 @@ std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(co
       break;
     case Type::upstream: {
       key = ".servers";
-      if (std::optional<config::Problem> problem = unauthenticated_only(settings)) return std::move(*problem);
-      source = reference::make_upstream_source(upstream_options(settings, precision), error);
+      source = reference::make_upstream_source(upstream_options(settings, precision, std::move(keys)), error);
       break;
     }
     case Type::shm:

@@ -9,13 +9,16 @@
 #include <variant>
 
 #include "config/config.hpp"
+#include "server/ntp/auth.hpp"
 #include "server/reference/source.hpp"
 
 namespace app {
 
-// `precision`: the system clock's, measured at start.
+// `precision`: the system clock's, measured at start; `keys`: the keys file in force, for
+// upstream servers authenticated with a symmetric key.
 std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(const config::ReferenceSource& settings,
-                                                                               std::int8_t precision);
+                                                                               std::int8_t precision,
+                                                                               std::shared_ptr<const ntp::KeyRing> keys);
 
 // What logs and `smearctl status` call the source: "system", "/dev/ptp0", "SHM(0)",
 // "SOCK(/run/chrony.ttyS0.sock)", "upstream(ntp1.example.net, ...)", "simulated".

@@ -50,10 +50,11 @@ reference::SelectorSettings References::selector_settings(const config::Referenc
 
 std::variant<std::unique_ptr<References>, config::Problem> References::open(const config::Reference& settings,
                                                                             std::int8_t precision,
-                                                                            leapdb::Nanoseconds raw) {
+                                                                            leapdb::Nanoseconds raw,
+                                                                            std::shared_ptr<const ntp::KeyRing> keys) {
   std::vector<Member> members;
   for (const config::ReferenceSource& source : settings.sources) {
-    auto opened = open_source(source, precision);
+    auto opened = open_source(source, precision, keys);
     if (auto* problem = std::get_if<config::Problem>(&opened)) return std::move(*problem);
     members.push_back(Member{source, source_name(source), std::move(std::get<0>(opened)), {}});
   }
@@ -61,11 +62,12 @@ std::variant<std::unique_ptr<References>, config::Problem> References::open(cons
 }
 
 std::variant<References::Opened, config::Problem> References::open_new(
-    const config::Reference& settings, std::span<const std::optional<std::size_t>> kept) const {
+    const config::Reference& settings, std::span<const std::optional<std::size_t>> kept,
+    const std::shared_ptr<const ntp::KeyRing>& keys) const {
   Opened opened(settings.sources.size());
   for (std::size_t i = 0; i < settings.sources.size(); ++i) {
     if (kept[i]) continue;
-    auto source = open_source(settings.sources[i], precision_);
+    auto source = open_source(settings.sources[i], precision_, keys);
     if (auto* problem = std::get_if<config::Problem>(&source)) return std::move(*problem);
     opened[i] = std::move(std::get<0>(source));
   }

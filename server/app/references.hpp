@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "server/ntp/auth.hpp"
 #include "server/reference/quality.hpp"
 #include "server/reference/selector.hpp"
 #include "server/reference/source.hpp"
@@ -19,10 +20,11 @@ namespace app {
 
 class References {
  public:
-  // Every source opened, or the first problem, naming its entry.
+  // Every source opened, or the first problem, naming its entry. `keys`: the keys file in force.
   static std::variant<std::unique_ptr<References>, config::Problem> open(const config::Reference& settings,
                                                                          std::int8_t precision,
-                                                                         leapdb::Nanoseconds raw);
+                                                                         leapdb::Nanoseconds raw,
+                                                                         std::shared_ptr<const ntp::KeyRing> keys);
 
   // A reload, in two steps so that nothing changes until everything else in the reload has
   // worked. `kept[i]`: the current source that new source i continues unchanged (plan_reload).
@@ -30,7 +32,8 @@ class References {
   // first problem; then they take their places, the kept ones moved beside them.
   using Opened = std::vector<std::unique_ptr<reference::Source>>;
   std::variant<Opened, config::Problem> open_new(const config::Reference& settings,
-                                                 std::span<const std::optional<std::size_t>> kept) const;
+                                                 std::span<const std::optional<std::size_t>> kept,
+                                                 const std::shared_ptr<const ntp::KeyRing>& keys) const;
   void reconfigure(const config::Reference& settings, std::span<const std::optional<std::size_t>> kept, Opened opened,
                    leapdb::Nanoseconds raw);
 

@@ -25,46 +25,17 @@
 #include "server/reference/clocks.hpp"
 #include "server/reference/upstream/ensemble.hpp"
 #include "server/reference/upstream/resolution.hpp"
+#include "server/reference/upstream/resolver.hpp"
 
 namespace reference {
 
 namespace {
 
 using upstream::Address;
-
-std::optional<Address> address_of(const sockaddr* address, std::size_t length) {
-  Address out;
-  if (length >= sizeof(sockaddr_in) && address->sa_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(address);
-    std::memcpy(out.bytes.data(), &in->sin_addr, 4);
-    out.port = ntohs(in->sin_port);
-    return out;
-  }
-  if (length >= sizeof(sockaddr_in6) && address->sa_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
-    out.family = Address::Family::ipv6;
-    std::memcpy(out.bytes.data(), &in6->sin6_addr, 16);
-    out.port = ntohs(in6->sin6_port);
-    return out;
-  }
-  return std::nullopt;
-}
-
-socklen_t to_sockaddr(const Address& address, sockaddr_storage& storage) {
-  storage = {};
-  if (address.family == Address::Family::ipv4) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&storage);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(address.port);
-    std::memcpy(&in->sin_addr, address.bytes.data(), 4);
-    return sizeof(sockaddr_in);
-  }
-  auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
-  in6->sin6_family = AF_INET6;
-  in6->sin6_port = htons(address.port);
-  std::memcpy(&in6->sin6_addr, address.bytes.data(), 16);
-  return sizeof(sockaddr_in6);
-}
+using upstream::address_of;
+using upstream::Resolved;
+using upstream::resolve_in_background;
+using upstream::to_sockaddr;
 
 }  // namespace
 
@@ -158,49 +129,6 @@ std::vector<std::uint32_t> own_reference_ids() {
   return ids;
 }
 
-struct Resolved {
-  std::vector<Address> addresses;  // in the resolver's order
-  std::string error;               // when there are none
-};
-
-Resolved resolve(const std::string& host, std::uint16_t port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  Resolved out;
-  if (const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
-    out.error = rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc);
-    return out;
-  }
-  for (const addrinfo* i = found; i != nullptr; i = i->ai_next) {
-    const std::optional<Address> a = address_of(i->ai_addr, i->ai_addrlen);
-    if (a && std::ranges::find(out.addresses, *a) == out.addresses.end()) out.addresses.push_back(*a);
-  }
-  ::freeaddrinfo(found);
-  if (out.addresses.empty()) out.error = "no IPv4 or IPv6 address";
-  return out;
-}
-
-// getaddrinfo can take seconds and cannot be cancelled: it runs on a thread of its own, whose
-// result the control thread takes when it is there. A source closed meanwhile (a reload, the
-// end) does not wait for it: the thread finishes into a promise nobody reads.
-std::future<Resolved> resolve_in_background(const std::string& host, std::uint16_t port) {
-  std::promise<Resolved> promise;
-  std::future<Resolved> future = promise.get_future();
-  try {
-    std::thread([promise = std::move(promise), host, port]() mutable {
-      promise.set_value(resolve(host, port));
-    }).detach();
-  } catch (const std::system_error& e) {
-    std::promise<Resolved> failed;
-    future = failed.get_future();
-    failed.set_value(Resolved{{}, std::string{"cannot start a resolver thread: "} + e.what()});
-  }
-  return future;
-}
-
 // A connected, non-blocking UDP socket with kernel receive timestamps; `error` says why not.
 Socket open_socket(const Address& address, std::string& error) {
   sockaddr_storage storage;
@@ -219,6 +147,7 @@ Socket open_socket(const Address& address, std::string& error) {
 struct Association {
   Socket socket;
   std::optional<Address> address;
+  std::optional<Address> peer;  // where the socket sends: the address, or where NTS-KE said
   std::unique_ptr<upstream::Authentication> authentication;  // null: none
 };
 
@@ -297,6 +226,10 @@ class UpstreamSource final : public Source {
     for (Entry& entry : entries_) resolve(entry, raw);
     for (const std::size_t i : ensemble_.due(raw)) send(i);
     take_ensemble_notices();
+    for (Association& a : associations_) {
+      if (!a.authentication) continue;
+      for (Notice& n : a.authentication->take_notices()) notice(n.level, std::move(n.event), std::move(n.fields));
+    }
     if (const std::optional<Drift> drift = ensemble_.drift_to_save(raw)) save(*drift);
     return estimate;
   }
@@ -379,6 +312,7 @@ class UpstreamSource final : public Source {
     }
     a.socket = std::move(socket);
     a.address = address;
+    a.peer = address;
     a.authentication = authentication_ ? authentication_(entry.settings, address) : nullptr;
     ensemble_.assign(slot, {entry.settings.text, address.to_string(), upstream::reference_id(address)}, why);
   }
@@ -417,6 +351,23 @@ class UpstreamSource final : public Source {
     }
   }
 
+  // Moves the association's socket to where its authentication sends requests, if elsewhere;
+  // false when that socket cannot be opened.
+  bool follow(std::size_t index) {
+    Association& a = associations_[index];
+    const std::optional<Address> wanted = a.authentication->destination();
+    if (!wanted || wanted == a.peer) return true;
+    std::string error;
+    Socket socket = open_socket(*wanted, error);
+    if (!socket) {
+      ensemble_.network_error(index, error);
+      return false;
+    }
+    a.socket = std::move(socket);
+    a.peer = wanted;
+    return true;
+  }
+
   void send(std::size_t index) {
     Association& association = associations_[index];
     upstream::Request request;
@@ -430,8 +381,11 @@ class UpstreamSource final : public Source {
     std::copy(header.begin(), header.end(), packet.begin());
     std::size_t length = header.size();
     // A request that cannot be authenticated yet is a request without a reply: reach says so.
-    const bool ready = !association.authentication || association.authentication->ready();
-    if (ready && association.authentication) length = association.authentication->seal(packet);
+    bool ready = !association.authentication || (association.authentication->ready() && follow(index));
+    if (ready && association.authentication) {
+      length = association.authentication->seal(packet);
+      ready = length != 0;
+    }
     const ClockPair now = read_clock_pair();
     request.sent_realtime = now.realtime;
     request.sent_raw = now.raw;
