@@ -434,6 +434,14 @@ void Ensemble::assign(std::size_t slot, ServerIdentity identity, const std::stri
   old = std::move(fresh);
 }
 
+void Ensemble::moved(std::size_t slot, std::string address, std::uint32_t reference_id) {
+  Server& s = servers_[slot];
+  notice(Notice::Level::info, "source_moved",
+         {{"server", s.identity.name}, {"old_address", s.identity.address}, {"address", address}});
+  s.identity.address = std::move(address);
+  s.identity.reference_id = reference_id;
+}
+
 void Ensemble::explain_vacancy(std::size_t slot, std::string why) {
   Server& s = servers_[slot];
   if (s.identity.vacant()) s.why = std::move(why);

@@ -66,6 +66,9 @@ class Ensemble {
   // The slot starts afresh with another address (or its first), as a new association: no
   // samples, no reach, a burst; logged with the old address and `why`.
   void assign(std::size_t slot, ServerIdentity identity, const std::string& why);
+  // The slot's server now answers at another address (NTS-KE named it): the same server, so its
+  // samples stay; reports and the refid name the new address.
+  void moved(std::size_t slot, std::string address, std::uint32_t reference_id);
   // What a vacant slot's row says, e.g. why its name gave no address.
   void explain_vacancy(std::size_t slot, std::string why);
   // The socket reported an error for the last request (ECONNREFUSED: nobody listens there).

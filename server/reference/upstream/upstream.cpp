@@ -365,6 +365,7 @@ class UpstreamSource final : public Source {
     }
     a.socket = std::move(socket);
     a.peer = wanted;
+    ensemble_.moved(index, wanted->to_string(), upstream::reference_id(*wanted));
     return true;
   }
 

@@ -312,6 +312,25 @@ TEST_CASE("ensemble: a replaced association starts afresh, the old address named
   CHECK(e.report()[1].reach != 0);
 }
 
+TEST_CASE("ensemble: a server that moved (NTS-KE named another address) keeps its samples, named anew") {
+  World world(kStart, 0, microseconds{0});
+  world.servers = {off(microseconds{0})};
+  Ensemble e = ensemble(1, 1);
+  std::vector<Notice> log;
+  REQUIRE(lock(world, e) > 0);
+  const reference::SourceReport before = e.report()[0];
+  e.moved(0, "192.0.2.77:123", 0xC000024D);
+  const auto moved = events(e, log, "source_moved");
+  REQUIRE(moved.size() == 1);
+  CHECK(field(moved[0], "address") == "192.0.2.77:123");
+  const reference::SourceReport after = e.report()[0];
+  CHECK(after.address == "192.0.2.77:123");
+  CHECK(after.reach == before.reach);
+  CHECK(after.state == before.state);
+  CHECK(e.identity(0).reference_id == 0xC000024D);
+  CHECK(world.tick(e).reference_id == 0xC000024D);  // what replies name it by
+}
+
 TEST_CASE("ensemble: a server whose refid is one of our own addresses is refused as a loop, and recovers") {
   World world(kStart, 0, microseconds{0});
   world.servers = {off(microseconds{0}), off(microseconds{0})};
