@@ -36,7 +36,11 @@ def wait_for(predicate, timeout, step=0.2):
 
 def header(port):
     reply = harness.request(("127.0.0.1", port), harness.ntp_request(), timeout=1)
-    return harness.decode(reply) if reply else None
+    if reply is None:
+        return None
+    fields = harness.decode(reply)
+    fields["refid_raw"] = reply[12:16]
+    return fields
 
 
 class ChronydServer:
@@ -208,6 +212,8 @@ class UpstreamAuthentication(unittest.TestCase):
         synchronized, waited = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 30)
         self.assertTrue(synchronized, daemon.log())
         self.assertEqual(synchronized["stratum"], 3, synchronized)
+        # Replies name the server NTP really went to, so its loop detection works.
+        self.assertEqual(synchronized["refid_raw"], socket.inet_aton("127.0.0.2"), synchronized)
         print(f"synchronized over NTS after {waited:.1f} s more")
         self.assertGreater(relay.relayed, 0)
         source = self.sources()[0]
@@ -215,7 +221,7 @@ class UpstreamAuthentication(unittest.TestCase):
         self.assertEqual(source.get("unauthentic", 0), 0, source)
         stats = server.serverstats()
         self.assertEqual(stats["NTS-KE connections accepted"], 1, stats)
-        self.assertEqual(stats.get("Authenticated NTP packets", stats.get("NTS-NTP packets accepted", 1)) > 0, True, stats)
+        self.assertGreater(stats["Authenticated NTP packets"], 0, stats)
 
         # Tampered replies: each dropped and counted, the source unreachable, nothing served from it.
         relay.tamper = True
@@ -265,8 +271,9 @@ class UpstreamAuthentication(unittest.TestCase):
         self.assertTrue(failed, daemon.log())
         self.assertIn("certificate", failed[0]["error"], failed)
         print(f"\nanother CA: {failed[0]['error']}")
-        self.assertEqual(server.serverstats()["NTS-NTP packets accepted"] if "NTS-NTP packets accepted" in
-                         server.serverstats() else 0, 0)
+        stats = server.serverstats()
+        self.assertEqual(stats["NTS-KE connections accepted"], 1, stats)  # the handshake, refused by smeard
+        self.assertEqual(stats["Authenticated NTP packets"], 0, stats)
         self.assertEqual(header(daemon.port)["leap"], 3)
         daemon.stop()
 
