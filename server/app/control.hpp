@@ -15,16 +15,16 @@
 #include "config/config.hpp"
 #include "server/app/hardware_clocks.hpp"
 #include "server/app/leap_watcher.hpp"
-#include "server/app/nts_files.hpp"
 #include "server/app/references.hpp"
 #include "server/app/serving_state.hpp"
 #include "server/io/file.hpp"
-#include "server/io/nts_ke.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/worker.hpp"
 #include "server/metrics/http.hpp"
 #include "server/metrics/status.hpp"
 #include "server/ntp/client_history.hpp"
+#include "server/nts/files.hpp"
+#include "server/nts/ke_server.hpp"
 
 namespace app {
 

@@ -24,10 +24,8 @@
 
 #include "server/app/control.hpp"
 #include "server/app/log.hpp"
-#include "server/app/nts_files.hpp"
 #include "server/app/privilege.hpp"
 #include "server/counting/counters.hpp"
-#include "server/io/nts_ke.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/sandbox.hpp"
 #include "server/io/service_manager.hpp"
@@ -35,6 +33,8 @@
 #include "server/io/udp_socket.hpp"
 #include "server/io/worker.hpp"
 #include "server/metrics/http.hpp"
+#include "server/nts/files.hpp"
+#include "server/nts/ke_server.hpp"
 #include "server/reference/clocks.hpp"
 #include "server/reference/kernel.hpp"
 

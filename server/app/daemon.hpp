@@ -14,11 +14,11 @@
 
 #include "config/config.hpp"
 #include "server/app/control.hpp"
-#include "server/io/nts_ke.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/worker.hpp"
 #include "server/metrics/http.hpp"
 #include "server/ntp/client_history.hpp"
+#include "server/nts/ke_server.hpp"
 
 namespace app {
 

@@ -10,9 +10,9 @@
 #include "server/app/keys_file.hpp"
 #include "server/app/leap_watcher.hpp"
 #include "server/app/log.hpp"
-#include "server/app/nts_files.hpp"
 #include "server/io/file.hpp"
 #include "server/io/hardware_timestamps.hpp"
+#include "server/nts/files.hpp"
 #include "server/reference/clocks.hpp"
 
 namespace {

@@ -22,11 +22,11 @@
 
 #include "server/ctl/arguments.hpp"
 #include "server/ctl/target.hpp"
-#include "server/reference/clocks.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/ntp/client.hpp"
-#include "server/ntp/nts_fields.hpp"
 #include "server/nts/aead.hpp"
+#include "server/nts/fields.hpp"
+#include "server/reference/clocks.hpp"
 
 namespace ctl {
 

@@ -20,10 +20,10 @@
 #include "server/ntp/client_address.hpp"
 #include "server/ntp/client_history.hpp"
 #include "server/ntp/interleaved.hpp"
-#include "server/ntp/nts_fields.hpp"
 #include "server/ntp/packet.hpp"
 #include "server/ntp/rate_limit.hpp"
 #include "server/ntp/snapshot.hpp"
+#include "server/nts/fields.hpp"
 
 namespace ntp {
 

@@ -11,7 +11,7 @@
 #include "tests/unit/server/ntp/allocations.hpp"
 #include "tests/unit/server/ntp/bytes.hpp"
 #include "tests/unit/server/ntp/decision.hpp"
-#include "tests/unit/server/ntp/nts_client.hpp"
+#include "tests/unit/server/nts/ntp_client.hpp"
 
 using ntp::DropReason;
 using ntp::Mode;

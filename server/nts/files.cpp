@@ -1,4 +1,4 @@
-#include "server/app/nts_files.hpp"
+#include "server/nts/files.hpp"
 
 #include "server/io/file.hpp"
 #include "server/nts/master_key.hpp"

@@ -8,10 +8,10 @@
 #include <random>
 #include <vector>
 
-#include "server/ntp/nts_fields.hpp"
 #include "server/ntp/packet.hpp"
 #include "server/nts/aead.hpp"
 #include "server/nts/cookie.hpp"
+#include "server/nts/fields.hpp"
 
 namespace nts_client {
 

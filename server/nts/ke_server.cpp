@@ -1,4 +1,4 @@
-#include "server/io/nts_ke.hpp"
+#include "server/nts/ke_server.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,8 +20,8 @@
 #include <ctime>
 #include <stdexcept>
 
-#include "server/nts/ke_records.hpp"
 #include "server/ntp/client_address.hpp"
+#include "server/nts/ke_records.hpp"
 
 namespace io {
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "server/io/nts_ke.hpp"
+#include "server/nts/ke_server.hpp"
 
 namespace app {
 

@@ -1,4 +1,4 @@
-#include "server/ntp/nts_fields.hpp"
+#include "server/nts/fields.hpp"
 
 #include <openssl/crypto.h>
 

@@ -1,6 +1,6 @@
 // The NTS-KE server against a client made here with OpenSSL, over loopback, with a throwaway
 // self-signed certificate.
-#include "server/io/nts_ke.hpp"
+#include "server/nts/ke_server.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // NTS on the NTP port: a request built as an NTS client (chrony) builds it, checked; the reply
 // opened as that client opens it; every tampered byte refused.
-#include "server/ntp/nts_fields.hpp"
+#include "server/nts/fields.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "server/ntp/packet.hpp"
-#include "tests/unit/server/ntp/nts_client.hpp"
+#include "tests/unit/server/nts/ntp_client.hpp"
 
 namespace {
 
