@@ -19,7 +19,7 @@ namespace {
 std::vector<std::optional<io::FileSignature>> nts_signatures(const config::Config& config) {
   std::vector<std::optional<io::FileSignature>> signatures;
   if (config.nts) {
-    for (const std::string& path : nts_paths(*config.nts)) signatures.push_back(io::file_signature(path));
+    for (const std::string& path : nts::file_paths(*config.nts)) signatures.push_back(io::file_signature(path));
   }
   return signatures;
 }
@@ -120,21 +120,21 @@ std::string client_text(const ntp::ClientAddress& client) {
 }
 
 // Clients check the certificate's dates: one out of them fails every key establishment.
-void log_certificate(const config::Nts& nts, const LoadedNts& loaded) {
+void log_certificate(const config::Nts& nts, const nts::LoadedFiles& loaded) {
   if (!loaded.certificate) return;
-  const io::CertificateValidity& c = *loaded.certificate;
-  switch (judge_dates(c, reference::realtime_now())) {
-    case CertificateDates::expired:
+  const nts::CertificateValidity& c = *loaded.certificate;
+  switch (nts::judge_dates(c, reference::realtime_now())) {
+    case nts::CertificateDates::expired:
       log(Level::warning, "nts_certificate_expired",
           {{"file", nts.certificate}, {"expired", leapdb::format_rfc3339(c.not_after)},
            {"detail", "NTS clients refuse it: every key establishment fails until it is renewed"}});
       break;
-    case CertificateDates::not_yet_valid:
+    case nts::CertificateDates::not_yet_valid:
       log(Level::warning, "nts_certificate_not_yet_valid",
           {{"file", nts.certificate}, {"valid_from", leapdb::format_rfc3339(c.not_before)},
            {"detail", "NTS clients refuse it until then (or this clock is behind)"}});
       break;
-    case CertificateDates::valid:
+    case nts::CertificateDates::valid:
       log(Level::info, "nts_certificate", {{"file", nts.certificate}, {"expires", leapdb::format_rfc3339(c.not_after)}});
       break;
   }
@@ -171,7 +171,7 @@ bool Control::prepare() {
   if (config_.keys) log(Level::info, "keys", {{"file", *config_.keys}, {"keys", std::to_string(keys_->keys().size())}});
   if (config_.nts) {
     nts_signatures_ = nts_signatures(config_);
-    nts_ = load_nts(*config_.nts);
+    nts_ = nts::load_files(*config_.nts);
     if (!nts_.tls) {
       for (const std::string& problem : nts_.problems) log(Level::error, "nts_failed", {{"problem", problem}});
       return false;
@@ -298,9 +298,9 @@ void Control::reload(std::string_view reason) {
   // So are the NTS certificate, key and cookie secret: a renewed certificate takes effect here.
   // Signatures are taken before reading, so a file replaced while it is read is seen as changed next time.
   auto candidate_nts_signatures = nts_signatures(candidate);
-  LoadedNts nts;
+  nts::LoadedFiles nts;
   if (candidate.nts) {
-    nts = load_nts(*candidate.nts);
+    nts = nts::load_files(*candidate.nts);
     if (!nts.tls) {
       refuse(reason, nts.problems);
       return;
@@ -394,9 +394,9 @@ metrics::Status Control::status() const {
   return status;
 }
 
-std::shared_ptr<const io::NtsKeState> Control::nts_ke_state() const {
+std::shared_ptr<const nts::KeState> Control::nts_ke_state() const {
   if (!config_.nts || nts_keys_.empty()) return nullptr;
-  auto state = std::make_shared<io::NtsKeState>();
+  auto state = std::make_shared<nts::KeState>();
   state->tls = nts_.tls;
   state->cookie_key = nts_keys_.front();
   for (const config::NtsKeListener& listener : config_.nts->listeners) {
@@ -425,9 +425,9 @@ void Control::rotate_nts_keys(bool force) {
 std::optional<metrics::NtsStatus> Control::nts_status() const {
   if (!config_.nts || !nts_period_) return std::nullopt;
   metrics::NtsStatus nts;
-  for (std::size_t i = 0; i < io::kNtsKeOutcomeCount; ++i) {
+  for (std::size_t i = 0; i < nts::kKeOutcomeCount; ++i) {
     const std::uint64_t n = nts_ke_ ? nts_ke_->counters().sessions[i].load(std::memory_order_relaxed) : 0;
-    nts.ke_sessions.emplace_back(std::string{io::to_string(static_cast<io::NtsKeOutcome>(i))}, n);
+    nts.ke_sessions.emplace_back(std::string{nts::to_string(static_cast<nts::KeOutcome>(i))}, n);
   }
   if (nts_ke_) {
     nts.cookies_issued = nts_ke_->counters().cookies_issued.load(std::memory_order_relaxed);

@@ -49,12 +49,12 @@ class Control {
   metrics::HttpResponse serve_http(std::string_view path) const;
   // What the NTS-KE server hands out: the certificate, the current cookie key and, per KE
   // listener, the timescale and NTP port; null without NTS.
-  std::shared_ptr<const io::NtsKeState> nts_ke_state() const;
+  std::shared_ptr<const nts::KeState> nts_ke_state() const;
   // Whether some interface stamps in hardware: the listener sockets then ask for hardware
   // stamps too (io::kHardwareTimestampingFlags). Known once prepare() has run.
   bool any_hardware_timestamps() const { return hardware_.any_hardware(); }
   // The NTS-KE server the daemon runs, told of each new certificate and cookie key.
-  void attach_nts_ke(io::NtsKeServer* server) { nts_ke_ = server; }
+  void attach_nts_ke(nts::KeServer* server) { nts_ke_ = server; }
 
  private:
   LeapWatcher::Acceptor acceptor(const config::Config& config, ServingPlan& plan);
@@ -91,13 +91,13 @@ class Control {
   std::uint8_t history_generation_ = 0;
   bool history_purge_pending_ = false;
   std::shared_ptr<const ntp::KeyRing> keys_ = std::make_shared<const ntp::KeyRing>();
-  LoadedNts nts_;
+  nts::LoadedFiles nts_;
   // Certificate, key and cookie secret as last read: a renewed certificate or a rotated Secret
   // is picked up without a SIGHUP.
   std::vector<std::optional<io::FileSignature>> nts_signatures_;
   std::vector<nts::CookieKey> nts_keys_;  // current period's first; empty without NTS
   std::optional<std::uint32_t> nts_period_;
-  io::NtsKeServer* nts_ke_ = nullptr;
+  nts::KeServer* nts_ke_ = nullptr;
   bool rate_tables_ = config_.ratelimit.enabled;  // the workers' tables were allocated at start
   HardwareClocks hardware_{io::kernel_timestamp_driver()};
   bool hardware_sockets_ = false;  // the sockets were opened asking for hardware stamps

@@ -58,7 +58,7 @@ class Daemon {
   std::vector<std::string> steering_;  // per listener, how clients reach its workers
   Control control_;
   metrics::HttpServer http_;
-  std::unique_ptr<io::NtsKeServer> nts_ke_;
+  std::unique_ptr<nts::KeServer> nts_ke_;
   std::vector<std::jthread> threads_;  // last: joined before anything they use goes
 };
 

@@ -70,7 +70,7 @@ struct Worker::Buffers {
   alignas(cmsghdr) std::array<std::array<std::byte, kControlLength>, kBatch> error_control;
   std::array<mmsghdr, kBatch> error_headers;
   // Fresh randomness for NTS replies (nonces), one getrandom() for up to kBatch of them.
-  std::array<std::array<std::byte, ntp::kReplyRandomness>, kBatch> nts_randomness;
+  std::array<std::array<std::byte, nts::kReplyRandomness>, kBatch> nts_randomness;
   unsigned nts_randomness_used = kBatch;
 };
 

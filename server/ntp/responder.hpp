@@ -66,7 +66,7 @@ struct Tables {
   Authenticator* authenticator = nullptr;  // this worker's, for the snapshot's key ring
   // Fresh random bytes for this request's NTS reply (its nonce, its cookies' nonces); without
   // them NTS fields are ignored.
-  const std::array<std::byte, kReplyRandomness>* nts_randomness = nullptr;
+  const std::array<std::byte, nts::kReplyRandomness>* nts_randomness = nullptr;
   InterleavedTable* interleaved = nullptr;  // this worker's; without it every reply is basic
 };
 
@@ -83,7 +83,7 @@ enum class Kiss : std::uint32_t { deny = kKissDeny, rate = kKissRate, crypto_nak
 struct TimeReply {
   std::size_t length = kHeaderLength;
   std::size_t mac_key = KeyRing::npos;  // a symmetric-key MAC with this key of the ring, or
-  std::optional<NtsSeal> nts;           // NTS's authenticator, sealed over the fresh cookies
+  std::optional<nts::ReplySeal> nts;    // NTS's authenticator, sealed over the fresh cookies
   // Interleaved mode (RFC 9769): the request asked for it, so save this reply's receive and
   // transmit timestamps once it is stamped; and when the previous reply's were found, the
   // transmit timestamp it left with, to send instead of this reply's own.
@@ -99,7 +99,7 @@ struct KissOfDeath {
   std::size_t mac_key = KeyRing::npos;
 };
 
-// A KoD header with code NTSN (kKissNtsNak) and the request's unique identifier: a cookie or
+// A KoD header with code NTSN (nts::kKissNtsNak) and the request's unique identifier: a cookie or
 // authenticator that failed, or a cookie for another timescale. The client goes back to key
 // establishment, which hands it to its own listener.
 struct NtsNak {

@@ -43,7 +43,7 @@ TEST_CASE("count: plain and MAC-signed time count nothing of their own; NTS time
   CHECK(counted(decision_of(ntp::TimeReply{68, 0, std::nullopt, false, std::nullopt})) == Totals{});
   Totals expected;
   expected.nts_ok = 1;
-  CHECK(counted(decision_of(ntp::TimeReply{200, ntp::KeyRing::npos, ntp::NtsSeal{}, false, std::nullopt})) ==
+  CHECK(counted(decision_of(ntp::TimeReply{200, ntp::KeyRing::npos, nts::ReplySeal{}, false, std::nullopt})) ==
         expected);
 }
 
