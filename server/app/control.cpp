@@ -17,11 +17,8 @@ namespace app {
 namespace {
 
 std::vector<std::optional<io::FileSignature>> nts_signatures(const config::Config& config) {
-  std::vector<std::optional<io::FileSignature>> signatures;
-  if (config.nts) {
-    for (const std::string& path : nts::file_paths(*config.nts)) signatures.push_back(io::file_signature(path));
-  }
-  return signatures;
+  if (!config.nts) return {};
+  return nts::file_signatures(*config.nts);
 }
 
 // What an operator must see about the timescales being served: loudly for rehearsals and a
@@ -213,7 +210,7 @@ ntp::Snapshot Control::snapshot() const {
                                                           std::max(precision_, estimate_.precision), reading});
   next.history_generation = history_generation_;
   next.keys = keys_;
-  next.nts_keys = nts_keys_;
+  next.nts_keys = cookie_keys_.keys();
   next.hardware = hardware_.table();
   // Rate-limit tables exist only if rate limiting was on at start.
   next.policy.rate_limit.enabled = next.policy.rate_limit.enabled && rate_tables_;
@@ -395,35 +392,26 @@ metrics::Status Control::status() const {
 }
 
 std::shared_ptr<const nts::KeState> Control::nts_ke_state() const {
-  if (!config_.nts || nts_keys_.empty()) return nullptr;
-  auto state = std::make_shared<nts::KeState>();
-  state->tls = nts_.tls;
-  state->cookie_key = nts_keys_.front();
-  for (const config::NtsKeListener& listener : config_.nts->listeners) {
-    state->endpoints.push_back({nts::timescale_id(listener.timescale), listener.server, listener.port});
-  }
-  return state;
+  if (!config_.nts || cookie_keys_.keys().empty()) return nullptr;
+  return nts::ke_state(*config_.nts, nts_.tls, cookie_keys_.keys().front());
 }
 
 void Control::rotate_nts_keys(bool force) {
   if (!config_.nts) {
-    nts_keys_.clear();
-    nts_period_.reset();
+    cookie_keys_.clear();
     return;
   }
-  const std::int64_t rotation = config_.nts->rotation.count() / 1'000'000'000;
-  const std::int64_t now = reference::realtime_now().time_since_epoch().count() / 1'000'000'000;
-  const std::uint32_t period = nts::cookie_period_at(rotation, now);
-  if (!force && nts_period_ == period) return;
-  nts_keys_ = nts::cookie_keys_at(nts_.secret, rotation, now);
-  nts_period_ = period;
+  if (!cookie_keys_.rotate(nts_.secret, config_.nts->rotation, reference::realtime_now(), force)) return;
   if (nts_ke_) nts_ke_->publish(nts_ke_state());
-  log(Level::info, "nts_cookie_key", {{"period", std::to_string(period)}, {"rotation_s", std::to_string(rotation)},
-                                      {"accepted_periods", std::to_string(nts_keys_.size())}});
+  log(Level::info, "nts_cookie_key",
+      {{"period", std::to_string(*cookie_keys_.period())},
+       {"rotation_s", std::to_string(config_.nts->rotation.count() / 1'000'000'000)},
+       {"accepted_periods", std::to_string(cookie_keys_.keys().size())}});
 }
 
 std::optional<metrics::NtsStatus> Control::nts_status() const {
-  if (!config_.nts || !nts_period_) return std::nullopt;
+  const std::optional<std::uint32_t> period = cookie_keys_.period();
+  if (!config_.nts || !period) return std::nullopt;
   metrics::NtsStatus nts;
   for (std::size_t i = 0; i < nts::kKeOutcomeCount; ++i) {
     const std::uint64_t n = nts_ke_ ? nts_ke_->counters().sessions[i].load(std::memory_order_relaxed) : 0;
@@ -435,9 +423,9 @@ std::optional<metrics::NtsStatus> Control::nts_status() const {
   }
   const double rotation = static_cast<double>(config_.nts->rotation.count()) / 1e9;
   const double now = static_cast<double>(reference::realtime_now().time_since_epoch().count()) / 1e9;
-  nts.cookie_key_period = *nts_period_;
+  nts.cookie_key_period = *period;
   nts.rotation_seconds = rotation;
-  nts.cookie_key_age_seconds = now - static_cast<double>(*nts_period_) * rotation;
+  nts.cookie_key_age_seconds = now - static_cast<double>(*period) * rotation;
   if (nts_.certificate) {
     nts.certificate_expiry = static_cast<double>(nts_.certificate->not_after.time_since_epoch().count()) / 1e9;
   }

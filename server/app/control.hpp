@@ -23,6 +23,7 @@
 #include "server/metrics/http.hpp"
 #include "server/metrics/status.hpp"
 #include "server/ntp/client_history.hpp"
+#include "server/nts/cookie_keeper.hpp"
 #include "server/nts/files.hpp"
 #include "server/nts/ke_server.hpp"
 
@@ -95,8 +96,7 @@ class Control {
   // Certificate, key and cookie secret as last read: a renewed certificate or a rotated Secret
   // is picked up without a SIGHUP.
   std::vector<std::optional<io::FileSignature>> nts_signatures_;
-  std::vector<nts::CookieKey> nts_keys_;  // current period's first; empty without NTS
-  std::optional<std::uint32_t> nts_period_;
+  nts::CookieKeeper cookie_keys_;  // none without NTS
   nts::KeServer* nts_ke_ = nullptr;
   bool rate_tables_ = config_.ratelimit.enabled;  // the workers' tables were allocated at start
   HardwareClocks hardware_{io::kernel_timestamp_driver()};

@@ -40,4 +40,10 @@ std::vector<std::string> file_paths(const config::Nts& nts) {
   return {nts.certificate, nts.private_key, nts.cookie_key_file};
 }
 
+std::vector<std::optional<io::FileSignature>> file_signatures(const config::Nts& nts) {
+  std::vector<std::optional<io::FileSignature>> signatures;
+  for (const std::string& path : file_paths(nts)) signatures.push_back(io::file_signature(path));
+  return signatures;
+}
+
 }  // namespace nts

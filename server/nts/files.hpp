@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "server/io/file.hpp"
 #include "server/nts/ke_server.hpp"
 
 namespace nts {
@@ -29,5 +30,7 @@ CertificateDates judge_dates(const nts::CertificateValidity& certificate, leapdb
 
 // The files NTS reads, reread at every reload: certificate, private key, cookie key file.
 std::vector<std::string> file_paths(const config::Nts& nts);
+// Theirs, in that order: one that changes on disk is reread without a SIGHUP.
+std::vector<std::optional<io::FileSignature>> file_signatures(const config::Nts& nts);
 
 }  // namespace nts

@@ -267,6 +267,17 @@ std::optional<CertificateValidity> certificate_validity(SSL_CTX* tls) {
   return CertificateValidity{*not_before, *not_after};
 }
 
+std::shared_ptr<const KeState> ke_state(const config::Nts& nts, std::shared_ptr<SSL_CTX> tls,
+                                        const CookieKey& cookie_key) {
+  auto state = std::make_shared<KeState>();
+  state->tls = std::move(tls);
+  state->cookie_key = cookie_key;
+  for (const config::NtsKeListener& listener : nts.listeners) {
+    state->endpoints.push_back({timescale_id(listener.timescale), listener.server, listener.port});
+  }
+  return state;
+}
+
 io::UniqueFd open_ke_socket(const config::SocketAddress& address, std::string& error) {
   const bool v6 = address.family == config::SocketAddress::Family::ipv6;
   io::UniqueFd fd{::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};

@@ -58,6 +58,11 @@ struct CertificateValidity {
 };
 std::optional<CertificateValidity> certificate_validity(SSL_CTX* tls);
 
+// What the KE listeners of `nts` hand out: `tls`, `cookie_key` to seal with, and each listener's
+// timescale, Server and Port records.
+std::shared_ptr<const KeState> ke_state(const config::Nts& nts, std::shared_ptr<SSL_CTX> tls,
+                                        const CookieKey& cookie_key);
+
 struct KeLimits {
   std::size_t max_connections = 256;                  // concurrent; beyond: accepted and closed at once
   std::chrono::milliseconds handshake_timeout{5000};  // the whole exchange: handshake, request, response

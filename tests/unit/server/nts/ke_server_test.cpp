@@ -518,3 +518,23 @@ TEST_CASE("nts-ke: clients at once are served side by side") {
   for (auto& client : clients) CHECK(records_of(client->exchange(ntpv4_request())).size() == 13);
   CHECK(wait_until([&] { return running.count(nts::KeOutcome::ok) == 12; }));
 }
+
+TEST_CASE("the KE state: each listener's timescale, Server and Port records, and the key that seals") {
+  config::Nts nts;
+  nts.listeners.resize(2);
+  nts.listeners[0].timescale = "google";
+  nts.listeners[0].server = "ntp.example.net";
+  nts.listeners[0].port = 4123;
+  nts.listeners[1].timescale = "utc";
+  const auto state = nts::ke_state(nts, nullptr, test_cookie_key());
+  CHECK(state->tls == nullptr);
+  CHECK(state->cookie_key.period == 41);
+  CHECK(state->cookie_key.key == test_cookie_key().key);
+  REQUIRE(state->endpoints.size() == 2);
+  CHECK(state->endpoints[0].timescale_id == nts::timescale_id("google"));
+  CHECK(state->endpoints[0].server == "ntp.example.net");
+  CHECK(state->endpoints[0].port == std::optional<std::uint16_t>{4123});
+  CHECK(state->endpoints[1].timescale_id == nts::timescale_id("utc"));
+  CHECK(state->endpoints[1].server.empty());
+  CHECK_FALSE(state->endpoints[1].port.has_value());
+}
