@@ -124,7 +124,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   std::optional<Kiss> kiss;
   nts::RequestCheck nts = nts::RequestCheck::not_nts;
   std::size_t mac_key = KeyRing::npos;
-  nts::Request nts_request;
+  std::optional<nts::Request> nts_request;  // where NTS fields are checked; wipes the keys it opens
   const bool limiting = policy.rate_limit.enabled && tables.limiter != nullptr;
   if (denied(policy.access, request.client)) {
     // KoD DENY within the rate limit, so a spoofed flood cannot reflect off us at full rate.
@@ -170,9 +170,9 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
     // keep their own timescale.
     if (!pinned_elsewhere && !snapshot.nts_keys.empty() && tables.nts_randomness != nullptr &&
         layout.layout->extension_count > 0) {
-      nts = nts::check_request(request.bytes, layout.layout->extensions, snapshot.nts_keys, nts_request);
+      nts = nts::check_request(request.bytes, layout.layout->extensions, snapshot.nts_keys, nts_request.emplace());
       if (nts == nts::RequestCheck::malformed) return drop(DropReason::bad_nts);
-      if (nts == nts::RequestCheck::ok && nts_request.cookie.timescale_id != timescale.nts_id) {
+      if (nts == nts::RequestCheck::ok && nts_request->cookie.timescale_id != timescale.nts_id) {
         decision.pin_violation = true;
         nts = nts::RequestCheck::nak;
       }
@@ -251,12 +251,12 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   // Extension fields we do not implement are ignored, as RFC 7822 asks; the MAC of an
   // authenticated reply is added by sign() once the transmit time is in.
   if (nts == nts::RequestCheck::nak) {
-    decision.outcome = NtsNak{nts::write_nak(reply, nts_request.unique_id)};
+    decision.outcome = NtsNak{nts::write_nak(reply, nts_request->unique_id)};
     return decision;
   }
   if (nts == nts::RequestCheck::ok && !kiss) {
     TimeReply time;
-    time.length = nts::write_reply(reply, request.bytes.size(), nts_request, snapshot.nts_keys.front(),
+    time.length = nts::write_reply(reply, request.bytes.size(), *nts_request, snapshot.nts_keys.front(),
                                    *tables.nts_randomness, time.nts.emplace());
     if (time.length == 0) return drop(DropReason::bad_nts);
     time.save_interleaved = save_interleaved;
@@ -307,6 +307,11 @@ void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision,
   if (mac_key == KeyRing::npos) return;
   authenticator.sign(mac_key, std::span{reply}.first(kHeaderLength),
                      std::span{reply}.subspan(kHeaderLength, decision.reply_length() - kHeaderLength));
+}
+
+void forget_session_key(Decision& decision) {
+  auto* time = std::get_if<TimeReply>(&decision.outcome);
+  if (time != nullptr && time->nts) nts::wipe(time->nts->s2c);
 }
 
 }  // namespace ntp

@@ -145,6 +145,9 @@ Timestamp transmit_timestamp(leapdb::TaiTime transmit, const TimescaleView& time
 // The receive timestamp a reply carries (the key of its interleaved state).
 Timestamp reply_receive(std::span<const std::byte> reply);
 void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator);
+// Wipes the S2C key an NTS reply's decision holds, once sign() has sealed the reply with it: a
+// worker keeps decisions in its buffers until the next batch overwrites them.
+void forget_session_key(Decision& decision);
 
 // The ntpd convention: 254.x.y.z, the low 24 bits the signed offset in 2.22 fixed point.
 std::uint32_t ntpd_smear_refid(leapdb::Nanoseconds offset);

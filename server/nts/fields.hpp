@@ -11,6 +11,7 @@
 
 #include "server/nts/aead.hpp"
 #include "server/nts/cookie.hpp"
+#include "server/nts/secret.hpp"
 
 namespace nts {
 
@@ -43,11 +44,12 @@ RequestCheck check_request(std::span<const std::byte> packet, std::span<const st
 // What seal_reply needs once the header is final.
 struct ReplySeal {
   nts::Aead aead = nts::Aead::aes_siv_cmac_256;
-  std::array<std::byte, nts::kMaxKeyLength> s2c{};
+  std::array<std::byte, nts::kMaxKeyLength> s2c{};  // wiped with the value, or once it has sealed
   std::size_t authenticator_at = 0;  // where the associated data ends
   std::size_t nonce_at = 0;
   std::size_t ciphertext_at = 0;
   std::size_t plaintext_length = 0;
+  ~ReplySeal() { wipe(s2c); }
 };
 
 // Randomness for one reply: its nonce, then one nonce per fresh cookie.

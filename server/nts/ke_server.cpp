@@ -3,7 +3,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -147,19 +146,13 @@ struct Reply {
   std::size_t cookies = 0;
 };
 
-// Wipes the session keys however the reply ends, exceptions included.
-struct Wiped {
-  nts::CookieContents& contents;
-  ~Wiped() { OPENSSL_cleanse(&contents, sizeof contents); }
-};
-
 Reply reply_to(SSL* ssl, const KeState& state, const KeEndpoint& endpoint, const nts::KeRequest& request) {
   nts::KeResponse response{request.ntpv4, request.aead, {}, endpoint.server, endpoint.port};
   // Nothing agreed: the response says which half failed, and there is nothing to seal.
   if (!request.ntpv4 || !request.aead) return {nts::encode_ke_response(response), KeOutcome::bad_request, 0};
   const nts::Aead aead = *request.aead;
+  // Wipes the session keys however the reply ends, exceptions included.
   nts::CookieContents contents{aead, endpoint.timescale_id, {}, {}};
-  const Wiped wiped{contents};
   std::array<unsigned char, kCookiesPerResponse * nts::kCookieNonceLength> nonces{};
   if (!export_key(ssl, aead, kClientToServer, contents.c2s) || !export_key(ssl, aead, kServerToClient, contents.s2c) ||
       RAND_bytes(nonces.data(), static_cast<int>(nonces.size())) != 1) {

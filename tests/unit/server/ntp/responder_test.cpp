@@ -598,6 +598,20 @@ TEST_CASE("NTS: a request with a cookie for this listener's timescale gets time,
   }
 }
 
+TEST_CASE("NTS: once the reply is sealed, forget_session_key() wipes the S2C key its decision held") {
+  std::mt19937_64 random{8915};
+  const auto server = nts_client::server(random);
+  const auto c = nts_client::client(random, server);
+  NtsAnswer a = nts_answer(nts_client::request(random, c, 0), nts_snapshot(server), random);
+  auto* time = std::get_if<ntp::TimeReply>(&a.decision.outcome);
+  REQUIRE(time != nullptr);
+  REQUIRE(time->nts.has_value());
+  CHECK(time->nts->s2c == c.agreed.s2c);
+  ntp::forget_session_key(a.decision);
+  CHECK(std::ranges::all_of(time->nts->s2c, [](std::byte b) { return b == std::byte{0}; }));
+  CHECK(nts_client::open_reply(a.sent, c).size() == 1);  // the reply that left was sealed with it
+}
+
 TEST_CASE("NTS: a cookie for another timescale, or from a rotated-out key, gets an NTS NAK and no time") {
   std::mt19937_64 random{5905};
   const auto server = nts_client::server(random);

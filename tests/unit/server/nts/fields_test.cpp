@@ -5,11 +5,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "server/ntp/packet.hpp"
 #include "tests/unit/server/nts/ntp_client.hpp"
+#include "tests/unit/server/nts/released.hpp"
 
 namespace {
 
@@ -211,4 +213,28 @@ TEST_CASE("write_request: chronyd's layout, and nothing written that does not fi
   nts::ClientRequest wrong_key = fields;
   wrong_key.c2s = wrong_key.c2s.first(16);
   CHECK(nts::write_request(packet, wrong_key) == 0);
+}
+
+TEST_CASE("a checked request and a reply's seal wipe the session keys they hold when they are destroyed") {
+  std::mt19937_64 random{6};
+  const auto s = server(random);
+  const auto c = client(random, s);
+  const auto req = request(random, c, 0);
+  auto checked = std::make_unique<nts::Request>();
+  REQUIRE(check(req, s.keys, *checked) == nts::RequestCheck::ok);
+  auto seal = std::make_unique<nts::ReplySeal>();
+  std::array<std::byte, ntp::kMaxPacketLength> reply{};
+  const std::array<std::byte, nts::kReplyRandomness> randomness{std::byte{1}};
+  REQUIRE(nts::write_reply(reply, req.size(), *checked, s.keys[1], randomness, *seal) > 0);
+  const auto s2c = std::span{c.agreed.s2c}.first(nts::key_length(c.agreed.aead));
+  REQUIRE(std::ranges::equal(std::span{seal->s2c}.first(s2c.size()), s2c));
+  REQUIRE(std::ranges::equal(std::span{checked->cookie.s2c}.first(s2c.size()), s2c));
+  const std::uintptr_t request_at = released::address_of(checked.get());
+  const std::uintptr_t seal_at = released::address_of(seal.get());
+  const released::Watch watch{s2c};
+  checked.reset();
+  seal.reset();
+  CHECK(watch.saw_release_of(request_at));
+  CHECK(watch.saw_release_of(seal_at));
+  CHECK(watch.blocks_holding_pattern() == 0);
 }
