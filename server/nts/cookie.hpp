@@ -50,6 +50,8 @@ struct CookieContents {
 struct CookieKey {
   std::uint32_t period = 0;
   std::array<std::byte, kCookieKeyLength> key{};
+  // Every copy wipes its own: a key rotated out, in a snapshot freed or a KE state replaced.
+  ~CookieKey() { wipe(key); }
 };
 
 // HKDF-SHA256 of the master secret for one rotation period. Empty when the secret is shorter

@@ -7,7 +7,7 @@ namespace nts {
 
 LoadedFiles load_files(const config::Nts& nts) {
   LoadedFiles loaded;
-  const io::FileRead file = io::read_file(nts.cookie_key_file);
+  io::FileRead file = io::read_file(nts.cookie_key_file);
   if (!file.ok()) {
     loaded.problems.push_back(config::Problem{nts.cookie_key_file_location, "nts.cookie_key_file", file.error}.to_string());
   } else if (nts::MasterKeyResult key = nts::parse_master_key(file.bytes); !key.problem.empty()) {
@@ -16,6 +16,7 @@ LoadedFiles load_files(const config::Nts& nts) {
   } else {
     loaded.secret = std::move(key.secret);
   }
+  wipe(std::as_writable_bytes(std::span{file.bytes}));  // the secret, in hex
   nts::TlsLoadProblem problem;
   std::shared_ptr<SSL_CTX> tls = nts::load_tls_context(nts.certificate, nts.private_key, problem);
   if (!tls) {

@@ -12,13 +12,14 @@
 #include "config/config.hpp"
 #include "server/io/file.hpp"
 #include "server/nts/ke_server.hpp"
+#include "server/nts/secret.hpp"
 
 namespace nts {
 
 struct LoadedFiles {
   std::shared_ptr<SSL_CTX> tls;    // null when there are problems
   std::optional<nts::CertificateValidity> certificate;  // the leaf's validity, when it has one
-  std::vector<std::byte> secret;
+  Secret secret;
   std::vector<std::string> problems;  // each naming the file and, for the secret, the line
 };
 

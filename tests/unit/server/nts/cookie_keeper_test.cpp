@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <memory>
+
+#include "tests/unit/server/nts/released.hpp"
 
 namespace {
 
@@ -72,4 +75,23 @@ TEST_CASE("a secret too short gives no keys, but the period is still held") {
   CHECK(keeper.rotate(short_secret, kDay, kTime, false));
   CHECK(keeper.keys().empty());
   CHECK(keeper.period() == 20833u);
+}
+
+TEST_CASE("keys rotated out, and those held when the keeper goes, are wiped") {
+  auto keeper = std::make_unique<nts::CookieKeeper>();
+  REQUIRE(keeper->rotate(kSecret, kDay, kTime, false));
+  std::array<std::byte, nts::kCookieKeyLength> old = keeper->keys()[0].key;
+  std::uintptr_t at = released::address_of(keeper->keys().data());
+  {
+    const released::Watch watch{old};
+    REQUIRE(keeper->rotate(kSecret, kDay, kTime + hours{72}, false));  // none of the three kept
+    CHECK(watch.saw_release_of(at));
+    CHECK(watch.blocks_holding_pattern() == 0);
+  }
+  old = keeper->keys()[0].key;
+  at = released::address_of(keeper->keys().data());
+  const released::Watch watch{old};
+  keeper.reset();
+  CHECK(watch.saw_release_of(at));
+  CHECK(watch.blocks_holding_pattern() == 0);
 }

@@ -154,3 +154,15 @@ TEST_CASE("cookie contents wipe their session keys when they are destroyed") {
     CHECK(watch.blocks_holding_pattern() == 0);
   }
 }
+
+TEST_CASE("a cookie key wipes itself when it is destroyed") {
+  const std::array<std::byte, 32> master{std::byte{9}};
+  auto held = std::make_unique<nts::CookieKey>(nts::derive_cookie_key(master, 7).value());
+  const std::array<std::byte, nts::kCookieKeyLength> copy = held->key;
+  REQUIRE(held->key == copy);
+  const std::uintptr_t at = released::address_of(held.get());
+  const released::Watch watch{copy};
+  held.reset();
+  CHECK(watch.saw_release_of(at));
+  CHECK(watch.blocks_holding_pattern() == 0);
+}

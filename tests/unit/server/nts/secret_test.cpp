@@ -43,3 +43,35 @@ TEST_CASE("the watch sees what a block still holds as it is released") {
   CHECK(watch.saw_release_of(at));
   CHECK(watch.blocks_holding_pattern() == 1);  // an ordinary vector leaves it behind
 }
+
+TEST_CASE("a Secret wipes its buffer when it is destroyed, assigned over, or outgrows it") {
+  const auto secret = pattern();
+  SUBCASE("destroyed") {
+    auto held = std::make_unique<nts::Secret>(secret.begin(), secret.end());
+    REQUIRE(std::ranges::equal(*held, secret));
+    const std::uintptr_t at = released::address_of(held->data());
+    const released::Watch watch{secret};
+    held.reset();
+    CHECK(watch.saw_release_of(at));
+    CHECK(watch.blocks_holding_pattern() == 0);
+  }
+  SUBCASE("assigned over") {
+    nts::Secret held(secret.begin(), secret.end());
+    REQUIRE(std::ranges::equal(held, secret));
+    const std::uintptr_t at = released::address_of(held.data());
+    const released::Watch watch{secret};
+    held = nts::Secret(16, std::byte{1});
+    CHECK(watch.saw_release_of(at));
+    CHECK(watch.blocks_holding_pattern() == 0);
+  }
+  SUBCASE("outgrown") {
+    nts::Secret held(secret.begin(), secret.end());
+    REQUIRE(held.capacity() == held.size());
+    const std::uintptr_t at = released::address_of(held.data());
+    const released::Watch watch{secret};
+    held.push_back(std::byte{0});
+    CHECK(watch.saw_release_of(at));
+    CHECK(watch.blocks_holding_pattern() == 0);
+    CHECK(std::ranges::equal(std::span{held}.first(secret.size()), secret));  // moved on, not lost
+  }
+}
