@@ -174,7 +174,6 @@ bool Control::prepare() {
       return false;
     }
     log_certificate(*config_.nts, nts_);
-    rotate_nts_keys(true);
   }
   auto opened = References::open(config_.reference, precision_, reference::monotonic_raw_now());
   if (const auto* problem = std::get_if<config::Problem>(&opened)) {
@@ -193,12 +192,19 @@ bool Control::prepare() {
   log_serving(config_);
   if (!leaps_->start(reference::realtime_now(), acceptor(config_, plan_))) return false;
   poll_reference();
+  // Cookie periods are counted on the reference's time, known from here on.
+  rotate_nts_keys(true);
   return true;
 }
 
-reference::Served Control::served_at(leapdb::UtcTime reading) const {
+ntp::ReferenceClock Control::reference_clock() const {
   ntp::ReferenceClock clock = plan_.clock;
   if (clock.kind == ntp::ReferenceClock::Kind::system) clock.correction = estimate_.line;
+  return clock;
+}
+
+reference::Served Control::served_at(leapdb::UtcTime reading) const {
+  const ntp::ReferenceClock clock = reference_clock();
   const std::optional<leapdb::TaiTime> updated =
       estimate_.last_update ? std::optional{clock.to_tai(*estimate_.last_update)} : std::nullopt;
   return reference::serve(estimate_, references_->policy(), updated, clock.to_tai(reading), clock.to_tai(origin_));
@@ -401,7 +407,10 @@ void Control::rotate_nts_keys(bool force) {
     cookie_keys_.clear();
     return;
   }
-  if (!cookie_keys_.rotate(nts_.secret, config_.nts->rotation, reference::realtime_now(), force)) return;
+  // The reference's time, not the system clock's: a node whose clock is off still seals and opens
+  // with its fleet's keys.
+  const leapdb::UtcTime now = reference_clock().to_utc(reference::realtime_now());
+  if (!cookie_keys_.rotate(nts_.secret, config_.nts->rotation, now, force)) return;
   if (nts_ke_) nts_ke_->publish(nts_ke_state());
   log(Level::info, "nts_cookie_key",
       {{"period", std::to_string(*cookie_keys_.period())},
@@ -422,7 +431,8 @@ std::optional<metrics::NtsStatus> Control::nts_status() const {
     nts.ke_open_connections = nts_ke_->counters().open_connections.load(std::memory_order_relaxed);
   }
   const double rotation = static_cast<double>(config_.nts->rotation.count()) / 1e9;
-  const double now = static_cast<double>(reference::realtime_now().time_since_epoch().count()) / 1e9;
+  const leapdb::UtcTime reference_now = reference_clock().to_utc(reference::realtime_now());
+  const double now = static_cast<double>(reference_now.time_since_epoch().count()) / 1e9;
   nts.cookie_key_period = *period;
   nts.rotation_seconds = rotation;
   nts.cookie_key_age_seconds = now - static_cast<double>(*period) * rotation;

@@ -63,13 +63,15 @@ class Control {
   void schedule();
   void tick();
   void poll_reference();
+  // The clock snapshots serve from, with the reference's latest correction of the system clock.
+  ntp::ReferenceClock reference_clock() const;
   // The reference's claims as of the system-clock reading, on the TAI axis snapshots serve from.
   reference::Served served_at(leapdb::UtcTime reading) const;
   void report_transitions();
   void report_mixed_clients();
   std::vector<metrics::Traffic> traffic() const;
-  // Derives the cookie keys again when the rotation period has turned (or `force`), and
-  // hands the new current key to the NTS-KE server.
+  // Derives the cookie keys again when the rotation period has turned on the reference's UTC (or
+  // `force`), and hands the new current key to the NTS-KE server.
   void rotate_nts_keys(bool force);
   std::optional<metrics::NtsStatus> nts_status() const;
 

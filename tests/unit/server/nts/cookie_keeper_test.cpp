@@ -7,11 +7,13 @@
 #include <array>
 #include <memory>
 
+#include "server/ntp/snapshot.hpp"
 #include "tests/unit/server/nts/released.hpp"
 
 namespace {
 
 using std::chrono::hours;
+using std::chrono::minutes;
 using std::chrono::seconds;
 
 constexpr leapdb::Nanoseconds kDay = hours{24};
@@ -36,6 +38,22 @@ TEST_CASE("the rotation decision: keys for a new period or a new secret, and not
   CHECK(nts::period_to_derive(20834u, kDay, kNextDay - seconds{1}, false) == 20833u);
   // Another rotation, other periods.
   CHECK(nts::period_to_derive(std::nullopt, hours{1}, kTime, false) == 500'000u);
+}
+
+TEST_CASE("counted on the reference's UTC, a node whose own clock is off derives its fleet's keys") {
+  // At one instant, five minutes into a period: one node's system clock is right, another's is
+  // ten minutes behind, which its reference corrects.
+  const leapdb::UtcTime instant = kNextDay + minutes{5};
+  ntp::ReferenceClock right, behind;
+  behind.correction = {{}, minutes{10}, {}};
+  nts::CookieKeeper a, b;
+  REQUIRE(a.rotate(kSecret, kDay, right.to_utc(instant), false));
+  REQUIRE(b.rotate(kSecret, kDay, behind.to_utc(instant - minutes{10}), false));
+  CHECK(a.period() == 20834u);
+  CHECK(b.period() == a.period());
+  CHECK(b.keys()[0].key == a.keys()[0].key);
+  // On its own clock it would still be sealing with the previous period's key.
+  CHECK(nts::period_to_derive(std::nullopt, kDay, instant - minutes{10}, false) == 20833u);
 }
 
 TEST_CASE("the keeper holds the current period's key first, then the previous and the next period's") {
