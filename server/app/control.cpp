@@ -17,11 +17,8 @@ namespace app {
 namespace {
 
 std::vector<std::optional<io::FileSignature>> nts_signatures(const config::Config& config) {
-  std::vector<std::optional<io::FileSignature>> signatures;
-  if (config.nts) {
-    for (const std::string& path : nts_paths(*config.nts)) signatures.push_back(io::file_signature(path));
-  }
-  return signatures;
+  if (!config.nts) return {};
+  return nts::file_signatures(*config.nts);
 }
 
 // What an operator must see about the timescales being served: loudly for rehearsals and a
@@ -120,21 +117,21 @@ std::string client_text(const ntp::ClientAddress& client) {
 }
 
 // Clients check the certificate's dates: one out of them fails every key establishment.
-void log_certificate(const config::Nts& nts, const LoadedNts& loaded) {
+void log_certificate(const config::Nts& nts, const nts::LoadedFiles& loaded) {
   if (!loaded.certificate) return;
-  const io::CertificateValidity& c = *loaded.certificate;
-  switch (judge_dates(c, reference::realtime_now())) {
-    case CertificateDates::expired:
+  const nts::CertificateValidity& c = *loaded.certificate;
+  switch (nts::judge_dates(c, reference::realtime_now())) {
+    case nts::CertificateDates::expired:
       log(Level::warning, "nts_certificate_expired",
           {{"file", nts.certificate}, {"expired", leapdb::format_rfc3339(c.not_after)},
            {"detail", "NTS clients refuse it: every key establishment fails until it is renewed"}});
       break;
-    case CertificateDates::not_yet_valid:
+    case nts::CertificateDates::not_yet_valid:
       log(Level::warning, "nts_certificate_not_yet_valid",
           {{"file", nts.certificate}, {"valid_from", leapdb::format_rfc3339(c.not_before)},
            {"detail", "NTS clients refuse it until then (or this clock is behind)"}});
       break;
-    case CertificateDates::valid:
+    case nts::CertificateDates::valid:
       log(Level::info, "nts_certificate", {{"file", nts.certificate}, {"expires", leapdb::format_rfc3339(c.not_after)}});
       break;
   }
@@ -171,13 +168,12 @@ bool Control::prepare() {
   if (config_.keys) log(Level::info, "keys", {{"file", *config_.keys}, {"keys", std::to_string(keys_->keys().size())}});
   if (config_.nts) {
     nts_signatures_ = nts_signatures(config_);
-    nts_ = load_nts(*config_.nts);
+    nts_ = nts::load_files(*config_.nts);
     if (!nts_.tls) {
       for (const std::string& problem : nts_.problems) log(Level::error, "nts_failed", {{"problem", problem}});
       return false;
     }
     log_certificate(*config_.nts, nts_);
-    rotate_nts_keys(true);
   }
   auto opened = References::open(config_.reference, precision_, reference::monotonic_raw_now(), keys_);
   if (const auto* problem = std::get_if<config::Problem>(&opened)) {
@@ -196,12 +192,19 @@ bool Control::prepare() {
   log_serving(config_);
   if (!leaps_->start(reference::realtime_now(), acceptor(config_, plan_))) return false;
   poll_reference();
+  // Cookie periods are counted on the reference's time, known from here on.
+  rotate_nts_keys(true);
   return true;
 }
 
-reference::Served Control::served_at(leapdb::UtcTime reading) const {
+ntp::ReferenceClock Control::reference_clock() const {
   ntp::ReferenceClock clock = plan_.clock;
   if (clock.kind == ntp::ReferenceClock::Kind::system) clock.correction = estimate_.line;
+  return clock;
+}
+
+reference::Served Control::served_at(leapdb::UtcTime reading) const {
+  const ntp::ReferenceClock clock = reference_clock();
   const std::optional<leapdb::TaiTime> updated =
       estimate_.last_update ? std::optional{clock.to_tai(*estimate_.last_update)} : std::nullopt;
   return reference::serve(estimate_, references_->policy(), updated, clock.to_tai(reading), clock.to_tai(origin_));
@@ -213,7 +216,7 @@ ntp::Snapshot Control::snapshot() const {
                                                           std::max(precision_, estimate_.precision), reading});
   next.history_generation = history_generation_;
   next.keys = keys_;
-  next.nts_keys = nts_keys_;
+  next.nts_keys = cookie_keys_.keys();
   next.hardware = hardware_.table();
   // Rate-limit tables exist only if rate limiting was on at start.
   next.policy.rate_limit.enabled = next.policy.rate_limit.enabled && rate_tables_;
@@ -299,9 +302,9 @@ void Control::reload(std::string_view reason) {
   // So are the NTS certificate, key and cookie secret: a renewed certificate takes effect here.
   // Signatures are taken before reading, so a file replaced while it is read is seen as changed next time.
   auto candidate_nts_signatures = nts_signatures(candidate);
-  LoadedNts nts;
+  nts::LoadedFiles nts;
   if (candidate.nts) {
-    nts = load_nts(*candidate.nts);
+    nts = nts::load_files(*candidate.nts);
     if (!nts.tls) {
       refuse(reason, nts.problems);
       return;
@@ -395,50 +398,45 @@ metrics::Status Control::status() const {
   return status;
 }
 
-std::shared_ptr<const io::NtsKeState> Control::nts_ke_state() const {
-  if (!config_.nts || nts_keys_.empty()) return nullptr;
-  auto state = std::make_shared<io::NtsKeState>();
-  state->tls = nts_.tls;
-  state->cookie_key = nts_keys_.front();
-  for (const config::NtsKeListener& listener : config_.nts->listeners) {
-    state->endpoints.push_back({nts::timescale_id(listener.timescale), listener.server, listener.port});
-  }
-  return state;
+std::shared_ptr<const nts::KeState> Control::nts_ke_state() const {
+  if (!config_.nts || cookie_keys_.keys().empty()) return nullptr;
+  return nts::ke_state(*config_.nts, nts_.tls, cookie_keys_.keys().front());
 }
 
 void Control::rotate_nts_keys(bool force) {
   if (!config_.nts) {
-    nts_keys_.clear();
-    nts_period_.reset();
+    cookie_keys_.clear();
     return;
   }
-  const std::int64_t rotation = config_.nts->rotation.count() / 1'000'000'000;
-  const std::int64_t now = reference::realtime_now().time_since_epoch().count() / 1'000'000'000;
-  const std::uint32_t period = nts::cookie_period_at(rotation, now);
-  if (!force && nts_period_ == period) return;
-  nts_keys_ = nts::cookie_keys_at(nts_.secret, rotation, now);
-  nts_period_ = period;
+  // The reference's time, not the system clock's: a node whose clock is off still seals and opens
+  // with its fleet's keys.
+  const leapdb::UtcTime now = reference_clock().to_utc(reference::realtime_now());
+  if (!cookie_keys_.rotate(nts_.secret, config_.nts->rotation, now, force)) return;
   if (nts_ke_) nts_ke_->publish(nts_ke_state());
-  log(Level::info, "nts_cookie_key", {{"period", std::to_string(period)}, {"rotation_s", std::to_string(rotation)},
-                                      {"accepted_periods", std::to_string(nts_keys_.size())}});
+  log(Level::info, "nts_cookie_key",
+      {{"period", std::to_string(*cookie_keys_.period())},
+       {"rotation_s", std::to_string(config_.nts->rotation.count() / 1'000'000'000)},
+       {"accepted_periods", std::to_string(cookie_keys_.keys().size())}});
 }
 
 std::optional<metrics::NtsStatus> Control::nts_status() const {
-  if (!config_.nts || !nts_period_) return std::nullopt;
+  const std::optional<std::uint32_t> period = cookie_keys_.period();
+  if (!config_.nts || !period) return std::nullopt;
   metrics::NtsStatus nts;
-  for (std::size_t i = 0; i < io::kNtsKeOutcomeCount; ++i) {
+  for (std::size_t i = 0; i < nts::kKeOutcomeCount; ++i) {
     const std::uint64_t n = nts_ke_ ? nts_ke_->counters().sessions[i].load(std::memory_order_relaxed) : 0;
-    nts.ke_sessions.emplace_back(std::string{io::to_string(static_cast<io::NtsKeOutcome>(i))}, n);
+    nts.ke_sessions.emplace_back(std::string{nts::to_string(static_cast<nts::KeOutcome>(i))}, n);
   }
   if (nts_ke_) {
     nts.cookies_issued = nts_ke_->counters().cookies_issued.load(std::memory_order_relaxed);
     nts.ke_open_connections = nts_ke_->counters().open_connections.load(std::memory_order_relaxed);
   }
   const double rotation = static_cast<double>(config_.nts->rotation.count()) / 1e9;
-  const double now = static_cast<double>(reference::realtime_now().time_since_epoch().count()) / 1e9;
-  nts.cookie_key_period = *nts_period_;
+  const leapdb::UtcTime reference_now = reference_clock().to_utc(reference::realtime_now());
+  const double now = static_cast<double>(reference_now.time_since_epoch().count()) / 1e9;
+  nts.cookie_key_period = *period;
   nts.rotation_seconds = rotation;
-  nts.cookie_key_age_seconds = now - static_cast<double>(*nts_period_) * rotation;
+  nts.cookie_key_age_seconds = now - static_cast<double>(*period) * rotation;
   if (nts_.certificate) {
     nts.certificate_expiry = static_cast<double>(nts_.certificate->not_after.time_since_epoch().count()) / 1e9;
   }

@@ -15,16 +15,17 @@
 #include "config/config.hpp"
 #include "server/app/hardware_clocks.hpp"
 #include "server/app/leap_watcher.hpp"
-#include "server/app/nts_files.hpp"
 #include "server/app/references.hpp"
 #include "server/app/serving_state.hpp"
 #include "server/io/file.hpp"
-#include "server/io/nts_ke.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/worker.hpp"
 #include "server/metrics/http.hpp"
 #include "server/metrics/status.hpp"
 #include "server/ntp/client_history.hpp"
+#include "server/nts/cookie_keeper.hpp"
+#include "server/nts/files.hpp"
+#include "server/nts/ke_server.hpp"
 
 namespace app {
 
@@ -49,12 +50,12 @@ class Control {
   metrics::HttpResponse serve_http(std::string_view path) const;
   // What the NTS-KE server hands out: the certificate, the current cookie key and, per KE
   // listener, the timescale and NTP port; null without NTS.
-  std::shared_ptr<const io::NtsKeState> nts_ke_state() const;
+  std::shared_ptr<const nts::KeState> nts_ke_state() const;
   // Whether some interface stamps in hardware: the listener sockets then ask for hardware
   // stamps too (io::kHardwareTimestampingFlags). Known once prepare() has run.
   bool any_hardware_timestamps() const { return hardware_.any_hardware(); }
   // The NTS-KE server the daemon runs, told of each new certificate and cookie key.
-  void attach_nts_ke(io::NtsKeServer* server) { nts_ke_ = server; }
+  void attach_nts_ke(nts::KeServer* server) { nts_ke_ = server; }
 
  private:
   LeapWatcher::Acceptor acceptor(const config::Config& config, ServingPlan& plan);
@@ -62,13 +63,15 @@ class Control {
   void schedule();
   void tick();
   void poll_reference();
+  // The clock snapshots serve from, with the reference's latest correction of the system clock.
+  ntp::ReferenceClock reference_clock() const;
   // The reference's claims as of the system-clock reading, on the TAI axis snapshots serve from.
   reference::Served served_at(leapdb::UtcTime reading) const;
   void report_transitions();
   void report_mixed_clients();
   std::vector<metrics::Traffic> traffic() const;
-  // Derives the cookie keys again when the rotation period has turned (or `force`), and
-  // hands the new current key to the NTS-KE server.
+  // Derives the cookie keys again when the rotation period has turned on the reference's UTC (or
+  // `force`), and hands the new current key to the NTS-KE server.
   void rotate_nts_keys(bool force);
   std::optional<metrics::NtsStatus> nts_status() const;
 
@@ -91,13 +94,12 @@ class Control {
   std::uint8_t history_generation_ = 0;
   bool history_purge_pending_ = false;
   std::shared_ptr<const ntp::KeyRing> keys_ = std::make_shared<const ntp::KeyRing>();
-  LoadedNts nts_;
+  nts::LoadedFiles nts_;
   // Certificate, key and cookie secret as last read: a renewed certificate or a rotated Secret
   // is picked up without a SIGHUP.
   std::vector<std::optional<io::FileSignature>> nts_signatures_;
-  std::vector<nts::CookieKey> nts_keys_;  // current period's first; empty without NTS
-  std::optional<std::uint32_t> nts_period_;
-  io::NtsKeServer* nts_ke_ = nullptr;
+  nts::CookieKeeper cookie_keys_;  // none without NTS
+  nts::KeServer* nts_ke_ = nullptr;
   bool rate_tables_ = config_.ratelimit.enabled;  // the workers' tables were allocated at start
   HardwareClocks hardware_{io::kernel_timestamp_driver()};
   bool hardware_sockets_ = false;  // the sockets were opened asking for hardware stamps

@@ -24,10 +24,8 @@
 
 #include "server/app/control.hpp"
 #include "server/app/log.hpp"
-#include "server/app/nts_files.hpp"
 #include "server/app/privilege.hpp"
 #include "server/counting/counters.hpp"
-#include "server/io/nts_ke.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/sandbox.hpp"
 #include "server/io/service_manager.hpp"
@@ -35,6 +33,8 @@
 #include "server/io/udp_socket.hpp"
 #include "server/io/worker.hpp"
 #include "server/metrics/http.hpp"
+#include "server/nts/files.hpp"
+#include "server/nts/ke_server.hpp"
 #include "server/reference/clocks.hpp"
 #include "server/reference/kernel.hpp"
 
@@ -105,7 +105,7 @@ void warn_unreadable(const config::Config& config, const std::optional<std::stri
   std::vector<std::string> files;
   if (config_path) files.push_back(*config_path);
   if (config.keys) files.push_back(*config.keys);
-  if (config.nts) std::ranges::copy(nts_paths(*config.nts), std::back_inserter(files));
+  if (config.nts) std::ranges::copy(nts::file_paths(*config.nts), std::back_inserter(files));
   for (const std::string& file : files) {
     if (::access(file.c_str(), R_OK) == 0) continue;
     log(Level::warning, "file_unreadable",
@@ -223,7 +223,7 @@ bool Daemon::listen_nts_ke() {
   std::vector<io::UniqueFd> listeners;
   for (const config::NtsKeListener& listener : config_.nts->listeners) {
     std::string error;
-    listeners.push_back(io::open_nts_ke_socket(listener.address, error));
+    listeners.push_back(nts::open_ke_socket(listener.address, error));
     if (!listeners.back()) {
       const config::Problem problem{listener.location, listener.key + ".address",
                                     "cannot listen on " + listener.address.to_string() + ": " + error};
@@ -232,10 +232,10 @@ bool Daemon::listen_nts_ke() {
     }
   }
   const auto ms = [](leapdb::Nanoseconds d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
-  const io::NtsKeLimits limits{config_.nts->max_connections, ms(config_.nts->handshake_timeout),
-                               ms(config_.nts->rate_interval), config_.nts->rate_burst};
+  const nts::KeLimits limits{config_.nts->max_connections, ms(config_.nts->handshake_timeout),
+                             ms(config_.nts->rate_interval), config_.nts->rate_burst};
   try {
-    nts_ke_ = std::make_unique<io::NtsKeServer>(std::move(listeners), limits, control_.nts_ke_state());
+    nts_ke_ = std::make_unique<nts::KeServer>(std::move(listeners), limits, control_.nts_ke_state());
   } catch (const std::exception& error) {
     log(Level::error, "nts_ke_failed", {{"problem", error.what()}});
     return false;

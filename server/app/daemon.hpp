@@ -14,11 +14,11 @@
 
 #include "config/config.hpp"
 #include "server/app/control.hpp"
-#include "server/io/nts_ke.hpp"
 #include "server/io/rcu.hpp"
 #include "server/io/worker.hpp"
 #include "server/metrics/http.hpp"
 #include "server/ntp/client_history.hpp"
+#include "server/nts/ke_server.hpp"
 
 namespace app {
 
@@ -58,7 +58,7 @@ class Daemon {
   std::vector<std::string> steering_;  // per listener, how clients reach its workers
   Control control_;
   metrics::HttpServer http_;
-  std::unique_ptr<io::NtsKeServer> nts_ke_;
+  std::unique_ptr<nts::KeServer> nts_ke_;
   std::vector<std::jthread> threads_;  // last: joined before anything they use goes
 };
 

@@ -10,9 +10,9 @@
 #include "server/app/keys_file.hpp"
 #include "server/app/leap_watcher.hpp"
 #include "server/app/log.hpp"
-#include "server/app/nts_files.hpp"
 #include "server/io/file.hpp"
 #include "server/io/hardware_timestamps.hpp"
+#include "server/nts/files.hpp"
 #include "server/reference/clocks.hpp"
 
 namespace {
@@ -84,15 +84,16 @@ int main(int argc, char** argv) {
     for (const std::string& problem : keys.problems) std::cerr << problem << "\n";
     if (!keys.ring) return 1;
     if (config->nts) {
-      const app::LoadedNts nts = app::load_nts(*config->nts);
+      const nts::LoadedFiles nts = nts::load_files(*config->nts);
       for (const std::string& problem : nts.problems) std::cerr << problem << "\n";
       if (!nts.tls) return 1;
       // Served all the same (plain NTP does not need it, and a renewal is taken without a
       // restart), but no NTS client will accept it.
-      const app::CertificateDates dates =
-          nts.certificate ? app::judge_dates(*nts.certificate, reference::realtime_now()) : app::CertificateDates::valid;
-      if (dates != app::CertificateDates::valid) {
-        const bool expired = dates == app::CertificateDates::expired;
+      const nts::CertificateDates dates = nts.certificate
+                                              ? nts::judge_dates(*nts.certificate, reference::realtime_now())
+                                              : nts::CertificateDates::valid;
+      if (dates != nts::CertificateDates::valid) {
+        const bool expired = dates == nts::CertificateDates::expired;
         std::cerr << config->nts->certificate << ": warning: " << (expired ? "expired on " : "not valid before ")
                   << leapdb::format_rfc3339(expired ? nts.certificate->not_after : nts.certificate->not_before)
                   << "; NTS clients will refuse it\n";

@@ -22,11 +22,11 @@
 
 #include "server/ctl/arguments.hpp"
 #include "server/ctl/target.hpp"
-#include "server/reference/clocks.hpp"
 #include "server/io/udp_socket.hpp"
 #include "server/ntp/client.hpp"
-#include "server/ntp/nts_fields.hpp"
 #include "server/nts/aead.hpp"
+#include "server/nts/fields.hpp"
+#include "server/reference/clocks.hpp"
 
 namespace ctl {
 
@@ -98,7 +98,7 @@ std::size_t build_nts_request(const BenchNts& nts, ntp::Timestamp transmit, std:
   for (std::size_t i = 0; i < 8; ++i) unique_id[i] = static_cast<std::byte>(counter >> (56 - 8 * i));
   const std::span<const std::byte> nonce = std::span{unique_id}.first(16);
   const nts::Aead aead = nts.c2s.size() == 64 ? nts::Aead::aes_siv_cmac_512 : nts::Aead::aes_siv_cmac_256;
-  return ntp::write_nts_request(out, ntp::NtsClientRequest{unique_id, nts.cookie, 0, aead, nts.c2s, nonce});
+  return nts::write_request(out, nts::ClientRequest{unique_id, nts.cookie, 0, aead, nts.c2s, nonce});
 }
 constexpr std::uint32_t kMaxSources = 254u * 256u * 200u;
 constexpr std::size_t kMaxExpired = 1 << 20;

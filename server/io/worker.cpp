@@ -71,7 +71,7 @@ struct Worker::Buffers {
   alignas(cmsghdr) std::array<std::array<std::byte, kControlLength>, kBatch> error_control;
   std::array<mmsghdr, kBatch> error_headers;
   // Fresh randomness for NTS replies (nonces), one getrandom() for up to kBatch of them.
-  std::array<std::array<std::byte, ntp::kReplyRandomness>, kBatch> nts_randomness;
+  std::array<std::array<std::byte, nts::kReplyRandomness>, kBatch> nts_randomness;
   unsigned nts_randomness_used = kBatch;
 };
 
@@ -348,6 +348,8 @@ void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigne
   if (failed != 0) bump(counters_.send_errors, failed);
   for (unsigned j = first; j < end; ++j) {
     if (!b.reply_lost[j]) counting::count_sent(b.reply_version[j], b.reply_processing[j], counters_);
+    // Sent: its NTS key does not wait in the buffers for the next batch.
+    ntp::forget_session_key(b.reply_decision[j]);
   }
   tx_stamps_pending_ += stamps_wanted;
   if (tx_stamps_pending_ != 0) {

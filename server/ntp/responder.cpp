@@ -122,9 +122,9 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
 
   Decision decision;
   std::optional<Kiss> kiss;
-  NtsCheck nts = NtsCheck::not_nts;
+  nts::RequestCheck nts = nts::RequestCheck::not_nts;
   MacKey mac_key;
-  NtsRequest nts_request;
+  std::optional<nts::Request> nts_request;  // where NTS fields are checked; wipes the keys it opens
   const bool limiting = policy.rate_limit.enabled && tables.limiter != nullptr;
   if (denied(policy.access, request.client)) {
     // KoD DENY within the rate limit, so a spoofed flood cannot reflect off us at full rate.
@@ -170,13 +170,13 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
     // keep their own timescale.
     if (!pinned_elsewhere && !snapshot.nts_keys.empty() && tables.nts_randomness != nullptr &&
         layout.layout->extension_count > 0) {
-      nts = check_nts_request(request.bytes, layout.layout->extensions, snapshot.nts_keys, nts_request);
-      if (nts == NtsCheck::malformed) return drop(DropReason::bad_nts);
-      if (nts == NtsCheck::ok && nts_request.cookie.timescale_id != timescale.nts_id) {
+      nts = nts::check_request(request.bytes, layout.layout->extensions, snapshot.nts_keys, nts_request.emplace());
+      if (nts == nts::RequestCheck::malformed) return drop(DropReason::bad_nts);
+      if (nts == nts::RequestCheck::ok && nts_request->cookie.timescale_id != timescale.nts_id) {
         decision.pin_violation = true;
-        nts = NtsCheck::nak;
+        nts = nts::RequestCheck::nak;
       }
-      if (nts != NtsCheck::not_nts) decision.sticky_violation = false;
+      if (nts != nts::RequestCheck::not_nts) decision.sticky_violation = false;
     }
     refused = pinned_elsewhere || decision.sticky_violation;
     if (refused && !policy.deny) {
@@ -188,7 +188,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
     // A MAC with a key we do not hold, or one that does not verify, is answered with a
     // crypto-NAK (RFC 5905 section 7.5), so an authenticating client learns why instead of
     // timing out; it carries a KoD header, so no client takes time from it.
-    if (nts != NtsCheck::not_nts) {
+    if (nts != nts::RequestCheck::not_nts) {
       // NTS authenticates this request (or failed to); a legacy MAC beside it means nothing.
     } else if (mac.size() > 4) {
       const auto covered = request.bytes.first(kHeaderLength + layout.layout->extensions.size());
@@ -206,7 +206,7 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
     }
     // The client's timescale is remembered only when it is served: a refused request must
     // not move a stuck client.
-    if (!kiss && nts != NtsCheck::nak && history != nullptr) {
+    if (!kiss && nts != nts::RequestCheck::nak && history != nullptr) {
       history->record(place, timescale_index, request.received);
     }
   }
@@ -221,11 +221,11 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
   out.receive_time = mark_receive(to_ntp(served.time));
   bool save_interleaved = false;
   std::optional<Timestamp> interleaved_transmit;
-  if (kiss || nts == NtsCheck::nak) {
+  if (kiss || nts == nts::RequestCheck::nak) {
     // KoD (RFC 5905 section 7.4): stratum 0, the kiss code as refid, leap "alarm".
     out.leap = LeapIndicator::unsynchronized;
     out.stratum = 0;
-    out.reference_id = kiss ? static_cast<std::uint32_t>(*kiss) : kKissNtsNak;
+    out.reference_id = kiss ? static_cast<std::uint32_t>(*kiss) : nts::kKissNtsNak;
   } else {
     const HeaderQuality quality = header_quality(snapshot.quality, request.received);
     out.leap = quality.unsynchronized ? LeapIndicator::unsynchronized : static_cast<LeapIndicator>(served.leap_indicator);
@@ -250,14 +250,14 @@ Decision handle(const Request& request, const Snapshot& snapshot, const Tables& 
 
   // Extension fields we do not implement are ignored, as RFC 7822 asks; the MAC of an
   // authenticated reply is added by sign() once the transmit time is in.
-  if (nts == NtsCheck::nak) {
-    decision.outcome = NtsNak{write_nts_nak(reply, nts_request.unique_id)};
+  if (nts == nts::RequestCheck::nak) {
+    decision.outcome = NtsNak{nts::write_nak(reply, nts_request->unique_id)};
     return decision;
   }
-  if (nts == NtsCheck::ok && !kiss) {
+  if (nts == nts::RequestCheck::ok && !kiss) {
     TimeReply time;
-    time.length = write_nts_reply(reply, request.bytes.size(), nts_request, snapshot.nts_keys.front(),
-                                  *tables.nts_randomness, time.nts.emplace());
+    time.length = nts::write_reply(reply, request.bytes.size(), *nts_request, snapshot.nts_keys.front(),
+                                   *tables.nts_randomness, time.nts.emplace());
     if (time.length == 0) return drop(DropReason::bad_nts);
     time.save_interleaved = save_interleaved;
     time.interleaved_transmit = interleaved_transmit;
@@ -301,12 +301,17 @@ Timestamp reply_receive(std::span<const std::byte> reply) {
 
 void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator) {
   if (const TimeReply* time = decision.as<TimeReply>(); time != nullptr && time->nts) {
-    seal_nts_reply(reply, *time->nts);
+    nts::seal_reply(reply, *time->nts);
   }
   const MacKey mac_key = decision.mac_key();
   if (!mac_key) return;
   authenticator.sign(mac_key, std::span{reply}.first(kHeaderLength),
                      std::span{reply}.subspan(kHeaderLength, mac_key.length()));
+}
+
+void forget_session_key(Decision& decision) {
+  auto* time = std::get_if<TimeReply>(&decision.outcome);
+  if (time != nullptr && time->nts) nts::wipe(time->nts->s2c);
 }
 
 }  // namespace ntp

@@ -20,10 +20,10 @@
 #include "server/ntp/client_address.hpp"
 #include "server/ntp/client_history.hpp"
 #include "server/ntp/interleaved.hpp"
-#include "server/ntp/nts_fields.hpp"
 #include "server/ntp/packet.hpp"
 #include "server/ntp/rate_limit.hpp"
 #include "server/ntp/snapshot.hpp"
+#include "server/nts/fields.hpp"
 
 namespace ntp {
 
@@ -66,7 +66,7 @@ struct Tables {
   Authenticator* authenticator = nullptr;  // this worker's, for the snapshot's key ring
   // Fresh random bytes for this request's NTS reply (its nonce, its cookies' nonces); without
   // them NTS fields are ignored.
-  const std::array<std::byte, kReplyRandomness>* nts_randomness = nullptr;
+  const std::array<std::byte, nts::kReplyRandomness>* nts_randomness = nullptr;
   InterleavedTable* interleaved = nullptr;  // this worker's; without it every reply is basic
 };
 
@@ -82,8 +82,8 @@ enum class Kiss : std::uint32_t { deny = kKissDeny, rate = kKissRate, crypto_nak
 // Time for the client. sign() authenticates it once stamp_transmit() has written T3.
 struct TimeReply {
   std::size_t length = kHeaderLength;
-  MacKey mac_key{};            // a symmetric-key MAC with this key and digest length, or
-  std::optional<NtsSeal> nts;  // NTS's authenticator, sealed over the fresh cookies
+  MacKey mac_key{};                   // a symmetric-key MAC with this key and digest length, or
+  std::optional<nts::ReplySeal> nts;  // NTS's authenticator, sealed over the fresh cookies
   // Interleaved mode (RFC 9769): the request asked for it, so save this reply's receive and
   // transmit timestamps once it is stamped; and when the previous reply's were found, the
   // transmit timestamp it left with, to send instead of this reply's own.
@@ -99,7 +99,7 @@ struct KissOfDeath {
   MacKey mac_key{};
 };
 
-// A KoD header with code NTSN (kKissNtsNak) and the request's unique identifier: a cookie or
+// A KoD header with code NTSN (nts::kKissNtsNak) and the request's unique identifier: a cookie or
 // authenticator that failed, or a cookie for another timescale. The client goes back to key
 // establishment, which hands it to its own listener.
 struct NtsNak {
@@ -145,6 +145,9 @@ Timestamp transmit_timestamp(leapdb::TaiTime transmit, const TimescaleView& time
 // The receive timestamp a reply carries (the key of its interleaved state).
 Timestamp reply_receive(std::span<const std::byte> reply);
 void sign(std::span<std::byte, kMaxReplyLength> reply, const Decision& decision, Authenticator& authenticator);
+// Wipes the S2C key an NTS reply's decision holds, once sign() has sealed the reply with it: a
+// worker keeps decisions in its buffers until the next batch overwrites them.
+void forget_session_key(Decision& decision);
 
 // The ntpd convention: 254.x.y.z, the low 24 bits the signed offset in 2.22 fixed point.
 std::uint32_t ntpd_smear_refid(leapdb::Nanoseconds offset);

@@ -65,6 +65,9 @@ struct ReferenceClock {
   // 23:59:59 is a second later in TAI than the first), for a reading within a second of one:
   // inserted_leap_near() names it.
   leapdb::TaiTime to_tai(leapdb::UtcTime reading, std::chrono::seconds kernel_correction = {}) const;
+  // The reference's true UTC (no timescale's smear) at the reading: what a fleet agrees on
+  // where a node's own clock is off, such as NTS cookie periods.
+  leapdb::UtcTime to_utc(leapdb::UtcTime reading) const { return table->to_utc(to_tai(reading)); }
   // The inserted leap within a second either side of the reading (system clock only), if any.
   const leapdb::Leap* inserted_leap_near(leapdb::UtcTime reading) const;
 };

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include "server/ntp/nts_fields.hpp"
+#include "server/nts/fields.hpp"
 #include "server/ntp/packet.hpp"
 
 namespace nts {
@@ -92,13 +92,13 @@ std::size_t write_client_request(std::span<std::byte> packet, ClientSession& ses
   const std::size_t fixed = ntp::kHeaderLength + 4 + kClientUniqueIdLength + 4 + 4 + kClientNonceLength + kTagLength;
   const std::size_t cookie_field = 4 + ((cookie.size() + 3) & ~std::size_t{3});
   const std::size_t fitting = packet.size() > fixed + cookie_field ? (packet.size() - fixed) / cookie_field - 1 : 0;
-  const ntp::NtsClientRequest request{unique_id,
+  const ClientRequest request{unique_id,
                                       cookie,
                                       std::min(kClientCookies - 1 - session.cookies.size(), fitting),
                                       session.aead,
                                       std::span{session.c2s}.first(key_length(session.aead)),
                                       nonce};
-  const std::size_t length = ntp::write_nts_request(packet, request);
+  const std::size_t length = write_request(packet, request);
   wipe_bytes(cookie);
   return length;
 }
@@ -117,10 +117,10 @@ ReplyAuthenticity open_server_reply(std::span<const std::byte> reply,
   std::size_t identifiers = 0, authenticators = 0, authenticator_at = 0;
   ntp::for_each_extension_field(parsed.layout->extensions, [&](const ntp::ExtensionField& field) {
     if (authenticators > 0) return;  // nothing after the authenticator is covered by it
-    if (field.type == ntp::kUniqueIdentifierField) {
+    if (field.type == kUniqueIdentifierField) {
       ++identifiers;
       echoed = field.value;
-    } else if (field.type == ntp::kNtsAuthenticatorField) {
+    } else if (field.type == kAuthenticatorField) {
       ++authenticators;
       authenticator = field.value;
       authenticator_at = static_cast<std::size_t>(field.value.data() - reply.data()) - 4;
@@ -129,7 +129,7 @@ ReplyAuthenticity open_server_reply(std::span<const std::byte> reply,
   if (identifiers != 1 || !std::ranges::equal(echoed, unique_id)) return ReplyAuthenticity::forged;
 
   const ntp::Header header = ntp::decode_header(reply.first<ntp::kHeaderLength>());
-  if (header.stratum == 0 && header.reference_id == ntp::kKissNtsNak && authenticators == 0) {
+  if (header.stratum == 0 && header.reference_id == kKissNtsNak && authenticators == 0) {
     return ReplyAuthenticity::nak;
   }
   if (authenticators != 1 || authenticator.size() < 4) return ReplyAuthenticity::forged;
@@ -146,7 +146,7 @@ ReplyAuthenticity open_server_reply(std::span<const std::byte> reply,
     return ReplyAuthenticity::forged;
   }
   ntp::for_each_extension_field(opened, [&](const ntp::ExtensionField& field) {
-    if (field.type == ntp::kNtsCookieField && !field.value.empty()) session.add_cookie(field.value);
+    if (field.type == kCookieField && !field.value.empty()) session.add_cookie(field.value);
   });
   wipe_bytes(opened);
   return ReplyAuthenticity::authentic;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "server/nts/aead.hpp"
+#include "server/nts/secret.hpp"
 
 namespace nts {
 
@@ -39,11 +40,18 @@ struct CookieContents {
   std::array<std::byte, kMaxKeyLength> c2s{};  // key_length(aead) of each are used
   std::array<std::byte, kMaxKeyLength> s2c{};
   friend bool operator==(const CookieContents&, const CookieContents&) = default;
+  // The session's keys go with the value: every copy wipes its own.
+  ~CookieContents() {
+    wipe(c2s);
+    wipe(s2c);
+  }
 };
 
 struct CookieKey {
   std::uint32_t period = 0;
   std::array<std::byte, kCookieKeyLength> key{};
+  // Every copy wipes its own: a key rotated out, in a snapshot freed or a KE state replaced.
+  ~CookieKey() { wipe(key); }
 };
 
 // HKDF-SHA256 of the master secret for one rotation period. Empty when the secret is shorter

@@ -7,14 +7,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "server/nts/secret.hpp"
 
 namespace nts {
 
 struct MasterKeyResult {
-  std::vector<std::byte> secret;  // empty when there is a problem
-  std::string problem;            // empty, or what is wrong
-  int line = 0;                   // where; 0: the file as a whole
+  Secret secret;        // empty when there is a problem
+  std::string problem;  // empty, or what is wrong
+  int line = 0;         // where; 0: the file as a whole
 };
 
 MasterKeyResult parse_master_key(std::string_view text);

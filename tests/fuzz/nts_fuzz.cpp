@@ -39,8 +39,8 @@ struct Fixture {
     request[ntp::kTransmitTimeOffset] = std::byte{0x5A};
     const Bytes unique_id(32, std::byte{0x44});
     const std::array<std::byte, 16> auth_nonce{std::byte{9}};
-    const ntp::NtsClientRequest fields{unique_id, cookie, 1, agreed.aead, std::span{agreed.c2s}.first(32), auth_nonce};
-    request.resize(ntp::write_nts_request(request, fields));
+    const nts::ClientRequest fields{unique_id, cookie, 1, agreed.aead, std::span{agreed.c2s}.first(32), auth_nonce};
+    request.resize(nts::write_request(request, fields));
     if (request.empty()) std::abort();
     snapshot.nts_keys = keys;
     snapshot.timescales[0].nts_id = kTimescaleId;
@@ -49,7 +49,7 @@ struct Fixture {
 
 void answer(std::span<const std::byte> request) {
   static const Fixture fixture;
-  static const std::array<std::byte, ntp::kReplyRandomness> randomness{std::byte{0x77}};
+  static const std::array<std::byte, nts::kReplyRandomness> randomness{std::byte{0x77}};
   static ntp::Authenticator authenticator{nullptr};
   ntp::Tables tables{};
   tables.authenticator = &authenticator;

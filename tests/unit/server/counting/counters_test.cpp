@@ -43,7 +43,7 @@ TEST_CASE("count: plain and MAC-signed time count nothing of their own; NTS time
   CHECK(counted(decision_of(ntp::TimeReply{68, ntp::MacKey{0, 16}, std::nullopt, false, std::nullopt})) == Totals{});
   Totals expected;
   expected.nts_ok = 1;
-  CHECK(counted(decision_of(ntp::TimeReply{200, ntp::MacKey{}, ntp::NtsSeal{}, false, std::nullopt})) ==
+  CHECK(counted(decision_of(ntp::TimeReply{200, ntp::MacKey{}, nts::ReplySeal{}, false, std::nullopt})) ==
         expected);
 }
 

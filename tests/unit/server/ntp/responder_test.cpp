@@ -11,7 +11,7 @@
 #include "tests/unit/server/ntp/allocations.hpp"
 #include "tests/unit/server/ntp/bytes.hpp"
 #include "tests/unit/server/ntp/decision.hpp"
-#include "tests/unit/server/ntp/nts_client.hpp"
+#include "tests/unit/server/nts/ntp_client.hpp"
 
 using ntp::DropReason;
 using ntp::Mode;
@@ -752,7 +752,7 @@ struct NtsAnswer : Answer {
 
 NtsAnswer nts_answer(std::span<const std::byte> req, const ntp::Snapshot& snapshot, std::mt19937_64& random,
                      const ntp::Network* key_required = nullptr) {
-  std::array<std::byte, ntp::kReplyRandomness> randomness{};
+  std::array<std::byte, nts::kReplyRandomness> randomness{};
   std::ranges::copy(nts_client::random_bytes(random, randomness.size()), randomness.begin());
   ntp::Authenticator authenticator{nullptr};
   ntp::Tables tables{};
@@ -799,6 +799,20 @@ TEST_CASE("NTS: a request with a cookie for this listener's timescale gets time,
   }
 }
 
+TEST_CASE("NTS: once the reply is sealed, forget_session_key() wipes the S2C key its decision held") {
+  std::mt19937_64 random{8915};
+  const auto server = nts_client::server(random);
+  const auto c = nts_client::client(random, server);
+  NtsAnswer a = nts_answer(nts_client::request(random, c, 0), nts_snapshot(server), random);
+  auto* time = std::get_if<ntp::TimeReply>(&a.decision.outcome);
+  REQUIRE(time != nullptr);
+  REQUIRE(time->nts.has_value());
+  CHECK(time->nts->s2c == c.agreed.s2c);
+  ntp::forget_session_key(a.decision);
+  CHECK(std::ranges::all_of(time->nts->s2c, [](std::byte b) { return b == std::byte{0}; }));
+  CHECK(nts_client::open_reply(a.sent, c).size() == 1);  // the reply that left was sealed with it
+}
+
 TEST_CASE("NTS: a cookie for another timescale, or from a rotated-out key, gets an NTS NAK and no time") {
   std::mt19937_64 random{5905};
   const auto server = nts_client::server(random);
@@ -809,7 +823,7 @@ TEST_CASE("NTS: a cookie for another timescale, or from a rotated-out key, gets 
     CHECK(a.decision.pin_violation);
     CHECK(nts_nak(a.decision));
     CHECK(a.header().stratum == 0);
-    CHECK(a.header().reference_id == ntp::kKissNtsNak);
+    CHECK(a.header().reference_id == nts::kKissNtsNak);
     REQUIRE(a.decision.reply_length() == ntp::kHeaderLength + 4 + c.unique_id.size());
     CHECK(std::ranges::equal(std::span{a.sent}.subspan(ntp::kHeaderLength + 4), c.unique_id));
   }
@@ -840,9 +854,9 @@ TEST_CASE("NTS: malformed fields are dropped; with NTS off they are extension fi
   auto req = nts_client::request(random, c, 0);
   // The authenticator moved before the cookie: out of order.
   nts_client::Bytes reordered(req.begin(), req.begin() + ntp::kHeaderLength);
-  nts_client::field(reordered, ntp::kUniqueIdentifierField, c.unique_id);
-  nts_client::field(reordered, ntp::kNtsAuthenticatorField, nts_client::Bytes(36));
-  nts_client::field(reordered, ntp::kNtsCookieField, c.cookie);
+  nts_client::field(reordered, nts::kUniqueIdentifierField, c.unique_id);
+  nts_client::field(reordered, nts::kAuthenticatorField, nts_client::Bytes(36));
+  nts_client::field(reordered, nts::kCookieField, c.cookie);
   const NtsAnswer dropped = nts_answer(reordered, nts_snapshot(server), random);
   CHECK_FALSE(dropped.decision.replied());
   CHECK(drop_reason(dropped.decision) == DropReason::bad_nts);
@@ -883,7 +897,7 @@ TEST_CASE("NTS: the cookie, not the address, keeps a client on its timescale; a 
   ntp::Authenticator authenticator{nullptr};
   const auto nat = v4(198, 51, 100, 7);
   auto ask = [&](std::span<const std::byte> req, std::uint8_t listener, leapdb::Nanoseconds later) {
-    std::array<std::byte, ntp::kReplyRandomness> randomness{};
+    std::array<std::byte, nts::kReplyRandomness> randomness{};
     std::ranges::copy(nts_client::random_bytes(random, randomness.size()), randomness.begin());
     ntp::Tables tables{&history, nullptr, &authenticator, &randomness};
     Answer a;
@@ -927,7 +941,7 @@ TEST_CASE("NTS: answering, stamping and sealing allocate nothing, for a reply, a
   tampered[40] ^= std::byte{1};
   auto malformed = good;
   malformed.resize(good.size() - 4);
-  std::array<std::byte, ntp::kReplyRandomness> randomness{};
+  std::array<std::byte, nts::kReplyRandomness> randomness{};
   ntp::Authenticator authenticator{nullptr};
   const ntp::Tables tables{nullptr, nullptr, &authenticator, &randomness};
   std::array<std::byte, ntp::kMaxReplyLength> reply{};

@@ -67,6 +67,20 @@ TEST_CASE("a correction moves the system clock's TAI along a line") {
   CHECK(std::abs((clock.to_tai(at - seconds{10}) - (plain - seconds{10})).count() - (1'500 + 200'000)) <= 2);
 }
 
+TEST_CASE("the reference's UTC at a reading: the reading moved by the correction, or the simulated time") {
+  ntp::ReferenceClock clock = clock_with("leap-seconds.list");
+  const UtcTime at = leapdb::utc_from_unix_nanoseconds(1'700'000'000'000'000'000);
+  CHECK(clock.to_utc(at) == at);
+  clock.correction = {at, minutes{10}, {}};
+  CHECK(clock.to_utc(at) == at + minutes{10});
+  CHECK(clock.to_utc(at - minutes{10}) == at);
+  clock.kind = ntp::ReferenceClock::Kind::simulated;
+  clock.origin = at;
+  const UtcTime simulated = leapdb::utc_from_unix_nanoseconds(1'483'185'600'000'000'000);  // 2016-12-31T12:00Z
+  clock.start = clock.table->to_tai(simulated);
+  CHECK(clock.to_utc(at + hours{1}) == simulated + hours{1});
+}
+
 TEST_CASE("an inserted leap is near from a second before it to a second after; a deleted one never") {
   const ntp::ReferenceClock clock = clock_with("leap-seconds.list");
   const leapdb::Leap& leap = clock.table->leaps.back();  // 2017-01-01, inserted

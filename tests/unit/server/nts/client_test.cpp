@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "server/ntp/nts_fields.hpp"
+#include "server/nts/fields.hpp"
 #include "server/ntp/packet.hpp"
 #include "server/nts/cookie.hpp"
 
@@ -71,20 +71,20 @@ Exchange exchange(std::mt19937_64& random, Pair& p) {
 
   const auto layout = ntp::parse_layout(e.request, 4);
   REQUIRE(layout.layout.has_value());
-  ntp::NtsRequest checked;
-  REQUIRE(ntp::check_nts_request(e.request, layout.layout->extensions, p.keys, checked) == ntp::NtsCheck::ok);
+  nts::Request checked;
+  REQUIRE(nts::check_request(e.request, layout.layout->extensions, p.keys, checked) == nts::RequestCheck::ok);
   CHECK(checked.cookie == p.agreed);
 
   e.reply.assign(ntp::kMaxPacketLength, std::byte{0});
   std::copy_n(e.request.begin(), ntp::kHeaderLength, e.reply.begin());
   e.reply[0] = std::byte{0x24};
   e.reply[1] = std::byte{1};
-  const auto randomness = random_array<ntp::kReplyRandomness>(random);
-  ntp::NtsSeal seal;
-  const std::size_t reply_length = ntp::write_nts_reply(e.reply, e.request.size(), checked, p.keys[0], randomness, seal);
+  const auto randomness = random_array<nts::kReplyRandomness>(random);
+  nts::ReplySeal seal;
+  const std::size_t reply_length = nts::write_reply(e.reply, e.request.size(), checked, p.keys[0], randomness, seal);
   REQUIRE(reply_length > 0);
   e.reply.resize(reply_length);
-  ntp::seal_nts_reply(e.reply, seal);
+  nts::seal_reply(e.reply, seal);
   return e;
 }
 
@@ -149,8 +149,8 @@ TEST_CASE("an NTS NAK is one only when it echoes our identifier") {
   const auto unique_id = random_array<nts::kClientUniqueIdLength>(random);
   Bytes nak(ntp::kMaxPacketLength, std::byte{0});
   nak[0] = std::byte{0x24};  // stratum 0: kiss-o'-death
-  for (std::size_t i = 0; i < 4; ++i) nak[12 + i] = static_cast<std::byte>((ntp::kKissNtsNak >> (24 - 8 * i)) & 0xFF);
-  nak.resize(ntp::write_nts_nak(nak, unique_id));
+  for (std::size_t i = 0; i < 4; ++i) nak[12 + i] = static_cast<std::byte>((nts::kKissNtsNak >> (24 - 8 * i)) & 0xFF);
+  nak.resize(nts::write_nak(nak, unique_id));
   CHECK(nts::open_server_reply(nak, unique_id, p.session) == nts::ReplyAuthenticity::nak);
   auto other = unique_id;
   other[0] ^= std::byte{1};

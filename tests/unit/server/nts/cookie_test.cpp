@@ -6,10 +6,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
+
+#include "tests/unit/server/nts/released.hpp"
 
 namespace {
 
@@ -136,4 +139,30 @@ TEST_CASE("a timescale's cookie id depends on its name alone") {
   CHECK(nts::timescale_id("google") != nts::timescale_id("utc"));
   CHECK(nts::timescale_id("") == 2166136261u);  // FNV-1a's offset basis
   CHECK(nts::timescale_id("a") == 0xE40C292Cu);  // FNV-1a's published value for "a"
+}
+
+TEST_CASE("cookie contents wipe their session keys when they are destroyed") {
+  std::mt19937_64 random{5};
+  for (const auto key : {&nts::CookieContents::c2s, &nts::CookieContents::s2c}) {
+    auto held = std::make_unique<nts::CookieContents>(random_contents(random, nts::Aead::aes_siv_cmac_512));
+    const std::array<std::byte, nts::kMaxKeyLength> copy = (*held).*key;
+    REQUIRE((*held).*key == copy);
+    const std::uintptr_t at = released::address_of(held.get());
+    const released::Watch watch{copy};
+    held.reset();
+    CHECK(watch.saw_release_of(at));
+    CHECK(watch.blocks_holding_pattern() == 0);
+  }
+}
+
+TEST_CASE("a cookie key wipes itself when it is destroyed") {
+  const std::array<std::byte, 32> master{std::byte{9}};
+  auto held = std::make_unique<nts::CookieKey>(nts::derive_cookie_key(master, 7).value());
+  const std::array<std::byte, nts::kCookieKeyLength> copy = held->key;
+  REQUIRE(held->key == copy);
+  const std::uintptr_t at = released::address_of(held.get());
+  const released::Watch watch{copy};
+  held.reset();
+  CHECK(watch.saw_release_of(at));
+  CHECK(watch.blocks_holding_pattern() == 0);
 }

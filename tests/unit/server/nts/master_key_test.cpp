@@ -2,7 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <span>
 #include <string>
+
+#include "tests/unit/server/nts/released.hpp"
 
 namespace {
 
@@ -41,4 +47,24 @@ TEST_CASE("cookie key file: problems name the line") {
         "2: a second key (the first is on line 1); the file holds exactly one");
   CHECK(described(kHex + " # comment\n").ends_with("is not a hex digit"));
   CHECK(nts::parse_master_key(kHex + "\n" + kHex).secret.empty());
+}
+
+TEST_CASE("cookie key file: no copy of the secret is left behind, by its holder or by a line that fails") {
+  std::array<std::byte, 16> half{};  // what kHex's first 32 digits say
+  for (std::size_t i = 0; i < half.size(); ++i) half[i] = static_cast<std::byte>(0x11 * i);
+  auto result = std::make_unique<nts::MasterKeyResult>(nts::parse_master_key(kHex));
+  REQUIRE(result->secret.size() == 32);
+  REQUIRE(std::ranges::equal(std::span{result->secret}.first(half.size()), half));
+  const std::uintptr_t at = released::address_of(result->secret.data());
+  {
+    const released::Watch watch{half};
+    result.reset();
+    CHECK(watch.saw_release_of(at));
+    CHECK(watch.blocks_holding_pattern() == 0);
+  }
+  // Read a byte at a time, the secret outgrows its buffer; a bad digit midway drops it.
+  const std::string bad = kHex.substr(0, 40) + "zz" + kHex.substr(42);
+  const released::Watch watch{std::span{half}.first(8)};
+  CHECK(described(bad) == "1: column 41: 'z' is not a hex digit");
+  CHECK(watch.blocks_holding_pattern() == 0);
 }

@@ -1,9 +1,8 @@
-#include "server/io/nts_ke.hpp"
+#include "server/nts/ke_server.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -20,10 +19,10 @@
 #include <ctime>
 #include <stdexcept>
 
-#include "server/nts/ke_records.hpp"
 #include "server/ntp/client_address.hpp"
+#include "server/nts/ke_records.hpp"
 
-namespace io {
+namespace nts {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -92,7 +91,7 @@ int select_ntske(SSL*, const unsigned char** out, unsigned char* out_length, con
 
 // OpenSSL's socket BIO writes with write(), which raises SIGPIPE on a connection the client has
 // reset; this one sends with MSG_NOSIGNAL, so the process's signal dispositions do not matter.
-int fd_of(BIO* bio) { return static_cast<const UniqueFd*>(BIO_get_data(bio))->get(); }
+int fd_of(BIO* bio) { return static_cast<const io::UniqueFd*>(BIO_get_data(bio))->get(); }
 
 bool transient(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
 
@@ -143,38 +142,32 @@ bool export_key(SSL* ssl, nts::Aead aead, unsigned char direction, std::span<std
 
 struct Reply {
   std::vector<std::byte> bytes;
-  NtsKeOutcome outcome = NtsKeOutcome::ok;
+  KeOutcome outcome = KeOutcome::ok;
   std::size_t cookies = 0;
 };
 
-// Wipes the session keys however the reply ends, exceptions included.
-struct Wiped {
-  nts::CookieContents& contents;
-  ~Wiped() { OPENSSL_cleanse(&contents, sizeof contents); }
-};
-
-Reply reply_to(SSL* ssl, const NtsKeState& state, const NtsKeEndpoint& endpoint, const nts::KeRequest& request) {
+Reply reply_to(SSL* ssl, const KeState& state, const KeEndpoint& endpoint, const nts::KeRequest& request) {
   nts::KeResponse response{request.ntpv4, request.aead, {}, endpoint.server, endpoint.port};
   // Nothing agreed: the response says which half failed, and there is nothing to seal.
-  if (!request.ntpv4 || !request.aead) return {nts::encode_ke_response(response), NtsKeOutcome::bad_request, 0};
+  if (!request.ntpv4 || !request.aead) return {nts::encode_ke_response(response), KeOutcome::bad_request, 0};
   const nts::Aead aead = *request.aead;
+  // Wipes the session keys however the reply ends, exceptions included.
   nts::CookieContents contents{aead, endpoint.timescale_id, {}, {}};
-  const Wiped wiped{contents};
   std::array<unsigned char, kCookiesPerResponse * nts::kCookieNonceLength> nonces{};
   if (!export_key(ssl, aead, kClientToServer, contents.c2s) || !export_key(ssl, aead, kServerToClient, contents.s2c) ||
       RAND_bytes(nonces.data(), static_cast<int>(nonces.size())) != 1) {
-    return {nts::encode_ke_error(nts::KeError::internal_server_error), NtsKeOutcome::internal_error, 0};
+    return {nts::encode_ke_error(nts::KeError::internal_server_error), KeOutcome::internal_error, 0};
   }
   const auto nonce_bytes = std::as_bytes(std::span{nonces});
   for (std::size_t i = 0; i < kCookiesPerResponse; ++i) {
     std::vector<std::byte> cookie(nts::cookie_length(aead));
     const auto nonce = nonce_bytes.subspan(i * nts::kCookieNonceLength).first<nts::kCookieNonceLength>();
     if (nts::seal_cookie(state.cookie_key, contents, nonce, cookie) != cookie.size()) {
-      return {nts::encode_ke_error(nts::KeError::internal_server_error), NtsKeOutcome::internal_error, 0};
+      return {nts::encode_ke_error(nts::KeError::internal_server_error), KeOutcome::internal_error, 0};
     }
     response.cookies.push_back(std::move(cookie));
   }
-  return {nts::encode_ke_response(response), NtsKeOutcome::ok, kCookiesPerResponse};
+  return {nts::encode_ke_response(response), KeOutcome::ok, kCookiesPerResponse};
 }
 
 // IPv4, or the /64 of IPv6 (a single host commonly has all of one), as one key.
@@ -195,21 +188,21 @@ std::uint64_t random_seed() {
 
 }  // namespace
 
-std::string_view to_string(NtsKeOutcome outcome) {
+std::string_view to_string(KeOutcome outcome) {
   switch (outcome) {
-    case NtsKeOutcome::ok: return "ok";
-    case NtsKeOutcome::tls_failed: return "tls_failed";
-    case NtsKeOutcome::bad_request: return "bad_request";
-    case NtsKeOutcome::timeout: return "timeout";
-    case NtsKeOutcome::rate_limited: return "rate_limited";
-    case NtsKeOutcome::overloaded: return "overloaded";
-    case NtsKeOutcome::internal_error: return "internal_error";
+    case KeOutcome::ok: return "ok";
+    case KeOutcome::tls_failed: return "tls_failed";
+    case KeOutcome::bad_request: return "bad_request";
+    case KeOutcome::timeout: return "timeout";
+    case KeOutcome::rate_limited: return "rate_limited";
+    case KeOutcome::overloaded: return "overloaded";
+    case KeOutcome::internal_error: return "internal_error";
   }
   return "unknown";
 }
 
-std::shared_ptr<SSL_CTX> load_nts_tls_context(const std::string& certificate_file, const std::string& private_key_file,
-                                              TlsLoadProblem& problem) {
+std::shared_ptr<SSL_CTX> load_tls_context(const std::string& certificate_file, const std::string& private_key_file,
+                                          TlsLoadProblem& problem) {
   problem = {};
   std::string& error = problem.message;
   ERR_clear_error();
@@ -267,9 +260,20 @@ std::optional<CertificateValidity> certificate_validity(SSL_CTX* tls) {
   return CertificateValidity{*not_before, *not_after};
 }
 
-UniqueFd open_nts_ke_socket(const config::SocketAddress& address, std::string& error) {
+std::shared_ptr<const KeState> ke_state(const config::Nts& nts, std::shared_ptr<SSL_CTX> tls,
+                                        const CookieKey& cookie_key) {
+  auto state = std::make_shared<KeState>();
+  state->tls = std::move(tls);
+  state->cookie_key = cookie_key;
+  for (const config::NtsKeListener& listener : nts.listeners) {
+    state->endpoints.push_back({timescale_id(listener.timescale), listener.server, listener.port});
+  }
+  return state;
+}
+
+io::UniqueFd open_ke_socket(const config::SocketAddress& address, std::string& error) {
   const bool v6 = address.family == config::SocketAddress::Family::ipv6;
-  UniqueFd fd{::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
+  io::UniqueFd fd{::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
   if (!fd) {
     error = errno_text("socket");
     return {};
@@ -287,7 +291,7 @@ UniqueFd open_nts_ke_socket(const config::SocketAddress& address, std::string& e
       return {};
     }
   }
-  const SocketAddressStorage sa = to_sockaddr(address);
+  const io::SocketAddressStorage sa = io::to_sockaddr(address);
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sa.storage), sa.length) != 0) {
     error = errno_text("bind");
     return {};
@@ -299,12 +303,12 @@ UniqueFd open_nts_ke_socket(const config::SocketAddress& address, std::string& e
   return fd;
 }
 
-struct NtsKeServer::Connection {
+struct KeServer::Connection {
   enum class Phase : std::uint8_t { handshake, request, response, draining, done };
-  UniqueFd fd;
+  io::UniqueFd fd;
   std::unique_ptr<SSL, SslFree> ssl;
-  std::shared_ptr<const NtsKeState> state;  // as published when it was accepted
-  const NtsKeEndpoint* endpoint = nullptr;  // within state
+  std::shared_ptr<const KeState> state;  // as published when it was accepted
+  const KeEndpoint* endpoint = nullptr;  // within state
   Clock::time_point deadline;
   Phase phase = Phase::handshake;
   short events = POLLIN;
@@ -314,8 +318,7 @@ struct NtsKeServer::Connection {
   Reply reply;
 };
 
-NtsKeServer::NtsKeServer(std::vector<UniqueFd> listeners, NtsKeLimits limits,
-                         std::shared_ptr<const NtsKeState> initial)
+KeServer::KeServer(std::vector<io::UniqueFd> listeners, KeLimits limits, std::shared_ptr<const KeState> initial)
     : listeners_(std::move(listeners)),
       limits_(limits),
       state_(std::move(initial)),
@@ -326,21 +329,21 @@ NtsKeServer::NtsKeServer(std::vector<UniqueFd> listeners, NtsKeLimits limits,
   connections_.reserve(limits_.max_connections);
 }
 
-NtsKeServer::~NtsKeServer() = default;
+KeServer::~KeServer() = default;
 
-void NtsKeServer::publish(std::shared_ptr<const NtsKeState> state) {
+void KeServer::publish(std::shared_ptr<const KeState> state) {
   const std::lock_guard lock{state_mutex_};
   state_.swap(state);
   // The old state, if this held its last reference, goes when `state` does: after the unlock.
 }
 
-void NtsKeServer::request_stop() {
+void KeServer::request_stop() {
   stopping_.store(true);
   const std::uint64_t one = 1;
   [[maybe_unused]] const ssize_t written = ::write(wake_.get(), &one, sizeof one);
 }
 
-void NtsKeServer::run() {
+void KeServer::run() {
   while (!stopping_.load()) {
     try {
       iterate();
@@ -352,18 +355,18 @@ void NtsKeServer::run() {
   counters_.open_connections.store(0, std::memory_order_relaxed);
 }
 
-void NtsKeServer::settle(Connection& connection, NtsKeOutcome outcome) {
+void KeServer::settle(Connection& connection, KeOutcome outcome) {
   if (connection.counted) return;
   connection.counted = true;
   bump(counters_.sessions[static_cast<std::size_t>(outcome)]);
-  if (outcome == NtsKeOutcome::ok) bump(counters_.cookies_issued, connection.reply.cookies);
+  if (outcome == KeOutcome::ok) bump(counters_.cookies_issued, connection.reply.cookies);
 }
 
-void NtsKeServer::iterate() {
+void KeServer::iterate() {
   Clock::time_point now = Clock::now();
   for (auto& c : connections_) {
     if (c->phase != Connection::Phase::done && now >= c->deadline) {
-      settle(*c, NtsKeOutcome::timeout);  // a draining connection was counted already
+      settle(*c, KeOutcome::timeout);  // a draining connection was counted already
       c->phase = Connection::Phase::done;
     }
   }
@@ -401,7 +404,7 @@ void NtsKeServer::iterate() {
     try {
       advance(c);
     } catch (...) {
-      settle(c, NtsKeOutcome::internal_error);
+      settle(c, KeOutcome::internal_error);
       c.phase = Connection::Phase::done;
     }
   }
@@ -411,8 +414,8 @@ void NtsKeServer::iterate() {
   }
 }
 
-void NtsKeServer::accept_from(std::size_t listener, Clock::time_point now) {
-  std::shared_ptr<const NtsKeState> state;
+void KeServer::accept_from(std::size_t listener, Clock::time_point now) {
+  std::shared_ptr<const KeState> state;
   {
     const std::lock_guard lock{state_mutex_};
     state = state_;
@@ -420,26 +423,26 @@ void NtsKeServer::accept_from(std::size_t listener, Clock::time_point now) {
   for (int i = 0; i < kAcceptBatch; ++i) {
     sockaddr_storage peer{};
     socklen_t peer_length = sizeof peer;
-    UniqueFd fd{::accept4(listeners_[listener].get(), reinterpret_cast<sockaddr*>(&peer), &peer_length,
-                          SOCK_NONBLOCK | SOCK_CLOEXEC)};
+    io::UniqueFd fd{::accept4(listeners_[listener].get(), reinterpret_cast<sockaddr*>(&peer), &peer_length,
+                              SOCK_NONBLOCK | SOCK_CLOEXEC)};
     if (!fd) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Counted once a pause: the clients waiting in the backlog are not turned away yet.
         accept_paused_until_ = now + kAcceptPause;
-        bump(counters_.sessions[static_cast<std::size_t>(NtsKeOutcome::internal_error)]);
+        bump(counters_.sessions[static_cast<std::size_t>(KeOutcome::internal_error)]);
       }
       return;
     }
     // Refused without TLS, so a flood costs an accept and a close, not a handshake.
     if (connections_.size() >= limits_.max_connections) {
-      bump(counters_.sessions[static_cast<std::size_t>(NtsKeOutcome::overloaded)]);
+      bump(counters_.sessions[static_cast<std::size_t>(KeOutcome::overloaded)]);
       continue;
     }
     const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
     const auto interval_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(limits_.rate_interval).count();
     if (!rates_.admit(rate_key_of(peer), now_ns, interval_ns, limits_.rate_burst).admitted) {
-      bump(counters_.sessions[static_cast<std::size_t>(NtsKeOutcome::rate_limited)]);
+      bump(counters_.sessions[static_cast<std::size_t>(KeOutcome::rate_limited)]);
       continue;
     }
     auto c = std::make_unique<Connection>();
@@ -455,7 +458,7 @@ void NtsKeServer::accept_from(std::size_t listener, Clock::time_point now) {
     if (!c->ssl || bio == nullptr) {
       BIO_free(bio);
       ERR_clear_error();
-      bump(counters_.sessions[static_cast<std::size_t>(NtsKeOutcome::internal_error)]);
+      bump(counters_.sessions[static_cast<std::size_t>(KeOutcome::internal_error)]);
       continue;
     }
     BIO_set_data(bio, &c->fd);
@@ -472,13 +475,13 @@ void NtsKeServer::accept_from(std::size_t listener, Clock::time_point now) {
     try {
       advance(added);
     } catch (...) {
-      settle(added, NtsKeOutcome::internal_error);
+      settle(added, KeOutcome::internal_error);
       added.phase = Connection::Phase::done;
     }
   }
 }
 
-void NtsKeServer::advance(Connection& c) {
+void KeServer::advance(Connection& c) {
   using Phase = Connection::Phase;
   SSL* ssl = c.ssl.get();
   // True when OpenSSL only needs the socket ready again; sets what to poll for.
@@ -487,7 +490,7 @@ void NtsKeServer::advance(Connection& c) {
     if (error == SSL_ERROR_WANT_WRITE) c.events = POLLOUT;
     return error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE;
   };
-  const auto fail = [&](NtsKeOutcome outcome) {
+  const auto fail = [&](KeOutcome outcome) {
     ERR_clear_error();
     settle(c, outcome);
     c.phase = Phase::done;
@@ -501,7 +504,7 @@ void NtsKeServer::advance(Connection& c) {
           c.phase = Phase::request;
           break;
         }
-        if (!wait_on(SSL_get_error(ssl, r))) fail(NtsKeOutcome::tls_failed);
+        if (!wait_on(SSL_get_error(ssl, r))) fail(KeOutcome::tls_failed);
         return;
       }
       case Phase::request: {
@@ -510,7 +513,7 @@ void NtsKeServer::advance(Connection& c) {
         if (r != 1) {
           const int error = SSL_get_error(ssl, r);
           if (!wait_on(error)) {
-            fail(error == SSL_ERROR_ZERO_RETURN ? NtsKeOutcome::bad_request : NtsKeOutcome::tls_failed);
+            fail(error == SSL_ERROR_ZERO_RETURN ? KeOutcome::bad_request : KeOutcome::tls_failed);
           }
           return;
         }
@@ -519,9 +522,9 @@ void NtsKeServer::advance(Connection& c) {
         if (parse.status == nts::KeParse::Status::complete) {
           c.reply = reply_to(ssl, *c.state, *c.endpoint, parse.request);
         } else if (parse.status == nts::KeParse::Status::error) {
-          c.reply = {nts::encode_ke_error(parse.error), NtsKeOutcome::bad_request, 0};
+          c.reply = {nts::encode_ke_error(parse.error), KeOutcome::bad_request, 0};
         } else if (c.received == c.request.size()) {
-          c.reply = {nts::encode_ke_error(nts::KeError::bad_request), NtsKeOutcome::bad_request, 0};
+          c.reply = {nts::encode_ke_error(nts::KeError::bad_request), KeOutcome::bad_request, 0};
         } else {
           break;
         }
@@ -532,7 +535,7 @@ void NtsKeServer::advance(Connection& c) {
         std::size_t n = 0;
         const int r = SSL_write_ex(ssl, c.reply.bytes.data(), c.reply.bytes.size(), &n);
         if (r != 1) {
-          if (!wait_on(SSL_get_error(ssl, r))) fail(NtsKeOutcome::tls_failed);
+          if (!wait_on(SSL_get_error(ssl, r))) fail(KeOutcome::tls_failed);
           return;
         }
         settle(c, c.reply.outcome);
@@ -559,4 +562,4 @@ void NtsKeServer::advance(Connection& c) {
   }
 }
 
-}  // namespace io
+}  // namespace nts

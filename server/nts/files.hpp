@@ -10,24 +10,28 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "server/io/nts_ke.hpp"
+#include "server/io/file.hpp"
+#include "server/nts/ke_server.hpp"
+#include "server/nts/secret.hpp"
 
-namespace app {
+namespace nts {
 
-struct LoadedNts {
+struct LoadedFiles {
   std::shared_ptr<SSL_CTX> tls;    // null when there are problems
-  std::optional<io::CertificateValidity> certificate;  // the leaf's validity, when it has one
-  std::vector<std::byte> secret;
+  std::optional<nts::CertificateValidity> certificate;  // the leaf's validity, when it has one
+  Secret secret;
   std::vector<std::string> problems;  // each naming the file and, for the secret, the line
 };
 
-LoadedNts load_nts(const config::Nts& nts);
+LoadedFiles load_files(const config::Nts& nts);
 
 // How an NTS client judges the certificate's dates at `now`.
 enum class CertificateDates : std::uint8_t { valid, expired, not_yet_valid };
-CertificateDates judge_dates(const io::CertificateValidity& certificate, leapdb::UtcTime now);
+CertificateDates judge_dates(const nts::CertificateValidity& certificate, leapdb::UtcTime now);
 
 // The files NTS reads, reread at every reload: certificate, private key, cookie key file.
-std::vector<std::string> nts_paths(const config::Nts& nts);
+std::vector<std::string> file_paths(const config::Nts& nts);
+// Theirs, in that order: one that changes on disk is reread without a SIGHUP.
+std::vector<std::optional<io::FileSignature>> file_signatures(const config::Nts& nts);
 
-}  // namespace app
+}  // namespace nts

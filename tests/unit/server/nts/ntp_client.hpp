@@ -8,10 +8,10 @@
 #include <random>
 #include <vector>
 
-#include "server/ntp/nts_fields.hpp"
 #include "server/ntp/packet.hpp"
 #include "server/nts/aead.hpp"
 #include "server/nts/cookie.hpp"
+#include "server/nts/fields.hpp"
 
 namespace nts_client {
 
@@ -68,7 +68,7 @@ inline Client client(std::mt19937_64& random, const Server& s, nts::Aead aead = 
   return c;
 }
 
-// The request ntp::write_nts_request writes, with a random transmit time (chronyd's is random
+// The request nts::write_request writes, with a random transmit time (chronyd's is random
 // too) and a random nonce. Without `pad`, a short nonce lacks the Additional Padding RFC 8915
 // section 5.6 asks for.
 inline Bytes request(std::mt19937_64& random, const Client& c, std::size_t placeholders,
@@ -77,10 +77,10 @@ inline Bytes request(std::mt19937_64& random, const Client& c, std::size_t place
   packet[0] = std::byte{0x23};  // LI 0, version 4, client
   std::ranges::copy(random_bytes(random, 8), packet.begin() + ntp::kTransmitTimeOffset);
   const Bytes nonce = random_bytes(random, nonce_length);
-  const ntp::NtsClientRequest fields{
+  const nts::ClientRequest fields{
       c.unique_id, c.cookie, placeholders, c.agreed.aead, std::span{c.agreed.c2s}.first(nts::key_length(c.agreed.aead)),
       nonce};
-  std::size_t length = ntp::write_nts_request(packet, fields);
+  std::size_t length = nts::write_request(packet, fields);
   REQUIRE(length != 0);
   const std::size_t padded_nonce = (nonce_length + 3) & ~std::size_t{3};
   if (!pad && padded_nonce < 16) {
@@ -95,10 +95,10 @@ inline Bytes request(std::mt19937_64& random, const Client& c, std::size_t place
   return packet;
 }
 
-inline ntp::NtsCheck check(const Bytes& packet, std::span<const nts::CookieKey> keys, ntp::NtsRequest& out) {
+inline nts::RequestCheck check(const Bytes& packet, std::span<const nts::CookieKey> keys, nts::Request& out) {
   const auto layout = ntp::parse_layout(packet, 4);
   REQUIRE(layout.layout.has_value());
-  return ntp::check_nts_request(packet, layout.layout->extensions, keys, out);
+  return nts::check_request(packet, layout.layout->extensions, keys, out);
 }
 
 // What the client does with the reply: the identifier echoed, the authenticator verified with
@@ -110,8 +110,8 @@ inline std::vector<Bytes> open_reply(std::span<const std::byte> reply, const Cli
   std::span<const std::byte> unique_id, authenticator;
   std::size_t authenticator_at = 0;
   ntp::for_each_extension_field(layout.layout->extensions, [&](const ntp::ExtensionField& f) {
-    if (f.type == ntp::kUniqueIdentifierField) unique_id = f.value;
-    if (f.type == ntp::kNtsAuthenticatorField) {
+    if (f.type == nts::kUniqueIdentifierField) unique_id = f.value;
+    if (f.type == nts::kAuthenticatorField) {
       authenticator = f.value;
       authenticator_at = static_cast<std::size_t>(f.value.data() - reply.data()) - 4;
     }
@@ -126,7 +126,7 @@ inline std::vector<Bytes> open_reply(std::span<const std::byte> reply, const Cli
     return cookies;
   }
   ntp::for_each_extension_field(std::span<const std::byte>{plaintext}, [&](const ntp::ExtensionField& f) {
-    if (f.type == ntp::kNtsCookieField) cookies.emplace_back(f.value.begin(), f.value.end());
+    if (f.type == nts::kCookieField) cookies.emplace_back(f.value.begin(), f.value.end());
   });
   return cookies;
 }

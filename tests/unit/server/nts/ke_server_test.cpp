@@ -1,6 +1,6 @@
 // The NTS-KE server against a client made here with OpenSSL, over loopback, with a throwaway
 // self-signed certificate.
-#include "server/io/nts_ke.hpp"
+#include "server/nts/ke_server.hpp"
 
 #include <doctest/doctest.h>
 
@@ -107,13 +107,13 @@ nts::CookieKey test_cookie_key() {
   return key;
 }
 
-std::shared_ptr<const io::NtsKeState> test_state() {
-  io::TlsLoadProblem problem;
-  auto state = std::make_shared<io::NtsKeState>();
-  state->tls = io::load_nts_tls_context(credentials().certificate_file, credentials().key_file, problem);
+std::shared_ptr<const nts::KeState> test_state() {
+  nts::TlsLoadProblem problem;
+  auto state = std::make_shared<nts::KeState>();
+  state->tls = nts::load_tls_context(credentials().certificate_file, credentials().key_file, problem);
   REQUIRE_MESSAGE(state->tls, problem.message);
   state->cookie_key = test_cookie_key();
-  state->endpoints = {io::NtsKeEndpoint{0x5eed, "ntp.example.net", 4123}};
+  state->endpoints = {nts::KeEndpoint{0x5eed, "ntp.example.net", 4123}};
   return state;
 }
 
@@ -126,16 +126,16 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds lim
   return true;
 }
 
-std::uint64_t sessions(const io::NtsKeServer& server, io::NtsKeOutcome outcome) {
+std::uint64_t sessions(const nts::KeServer& server, nts::KeOutcome outcome) {
   return server.counters().sessions[static_cast<std::size_t>(outcome)].load();
 }
 
 class RunningServer {
  public:
-  explicit RunningServer(io::NtsKeLimits limits = {}) {
+  explicit RunningServer(nts::KeLimits limits = {}) {
     std::string error;
-    io::UniqueFd fd = io::open_nts_ke_socket(
-        config::SocketAddress{config::SocketAddress::Family::ipv4, {127, 0, 0, 1}, 0}, error);
+    io::UniqueFd fd =
+        nts::open_ke_socket(config::SocketAddress{config::SocketAddress::Family::ipv4, {127, 0, 0, 1}, 0}, error);
     REQUIRE_MESSAGE(fd, error);
     sockaddr_in bound{};
     socklen_t length = sizeof bound;
@@ -143,7 +143,7 @@ class RunningServer {
     port = ntohs(bound.sin_port);
     std::vector<io::UniqueFd> listeners;
     listeners.push_back(std::move(fd));
-    server = std::make_unique<io::NtsKeServer>(std::move(listeners), limits, test_state());
+    server = std::make_unique<nts::KeServer>(std::move(listeners), limits, test_state());
     thread = std::thread{[this] { server->run(); }};
   }
   RunningServer(const RunningServer&) = delete;
@@ -152,9 +152,9 @@ class RunningServer {
     server->request_stop();
     thread.join();
   }
-  std::uint64_t count(io::NtsKeOutcome outcome) const { return sessions(*server, outcome); }
+  std::uint64_t count(nts::KeOutcome outcome) const { return sessions(*server, outcome); }
 
-  std::unique_ptr<io::NtsKeServer> server;
+  std::unique_ptr<nts::KeServer> server;
   std::thread thread;
   std::uint16_t port = 0;
 };
@@ -293,18 +293,18 @@ void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
 
 TEST_CASE("nts-ke: loading the certificate and key") {
   const Credentials& c = credentials();
-  io::TlsLoadProblem problem;
-  CHECK(io::load_nts_tls_context(c.certificate_file, c.key_file, problem));
+  nts::TlsLoadProblem problem;
+  CHECK(nts::load_tls_context(c.certificate_file, c.key_file, problem));
   CHECK(problem.message.empty());
 
   const std::string missing = (c.dir.path / "missing.crt").string();
-  CHECK_FALSE(io::load_nts_tls_context(missing, c.key_file, problem));
+  CHECK_FALSE(nts::load_tls_context(missing, c.key_file, problem));
   CHECK(problem.message.find(missing) == 0);
   CHECK(problem.message.find("No such file") != std::string::npos);
   CHECK_FALSE(problem.private_key);
 
   // A certificate where the key should be.
-  CHECK_FALSE(io::load_nts_tls_context(c.certificate_file, c.certificate_file, problem));
+  CHECK_FALSE(nts::load_tls_context(c.certificate_file, c.certificate_file, problem));
   CHECK(problem.message.find(c.certificate_file) == 0);
   CHECK(problem.message.find("private key") != std::string::npos);
   CHECK(problem.private_key);
@@ -315,7 +315,7 @@ TEST_CASE("nts-ke: loading the certificate and key") {
   write_pem(stranger_file, [&stranger](FILE* f) {
     return PEM_write_PrivateKey(f, stranger.key, nullptr, nullptr, 0, nullptr, nullptr);
   });
-  CHECK_FALSE(io::load_nts_tls_context(c.certificate_file, stranger_file, problem));
+  CHECK_FALSE(nts::load_tls_context(c.certificate_file, stranger_file, problem));
   CHECK(problem.message == stranger_file + ": no private key matching the certificate in " + c.certificate_file);
   CHECK(problem.private_key);
 }
@@ -323,12 +323,12 @@ TEST_CASE("nts-ke: loading the certificate and key") {
 TEST_CASE("nts-ke: listening sockets") {
   std::string error;
   const io::UniqueFd first =
-      io::open_nts_ke_socket(config::SocketAddress{config::SocketAddress::Family::ipv4, {127, 0, 0, 1}, 0}, error);
+      nts::open_ke_socket(config::SocketAddress{config::SocketAddress::Family::ipv4, {127, 0, 0, 1}, 0}, error);
   REQUIRE_MESSAGE(first, error);
   sockaddr_in bound{};
   socklen_t length = sizeof bound;
   REQUIRE(::getsockname(first.get(), reinterpret_cast<sockaddr*>(&bound), &length) == 0);
-  const io::UniqueFd taken = io::open_nts_ke_socket(
+  const io::UniqueFd taken = nts::open_ke_socket(
       config::SocketAddress{config::SocketAddress::Family::ipv4, {127, 0, 0, 1}, ntohs(bound.sin_port)}, error);
   CHECK_FALSE(taken);
   CHECK(error.find("bind: ") == 0);
@@ -336,15 +336,15 @@ TEST_CASE("nts-ke: listening sockets") {
   config::SocketAddress loopback6{config::SocketAddress::Family::ipv6, {}, 0};
   loopback6.bytes[15] = 1;
   error.clear();
-  const io::UniqueFd v6 = io::open_nts_ke_socket(loopback6, error);
+  const io::UniqueFd v6 = nts::open_ke_socket(loopback6, error);
   // Some containers have no IPv6 at all; where there is, it must work.
   if (!v6) MESSAGE("no IPv6 listener: " << error);
 }
 
 TEST_CASE("nts-ke: outcome names") {
-  CHECK(io::to_string(io::NtsKeOutcome::ok) == "ok");
-  CHECK(io::to_string(io::NtsKeOutcome::tls_failed) == "tls_failed");
-  CHECK(io::to_string(io::NtsKeOutcome::internal_error) == "internal_error");
+  CHECK(nts::to_string(nts::KeOutcome::ok) == "ok");
+  CHECK(nts::to_string(nts::KeOutcome::tls_failed) == "tls_failed");
+  CHECK(nts::to_string(nts::KeOutcome::internal_error) == "internal_error");
 }
 
 TEST_CASE("nts-ke: a session gives eight cookies sealing the keys the client exports") {
@@ -385,7 +385,7 @@ TEST_CASE("nts-ke: a session gives eight cookies sealing the keys the client exp
     CHECK(u16_body(records[11]) == 4123);
     CHECK(records[12].type == 0);
   }
-  CHECK(wait_until([&] { return running.count(io::NtsKeOutcome::ok) == 2; }));
+  CHECK(wait_until([&] { return running.count(nts::KeOutcome::ok) == 2; }));
   CHECK(running.server->counters().cookies_issued.load() == 16);
   CHECK(wait_until([&] { return running.server->counters().open_connections.load() == 0; }));
 }
@@ -401,8 +401,8 @@ TEST_CASE("nts-ke: a client without ALPN ntske/1 fails the handshake") {
     Client other{running.port, "http/1.1"};
     CHECK_FALSE(other.handshake());
   }
-  CHECK(wait_until([&] { return running.count(io::NtsKeOutcome::tls_failed) == 2; }));
-  CHECK(running.count(io::NtsKeOutcome::ok) == 0);
+  CHECK(wait_until([&] { return running.count(nts::KeOutcome::tls_failed) == 2; }));
+  CHECK(running.count(nts::KeOutcome::ok) == 0);
 }
 
 TEST_CASE("nts-ke: bad requests get an Error record") {
@@ -440,13 +440,13 @@ TEST_CASE("nts-ke: bad requests get an Error record") {
     CHECK(records.back().type == 0);
     CHECK(std::none_of(records.begin(), records.end(), [](const Record& r) { return r.type == 5; }));
   }
-  CHECK(wait_until([&] { return running.count(io::NtsKeOutcome::bad_request) == 3; }));
+  CHECK(wait_until([&] { return running.count(nts::KeOutcome::bad_request) == 3; }));
   CHECK(running.server->counters().cookies_issued.load() == 0);
 }
 
 TEST_CASE("nts-ke: a silent client is dropped at the deadline") {
   ignore_sigpipe();
-  io::NtsKeLimits limits;
+  nts::KeLimits limits;
   limits.handshake_timeout = 200ms;
   RunningServer running{limits};
   const io::UniqueFd idle = connect_to(running.port);
@@ -455,25 +455,25 @@ TEST_CASE("nts-ke: a silent client is dropped at the deadline") {
   const auto waited = std::chrono::steady_clock::now() - start;
   CHECK(waited >= 150ms);
   CHECK(waited < 1500ms);
-  CHECK(wait_until([&] { return running.count(io::NtsKeOutcome::timeout) == 1; }));
+  CHECK(wait_until([&] { return running.count(nts::KeOutcome::timeout) == 1; }));
 }
 
 TEST_CASE("nts-ke: beyond max_connections a connection is closed at once") {
   ignore_sigpipe();
-  io::NtsKeLimits limits;
+  nts::KeLimits limits;
   limits.max_connections = 1;
   RunningServer running{limits};
   const io::UniqueFd idle = connect_to(running.port);
   REQUIRE(wait_until([&] { return running.server->counters().open_connections.load() == 1; }));
   const io::UniqueFd second = connect_to(running.port);
   CHECK(closed_by_peer(second.get()));
-  CHECK(wait_until([&] { return running.count(io::NtsKeOutcome::overloaded) == 1; }));
+  CHECK(wait_until([&] { return running.count(nts::KeOutcome::overloaded) == 1; }));
   CHECK(running.server->counters().open_connections.load() == 1);
 }
 
 TEST_CASE("nts-ke: an address past its burst is refused") {
   ignore_sigpipe();
-  io::NtsKeLimits limits;
+  nts::KeLimits limits;
   limits.rate_burst = 2;
   limits.rate_interval = 10s;
   RunningServer running{limits};
@@ -484,15 +484,15 @@ TEST_CASE("nts-ke: an address past its burst is refused") {
   }
   Client third{running.port};
   CHECK_FALSE(third.handshake());
-  CHECK(wait_until([&] { return running.count(io::NtsKeOutcome::rate_limited) == 1; }));
-  CHECK(running.count(io::NtsKeOutcome::ok) == 2);
+  CHECK(wait_until([&] { return running.count(nts::KeOutcome::rate_limited) == 1; }));
+  CHECK(running.count(nts::KeOutcome::ok) == 2);
 }
 
 TEST_CASE("nts-ke: a published state serves the sessions after it") {
   ignore_sigpipe();
   RunningServer running;
-  auto next = std::make_shared<io::NtsKeState>(*test_state());
-  next->endpoints[0] = io::NtsKeEndpoint{77, "", std::nullopt};
+  auto next = std::make_shared<nts::KeState>(*test_state());
+  next->endpoints[0] = nts::KeEndpoint{77, "", std::nullopt};
   next->cookie_key.period = 42;
   running.server->publish(next);
   Client client{running.port};
@@ -516,5 +516,25 @@ TEST_CASE("nts-ke: clients at once are served side by side") {
   }
   CHECK(wait_until([&] { return running.server->counters().open_connections.load() == 12; }));
   for (auto& client : clients) CHECK(records_of(client->exchange(ntpv4_request())).size() == 13);
-  CHECK(wait_until([&] { return running.count(io::NtsKeOutcome::ok) == 12; }));
+  CHECK(wait_until([&] { return running.count(nts::KeOutcome::ok) == 12; }));
+}
+
+TEST_CASE("the KE state: each listener's timescale, Server and Port records, and the key that seals") {
+  config::Nts nts;
+  nts.listeners.resize(2);
+  nts.listeners[0].timescale = "google";
+  nts.listeners[0].server = "ntp.example.net";
+  nts.listeners[0].port = 4123;
+  nts.listeners[1].timescale = "utc";
+  const auto state = nts::ke_state(nts, nullptr, test_cookie_key());
+  CHECK(state->tls == nullptr);
+  CHECK(state->cookie_key.period == 41);
+  CHECK(state->cookie_key.key == test_cookie_key().key);
+  REQUIRE(state->endpoints.size() == 2);
+  CHECK(state->endpoints[0].timescale_id == nts::timescale_id("google"));
+  CHECK(state->endpoints[0].server == "ntp.example.net");
+  CHECK(state->endpoints[0].port == std::optional<std::uint16_t>{4123});
+  CHECK(state->endpoints[1].timescale_id == nts::timescale_id("utc"));
+  CHECK(state->endpoints[1].server.empty());
+  CHECK_FALSE(state->endpoints[1].port.has_value());
 }
