@@ -16,15 +16,13 @@
 #include <vector>
 
 #include "server/nts/ke_records.hpp"
+#include "server/nts/session_keys.hpp"
 
 namespace nts {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr char kExporterLabel[] = "EXPORTER-network-time-security";
-constexpr unsigned char kClientToServer = 0x00;
-constexpr unsigned char kServerToClient = 0x01;
 constexpr unsigned char kAlpnList[] = {7, 'n', 't', 's', 'k', 'e', '/', '1'};
 constexpr std::array kOffered{Aead::aes_siv_cmac_256, Aead::aes_siv_cmac_512};
 // A response is eight cookies and a few records; anything much longer is not one.
@@ -55,16 +53,6 @@ std::string tls_error(std::string_view what) {
   return out;
 }
 
-bool export_key(SSL* ssl, Aead aead, unsigned char direction, std::span<std::byte> out) {
-  const auto id = static_cast<std::uint16_t>(aead);
-  // Protocol (NTPv4 is 0), AEAD, direction.
-  const std::array<unsigned char, 5> context{0, 0, static_cast<unsigned char>(id >> 8),
-                                             static_cast<unsigned char>(id & 0xFF), direction};
-  return out.size() >= key_length(aead) &&
-         SSL_export_keying_material(ssl, reinterpret_cast<unsigned char*>(out.data()), key_length(aead), kExporterLabel,
-                                    sizeof kExporterLabel - 1, context.data(), context.size(), 1) == 1;
-}
-
 class Exchange {
  public:
   explicit Exchange(const KeClientOptions& options) : options_(options), deadline_(Clock::now() + options.timeout) {}
@@ -82,8 +70,7 @@ class Exchange {
     }
     ClientSession session;
     session.aead = *parsed->response.aead;
-    if (!export_key(ssl_.get(), session.aead, kClientToServer, session.c2s) ||
-        !export_key(ssl_.get(), session.aead, kServerToClient, session.s2c)) {
+    if (!export_session_keys(ssl_.get(), session.aead, session.c2s, session.s2c)) {
       out.error = tls_error("cannot export the session keys");
       return out;
     }
@@ -247,11 +234,6 @@ class Exchange {
 };
 
 }  // namespace
-
-bool export_session_keys(void* ssl, Aead aead, std::span<std::byte> c2s, std::span<std::byte> s2c) {
-  return export_key(static_cast<SSL*>(ssl), aead, kClientToServer, c2s) &&
-         export_key(static_cast<SSL*>(ssl), aead, kServerToClient, s2c);
-}
 
 KeClientOutcome establish_session(const KeClientOptions& options) { return Exchange{options}.run(); }
 

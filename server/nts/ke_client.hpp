@@ -30,8 +30,4 @@ struct KeClientOutcome {
 
 KeClientOutcome establish_session(const KeClientOptions& options);
 
-// RFC 8915 section 5.1: C2S and S2C from the TLS exporter, for client and server alike.
-// `ssl` is an OpenSSL SSL*; false when TLS cannot export.
-bool export_session_keys(void* ssl, Aead aead, std::span<std::byte> c2s, std::span<std::byte> s2c);
-
 }  // namespace nts

@@ -21,6 +21,7 @@
 
 #include "server/ntp/client_address.hpp"
 #include "server/nts/ke_records.hpp"
+#include "server/nts/session_keys.hpp"
 
 namespace nts {
 namespace {
@@ -34,9 +35,6 @@ constexpr int kAcceptBatch = 32;
 // Out of descriptors, the listener stays readable: pausing it keeps poll() from spinning.
 constexpr std::chrono::milliseconds kAcceptPause{100};
 constexpr std::array kSupportedAeads{nts::Aead::aes_siv_cmac_256, nts::Aead::aes_siv_cmac_512};
-constexpr char kExporterLabel[] = "EXPORTER-network-time-security";
-constexpr unsigned char kClientToServer = 0x00;
-constexpr unsigned char kServerToClient = 0x01;
 constexpr unsigned char kAlpn[] = {'n', 't', 's', 'k', 'e', '/', '1'};
 
 void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
@@ -131,15 +129,6 @@ struct SslFree {
   void operator()(SSL* ssl) const { SSL_free(ssl); }
 };
 
-bool export_key(SSL* ssl, nts::Aead aead, unsigned char direction, std::span<std::byte> out) {
-  const auto id = static_cast<std::uint16_t>(aead);
-  // RFC 8915 §5.1: protocol (NTPv4 is 0), AEAD, direction.
-  const std::array<unsigned char, 5> context{0, 0, static_cast<unsigned char>(id >> 8),
-                                             static_cast<unsigned char>(id & 0xFF), direction};
-  return SSL_export_keying_material(ssl, reinterpret_cast<unsigned char*>(out.data()), nts::key_length(aead),
-                                    kExporterLabel, sizeof kExporterLabel - 1, context.data(), context.size(), 1) == 1;
-}
-
 struct Reply {
   std::vector<std::byte> bytes;
   KeOutcome outcome = KeOutcome::ok;
@@ -154,7 +143,7 @@ Reply reply_to(SSL* ssl, const KeState& state, const KeEndpoint& endpoint, const
   // Wipes the session keys however the reply ends, exceptions included.
   nts::CookieContents contents{aead, endpoint.timescale_id, {}, {}};
   std::array<unsigned char, kCookiesPerResponse * nts::kCookieNonceLength> nonces{};
-  if (!export_key(ssl, aead, kClientToServer, contents.c2s) || !export_key(ssl, aead, kServerToClient, contents.s2c) ||
+  if (!nts::export_session_keys(ssl, aead, contents.c2s, contents.s2c) ||
       RAND_bytes(nonces.data(), static_cast<int>(nonces.size())) != 1) {
     return {nts::encode_ke_error(nts::KeError::internal_server_error), KeOutcome::internal_error, 0};
   }
