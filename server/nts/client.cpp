@@ -1,11 +1,10 @@
 #include "server/nts/client.hpp"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <charconv>
 
 #include "server/nts/fields.hpp"
+#include "server/nts/secret.hpp"
 #include "server/ntp/packet.hpp"
 
 namespace nts {
@@ -17,8 +16,6 @@ constexpr char kFormatLine[] = "smeard-nts-session 1";
 std::uint16_t get_u16(std::span<const std::byte> in, std::size_t at) {
   return static_cast<std::uint16_t>((std::to_integer<unsigned>(in[at]) << 8) | std::to_integer<unsigned>(in[at + 1]));
 }
-
-void wipe_bytes(std::span<std::byte> bytes) { OPENSSL_cleanse(bytes.data(), bytes.size()); }
 
 void append_hex(std::string& out, std::span<const std::byte> bytes) {
   constexpr char kDigits[] = "0123456789abcdef";
@@ -67,15 +64,15 @@ ClientSession& ClientSession::operator=(ClientSession&& other) noexcept {
 }
 
 void ClientSession::wipe() {
-  wipe_bytes(c2s);
-  wipe_bytes(s2c);
-  for (auto& cookie : cookies) wipe_bytes(cookie);
+  nts::wipe(c2s);
+  nts::wipe(s2c);
+  for (auto& cookie : cookies) nts::wipe(cookie);
   cookies.clear();
 }
 
 void ClientSession::add_cookie(std::span<const std::byte> cookie) {
   if (cookies.size() == kClientCookies) {
-    wipe_bytes(cookies.front());
+    nts::wipe(cookies.front());
     cookies.pop_front();
   }
   cookies.emplace_back(cookie.begin(), cookie.end());
@@ -99,7 +96,7 @@ std::size_t write_client_request(std::span<std::byte> packet, ClientSession& ses
                                       std::span{session.c2s}.first(key_length(session.aead)),
                                       nonce};
   const std::size_t length = write_request(packet, request);
-  wipe_bytes(cookie);
+  nts::wipe(cookie);
   return length;
 }
 
@@ -148,7 +145,7 @@ ReplyAuthenticity open_server_reply(std::span<const std::byte> reply,
   ntp::for_each_extension_field(opened, [&](const ntp::ExtensionField& field) {
     if (field.type == kCookieField && !field.value.empty()) session.add_cookie(field.value);
   });
-  wipe_bytes(opened);
+  nts::wipe(opened);
   return ReplyAuthenticity::authentic;
 }
 
@@ -204,7 +201,7 @@ std::optional<ClientSession> parse_client_session(std::string_view text, std::st
         return fail(std::string{field} + ": not " + std::to_string(key_length(session.aead)) + " bytes of hex");
       }
       std::ranges::copy(*key, (field == "c2s" ? session.c2s : session.s2c).begin());
-      wipe_bytes(*key);
+      nts::wipe(*key);
       (field == "c2s" ? seen_c2s : seen_s2c) = true;
     } else if (field == "server") {
       if (value.empty()) return fail("server: empty");
