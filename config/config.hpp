@@ -82,6 +82,7 @@ struct UpstreamServer {
   SourceLocation nts_location;
   std::uint16_t nts_port = 4460;      // the NTS-KE server's port
   std::optional<std::string> nts_ca;  // PEM bundle; unset: the system's CAs
+  SourceLocation nts_ca_location;
   // How many servers it adds to the source: 1, a pool's max_sources.
   unsigned associations() const { return kind == Kind::pool ? max_sources : 1; }
 };
@@ -119,6 +120,7 @@ struct ReferenceSource {
   std::optional<std::string> drift_file;
   leapdb::Nanoseconds poll = std::chrono::seconds{16};
   std::optional<std::string> nts_dump_dir;  // NTS cookies kept across restarts (chrony's ntsdumpdir)
+  SourceLocation nts_dump_dir_location;
   // simulated (only ever the one source): time starts at `start` when smeard starts and runs
   // rate_numerator / rate_denominator times as fast as real time.
   leapdb::UtcTime start{};

@@ -249,6 +249,7 @@ std::optional<UpstreamServer> read_server_entry(Cursor in) {
     nts_ca.fail("only with nts: true");
   } else {
     out.nts_ca = nts_ca.absolute_path();
+    out.nts_ca_location = nts_ca.location();
   }
   if (!entry) return std::nullopt;
   return out;
@@ -297,6 +298,7 @@ void read_upstream(Cursor& in, ReferenceSource& source) {
   if (auto drift_file = in["drift_file"].absolute_path()) source.drift_file = std::move(*drift_file);
   source.poll = in["poll"].seconds(1024, {1, "must be from 1 to 1024 seconds"}).value_or(source.poll);
   source.nts_dump_dir = in["nts_dump_dir"].absolute_path();
+  source.nts_dump_dir_location = in["nts_dump_dir"].location();
 }
 
 struct Rate {

@@ -1,5 +1,8 @@
 #include "server/app/reference_factory.hpp"
 
+#include <sys/stat.h>
+
+#include "server/nts/ke_client.hpp"
 #include "server/nts/upstream_authentication.hpp"
 #include "server/reference/phc.hpp"
 #include "server/reference/shm.hpp"
@@ -60,6 +63,26 @@ reference::UpstreamOptions upstream_options(const config::ReferenceSource& setti
   return options;
 }
 
+// What NTS upstreams read and write, checked where the configuration names them: each CA file
+// must hold certificates (a typo would otherwise surface as failing key establishments), and the
+// dump directory must be a directory.
+std::optional<config::Problem> nts_files_problem(const config::ReferenceSource& settings) {
+  for (const config::UpstreamServer& server : settings.servers) {
+    if (!server.nts_ca) continue;
+    if (std::string problem = nts::ca_file_problem(*server.nts_ca); !problem.empty()) {
+      return config::Problem{server.nts_ca_location, server.key + ".nts_ca", problem};
+    }
+  }
+  if (settings.nts_dump_dir) {
+    struct stat status{};
+    if (::stat(settings.nts_dump_dir->c_str(), &status) != 0 || !S_ISDIR(status.st_mode)) {
+      return config::Problem{settings.nts_dump_dir_location, settings.key + ".nts_dump_dir",
+                             *settings.nts_dump_dir + ": not a directory"};
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(const config::ReferenceSource& settings,
@@ -89,6 +112,7 @@ std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(co
       break;
     case Type::upstream: {
       key = ".servers";
+      if (std::optional<config::Problem> problem = nts_files_problem(settings)) return std::move(*problem);
       source = reference::make_upstream_source(upstream_options(settings, precision, std::move(keys)), error);
       break;
     }

@@ -237,4 +237,13 @@ class Exchange {
 
 KeClientOutcome establish_session(const KeClientOptions& options) { return Exchange{options}.run(); }
 
+std::string ca_file_problem(const std::string& path) {
+  std::unique_ptr<SSL_CTX, SslContextFree> context{SSL_CTX_new(TLS_client_method())};
+  if (!context) return tls_error("cannot make a TLS context");
+  if (SSL_CTX_load_verify_locations(context.get(), path.c_str(), nullptr) != 1) {
+    return tls_error(path + ": no CA certificate could be loaded");
+  }
+  return {};
+}
+
 }  // namespace nts

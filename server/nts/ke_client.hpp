@@ -30,4 +30,7 @@ struct KeClientOutcome {
 
 KeClientOutcome establish_session(const KeClientOptions& options);
 
+// Empty when `path` is a PEM file of CA certificates TLS can load, else what is wrong with it.
+std::string ca_file_problem(const std::string& path);
+
 }  // namespace nts

@@ -277,6 +277,26 @@ class UpstreamAuthentication(unittest.TestCase):
         self.assertEqual(header(daemon.port)["leap"], 3)
         daemon.stop()
 
+    def test_a_bad_ca_file_or_dump_directory_is_named_at_start(self):
+        not_pem = os.path.join(self.directory, "not-a-ca.pem")
+        with open(not_pem, "w") as f:
+            f.write("not a certificate\n")
+        cases = [
+            (f'{{server: "127.0.0.1", nts: true, nts_ca: "{not_pem}"}}', [],
+             r"smeard\.yaml:9:\d+: reference\.servers\[0\]\.nts_ca: .*not-a-ca\.pem: no CA certificate could be loaded"),
+            ('{server: "127.0.0.1", nts: true}', [f"  nts_dump_dir: {not_pem}"],
+             r"smeard\.yaml:\d+:\d+: reference\.nts_dump_dir: .*not-a-ca\.pem: not a directory"),
+        ]
+        for entry, extra, expected in cases:
+            config = os.path.join(self.directory, "smeard.yaml")
+            with open(config, "w") as f:
+                f.write(upstream_text(entry, extra=extra).replace("PORT", str(harness.free_udp_port()))
+                        .replace("METRICS", f"127.0.0.1:{harness.free_tcp_port()}"))
+            result = subprocess.run([harness.binary(harness.SMEARD), "--config", config], capture_output=True,
+                                    text=True, timeout=20)
+            self.assertNotEqual(result.returncode, 0, result.stderr)
+            self.assertRegex(result.stderr, expected)
+
     def test_symmetric_key_right_and_wrong(self):
         chrony_keys = os.path.join(self.directory, "chrony.keys")
         with open(chrony_keys, "w") as f:
