@@ -408,6 +408,30 @@ def decode(reply):
             "reference": ts(16), "origin_raw": reply[24:32], "receive": ts(32), "transmit": ts(40)}
 
 
+def header(port, host="127.0.0.1"):
+    """smeard's (or any server's) reply header to one request, with the refid's raw bytes and the
+    root delay and dispersion in seconds; None without a reply within a second."""
+    reply = request((host, port), ntp_request(), timeout=1)
+    if reply is None:
+        return None
+    fields = decode(reply)
+    fields["refid_raw"] = reply[12:16]
+    fields["root_delay"] = int.from_bytes(reply[4:8], "big") / 65536
+    fields["root_dispersion"] = int.from_bytes(reply[8:12], "big") / 65536
+    return fields
+
+
+def terminate(process, timeout=5):
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+
+
 def udp_socket(host):
     """A UDP socket of the right family for host ("127.0.0.1", "::1")."""
     return socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)

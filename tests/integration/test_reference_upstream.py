@@ -37,17 +37,6 @@ def upstream_config(port, servers, metrics=None, minsources=2, holdover=3, drift
     return "\n".join(lines)
 
 
-def header(port):
-    reply = harness.request(("127.0.0.1", port), harness.ntp_request(), timeout=1)
-    if reply is None:
-        return None
-    fields = harness.decode(reply)
-    fields["refid_raw"] = reply[12:16]
-    fields["root_delay"] = int.from_bytes(reply[4:8], "big") / 65536
-    fields["root_dispersion"] = int.from_bytes(reply[8:12], "big") / 65536
-    return fields
-
-
 def wait_for(predicate, timeout, step=0.2):
     """harness.wait_for, and how many seconds it took."""
     start = time.monotonic()
@@ -92,7 +81,7 @@ class Upstream(unittest.TestCase):
         self.assertTrue(locked, daemon.log())
         print(f"\ncold start with 3 servers: locked after {locked[0]['after_s']} s (frequency "
               f"{locked[0]['frequency_ppm']} ppm)")
-        synchronized, _ = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 10)
+        synchronized, _ = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 0 and h, 10)
         self.assertTrue(synchronized, daemon.log())
         # Stratum 2 servers make smeard 3; its refid names the selected server.
         self.assertEqual(synchronized["stratum"], 3, synchronized)
@@ -129,7 +118,7 @@ class Upstream(unittest.TestCase):
         for server in self.chronyds:
             server.stop()
         stopped_at = time.monotonic()
-        lost, waited = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 3 and h, 15, 0.1)
+        lost, waited = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 3 and h, 15, 0.1)
         self.assertTrue(lost, daemon.log())
         self.assertEqual(lost["stratum"], 16, lost)
         print(f"servers gone: LI=3 / stratum 16 after {waited:.1f} s (holdover 3 s)")
@@ -141,7 +130,7 @@ class Upstream(unittest.TestCase):
         # They return: smeard recovers by itself.
         for server in self.chronyds:
             server.start()
-        back, waited = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 30)
+        back, waited = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 0 and h, 30)
         self.assertTrue(back, daemon.log())
         self.assertEqual(back["stratum"], 3, back)
         print(f"servers back: synchronized again after {waited:.1f} s")
@@ -178,7 +167,7 @@ class Upstream(unittest.TestCase):
                          r"^it drifts -?\d+\.\d ppm against the other servers: it smears, or its clock is broken$")
         self.assertEqual(set(why), {f"127.0.0.1:{hidden}", f"127.0.0.1:{marked}"})
         # The smear never reached the served time.
-        served, _ = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 10)
+        served, _ = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 0 and h, 10)
         self.assertTrue(served, daemon.log())
         self.assertLess(abs(ntplib_offset(daemon.port) - ntplib_offset(good[0].port)), 0.001)
         self.assertEqual(served["stratum"], 3)
@@ -226,7 +215,7 @@ class Upstream(unittest.TestCase):
         failed, _ = wait_for(lambda: daemon.events("upstream_resolve_failed"), 40)
         self.assertTrue(failed, daemon.log())
         self.assertEqual(failed[0]["server"], "no-such-host.invalid", failed)
-        synchronized, _ = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 40)
+        synchronized, _ = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 0 and h, 40)
         self.assertTrue(synchronized, daemon.log())
         with urllib.request.urlopen(f"http://{metrics}/status", timeout=5) as r:
             rows = {s["name"]: s for s in json.loads(r.read())["sources"]}

@@ -34,15 +34,6 @@ def wait_for(predicate, timeout, step=0.2):
     return value, time.monotonic() - start
 
 
-def header(port):
-    reply = harness.request(("127.0.0.1", port), harness.ntp_request(), timeout=1)
-    if reply is None:
-        return None
-    fields = harness.decode(reply)
-    fields["refid_raw"] = reply[12:16]
-    return fields
-
-
 class ChronydServer:
     """chronyd serving its clock at local stratum 2 on 127.0.0.1:port, never touching the clock
     (-x); with NTS (its KE port, a certificate, and the NTPv4 server it names), or a keys file.
@@ -83,13 +74,7 @@ class ChronydServer:
         return self
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        harness.terminate(self.process)
 
     def serverstats(self):
         result = subprocess.run([harness.tool("chronyc", "chrony"), "-h", self.socket, "serverstats"],
@@ -209,7 +194,7 @@ class UpstreamAuthentication(unittest.TestCase):
         print(f"\nNTS-KE done after {waited:.1f} s: {established[0]}")
         # The server's records moved NTP to the relay's address and chronyd's port.
         self.assertEqual(established[0]["ntp"], f"127.0.0.2:{server.port}", established)
-        synchronized, waited = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 30)
+        synchronized, waited = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 0 and h, 30)
         self.assertTrue(synchronized, daemon.log())
         self.assertEqual(synchronized["stratum"], 3, synchronized)
         # Replies name the server NTP really went to, so its loop detection works.
@@ -234,12 +219,12 @@ class UpstreamAuthentication(unittest.TestCase):
         self.assertGreaterEqual(relay.flipped, unreachable["unauthentic"])
         metrics = harness.scrape(f"http://{self.metrics}")
         self.assertGreater(harness.total(metrics, "smeard_source_unauthentic_replies_total"), 0)
-        lost, _ = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 3 and h, 15)
+        lost, _ = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 3 and h, 15)
         self.assertTrue(lost, daemon.log())
 
         # Honest again: back in sync, then a restart reuses the stored cookies.
         relay.tamper = False
-        back, _ = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 40)
+        back, _ = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 0 and h, 40)
         self.assertTrue(back, daemon.log())
         accepted = server.serverstats()["NTS-KE connections accepted"]
         daemon.stop()
@@ -251,7 +236,7 @@ class UpstreamAuthentication(unittest.TestCase):
         loaded, _ = wait_for(lambda: daemon.events("nts_session_loaded"), 10)
         self.assertTrue(loaded, daemon.log())
         self.assertGreater(int(loaded[0]["cookies"]), 0, loaded)
-        again, waited = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 30)
+        again, waited = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 0 and h, 30)
         self.assertTrue(again, daemon.log())
         print(f"restart: synchronized after {waited:.1f} s on {loaded[0]['cookies']} stored cookies")
         self.assertEqual(daemon.events("nts_key_established"), [], daemon.log())
@@ -274,7 +259,7 @@ class UpstreamAuthentication(unittest.TestCase):
         stats = server.serverstats()
         self.assertEqual(stats["NTS-KE connections accepted"], 1, stats)  # the handshake, refused by smeard
         self.assertEqual(stats["Authenticated NTP packets"], 0, stats)
-        self.assertEqual(header(daemon.port)["leap"], 3)
+        self.assertEqual(harness.header(daemon.port)["leap"], 3)
         daemon.stop()
 
     def test_a_bad_ca_file_or_dump_directory_is_named_at_start(self):
@@ -309,7 +294,7 @@ class UpstreamAuthentication(unittest.TestCase):
             f.write(f"{KEY_ID} SHA256 {SHA256_SECRET}\n")
         os.chmod(right, 0o600)
         daemon = self.smeard(upstream_text(entry), keys=right)
-        synchronized, waited = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, 30)
+        synchronized, waited = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 0 and h, 30)
         self.assertTrue(synchronized, daemon.log())
         print(f"\nkeyed upstream: synchronized after {waited:.1f} s")
         source = self.sources()[0]
@@ -327,7 +312,7 @@ class UpstreamAuthentication(unittest.TestCase):
         print(f"wrong key: {source['state']}, {source.get('unauthentic', 0)} replies dropped as unauthentic")
         self.assertNotEqual(source["state"], "selected", source)
         self.assertEqual(daemon.events("upstream_locked"), [], daemon.log())
-        self.assertEqual(header(daemon.port)["leap"], 3)
+        self.assertEqual(harness.header(daemon.port)["leap"], 3)
         daemon.stop()
 
 

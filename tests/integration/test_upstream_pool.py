@@ -63,13 +63,7 @@ class NamespaceChronyd:
         raise AssertionError(f"chronyd on {self.address} never served LI=0")
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        harness.terminate(self.process)
 
     @property
     def server(self):
@@ -118,15 +112,6 @@ class Dnsmasq:
 
 def resolved(name):
     return [a[4][0] for a in socket.getaddrinfo(name, 123, type=socket.SOCK_DGRAM)]
-
-
-def header(port):
-    reply = harness.request(("127.0.0.1", port), harness.ntp_request(), timeout=1)
-    if reply is None:
-        return None
-    fields = harness.decode(reply)
-    fields["refid_raw"] = reply[12:16]
-    return fields
 
 
 def wait_for(predicate, timeout, step=0.2):
@@ -178,7 +163,7 @@ class UpstreamPoolInNamespace(unittest.TestCase):
             return json.loads(r.read())["sources"]
 
     def synchronized(self, daemon, timeout=40):
-        served, waited = wait_for(lambda: (h := header(daemon.port)) and h["leap"] == 0 and h, timeout)
+        served, waited = wait_for(lambda: (h := harness.header(daemon.port)) and h["leap"] == 0 and h, timeout)
         self.assertTrue(served, daemon.log())
         return served, waited
 
@@ -232,7 +217,7 @@ class UpstreamPoolInNamespace(unittest.TestCase):
                            and self.sources(daemon), 20)
         self.assertTrue(back, self.sources(daemon))
         self.assertEqual({r["address"] for r in back}, {kept.server, new.server}, back)
-        self.assertEqual(header(daemon.port)["leap"], 0)
+        self.assertEqual(harness.header(daemon.port)["leap"], 0)
         daemon.stop()
 
     def test_a_server_moves_from_its_dead_first_address_to_the_next(self):
