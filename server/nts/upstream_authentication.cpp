@@ -11,6 +11,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
+#include <thread>
 
 #include "server/ntp/packet.hpp"
 #include "server/nts/ke_client.hpp"
@@ -75,14 +77,30 @@ Established resolve_loaded(ClientSession session, const Address& ke_address) {
   return out;
 }
 
+// Key establishment takes seconds and cannot be cancelled: it runs on a thread of its own, and a
+// source closed meanwhile (a reload, the end) does not wait for it.
+template <class Work>
+std::future<Established> in_background(Work work) {
+  std::promise<Established> promise;
+  std::future<Established> future = promise.get_future();
+  try {
+    std::thread([promise = std::move(promise), work = std::move(work)]() mutable { promise.set_value(work()); })
+        .detach();
+  } catch (const std::system_error& e) {
+    std::promise<Established> failed;
+    future = failed.get_future();
+    Established out;
+    out.error = std::string{"cannot start a thread: "} + e.what();
+    failed.set_value(std::move(out));
+  }
+  return future;
+}
+
 class UpstreamNts final : public reference::upstream::Authentication {
  public:
   explicit UpstreamNts(UpstreamNtsOptions options) : options_(std::move(options)) { load(); }
 
-  ~UpstreamNts() override {
-    if (pending_.valid()) take(pending_.get());
-    save();
-  }
+  ~UpstreamNts() override { save(); }
   UpstreamNts(const UpstreamNts&) = delete;
   UpstreamNts& operator=(const UpstreamNts&) = delete;
 
@@ -141,7 +159,7 @@ class UpstreamNts final : public reference::upstream::Authentication {
   }
 
   void start_key_establishment() {
-    pending_ = std::async(std::launch::async, [options = options_] { return establish(options); });
+    pending_ = in_background([options = options_] { return establish(options); });
     loading_ = false;
   }
 
@@ -187,10 +205,9 @@ class UpstreamNts final : public reference::upstream::Authentication {
     notice(Notice::Level::info, "nts_session_loaded",
            {{"server", options_.host}, {"file", *options_.dump_file}, {"cookies", std::to_string(session->cookies.size())}});
     loading_ = true;
-    pending_ = std::async(std::launch::async,
-                          [session = std::move(*session), address = options_.ke_address]() mutable {
-                            return resolve_loaded(std::move(session), address);
-                          });
+    pending_ = in_background([session = std::move(*session), address = options_.ke_address]() mutable {
+      return resolve_loaded(std::move(session), address);
+    });
   }
 
   void save() {
