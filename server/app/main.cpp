@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/crypto.h>
+
 #include "config/config.hpp"
 #include "server/app/daemon.hpp"
 #include "server/app/keys_file.hpp"
@@ -49,6 +51,9 @@ std::optional<config::Config> load(const std::optional<std::string>& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // An NTS key establishment may still be running on its detached thread when smeard exits:
+  // OpenSSL's own clean-up at exit would pull its tables from under it.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   std::optional<std::string> config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {

@@ -100,7 +100,12 @@ class UpstreamNts final : public reference::upstream::Authentication {
  public:
   explicit UpstreamNts(UpstreamNtsOptions options) : options_(std::move(options)) { load(); }
 
-  ~UpstreamNts() override { save(); }
+  ~UpstreamNts() override {
+    if (pending_.valid() && pending_.wait_for(std::chrono::seconds{0}) == std::future_status::ready) {
+      take(pending_.get());
+    }
+    save();
+  }
   UpstreamNts(const UpstreamNts&) = delete;
   UpstreamNts& operator=(const UpstreamNts&) = delete;
 
@@ -164,6 +169,7 @@ class UpstreamNts final : public reference::upstream::Authentication {
   }
 
   void take(Established established) {
+    unresolved_.reset();
     if (!established.session) {
       notice(Notice::Level::warning, loading_ ? "nts_session_unusable" : "nts_key_establishment_failed",
              {{"server", options_.host}, {"address", options_.ke_address.to_string()}, {"error", established.error}});
@@ -205,14 +211,18 @@ class UpstreamNts final : public reference::upstream::Authentication {
     notice(Notice::Level::info, "nts_session_loaded",
            {{"server", options_.host}, {"file", *options_.dump_file}, {"cookies", std::to_string(session->cookies.size())}});
     loading_ = true;
+    unresolved_ = *session;
     pending_ = in_background([session = std::move(*session), address = options_.ke_address]() mutable {
       return resolve_loaded(std::move(session), address);
     });
   }
 
+  // The session in use, or the loaded one whose server is still being resolved (it was removed
+  // from the file and must not be lost to an early stop).
   void save() {
-    if (!options_.dump_file || !session_ || session_->cookies.empty()) return;
-    std::string text = format_client_session(*session_);
+    const ClientSession* keep = session_ ? &*session_ : unresolved_ ? &*unresolved_ : nullptr;
+    if (!options_.dump_file || keep == nullptr || keep->cookies.empty()) return;
+    std::string text = format_client_session(*keep);
     const std::string temporary = *options_.dump_file + ".tmp";
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     bool ok = fd >= 0 && ::fchmod(fd, 0600) == 0 &&
@@ -225,6 +235,7 @@ class UpstreamNts final : public reference::upstream::Authentication {
 
   UpstreamNtsOptions options_;
   std::optional<ClientSession> session_;
+  std::optional<ClientSession> unresolved_;
   std::optional<Address> destination_;
   std::future<Established> pending_;
   bool loading_ = false;
