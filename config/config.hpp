@@ -55,6 +55,7 @@ enum class RefidConvention : std::uint8_t {
 struct Rehearsal {
   leapdb::UtcTime leap_at{};  // the instant the leap takes effect
   int sign = 1;
+  SourceLocation location;  // of leap_at
 };
 
 struct Timescale {
@@ -62,6 +63,7 @@ struct Timescale {
   RefidConvention refid = RefidConvention::ntpd;
   leapdb::Nanoseconds announce = std::chrono::hours{24};  // true UTC: how long LI warns before a leap
   std::optional<Rehearsal> rehearsal;
+  SourceLocation location;  // of the timescale's entry
 };
 
 // An entry of an upstream source's servers: a server (a numeric address, or a name whose

@@ -50,11 +50,12 @@ std::optional<Rehearsal> read_rehearsal(Cursor in) {
       "must be \"+\" (inserted second) or \"-\" (deleted second)");
   in.no_other_keys();
   if (!leap_at) return std::nullopt;
-  return Rehearsal{*leap_at, sign.value_or(1)};
+  return Rehearsal{*leap_at, sign.value_or(1), in["leap_at"].location()};
 }
 
 Timescale read_timescale(Cursor in) {
   Timescale timescale;
+  timescale.location = in.location();
   if (auto profile = read_smear(in["smear"].required())) timescale.profile = std::move(*profile);
   timescale.refid = in["refid"]
                         .one_of<RefidConvention>({{"ntpd", RefidConvention::ntpd},

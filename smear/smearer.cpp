@@ -20,8 +20,13 @@ std::int64_t rounded_quotient(Int128 numerator, Int128 denominator) {
   return static_cast<std::int64_t>((numerator + denominator / 2) / denominator);
 }
 
-std::string day_text(const Window& w) {
-  return leapdb::format_date(std::chrono::floor<std::chrono::days>(w.leap) - std::chrono::days{1});
+// A leap by what it is: a real one at the end of its day, a rehearsal's at its instant.
+std::string leap_text(const Window& w) {
+  const std::chrono::sys_days day = std::chrono::floor<std::chrono::days>(w.leap);
+  if (w.leap == day) return "the leap at the end of " + leapdb::format_date(day - std::chrono::days{1});
+  std::string instant = leapdb::format_rfc3339(w.leap);
+  if (const auto zeros = instant.find(".000000000Z"); zeros != std::string::npos) instant.replace(zeros, 11, "Z");
+  return "the leap at " + instant;
 }
 
 // Quadratic timing fitted to a window of `length`: each ramp at most half of it.
@@ -70,7 +75,7 @@ Smearer::Result Smearer::make(const leapdb::LeapTable& table, const Profile& pro
           break;
       }
       if (!windows.empty() && windows.back().ends > w.begins) {
-        return {std::nullopt, "the leaps of " + day_text(windows.back()) + " and " + day_text(w) +
+        return {std::nullopt, leap_text(windows.back()) + " and " + leap_text(w) +
                                   " are closer than the '" + profile.name + "' smear window (" +
                                   std::to_string(profile.window.count() / kSecondNs) + " s): their smears would overlap"};
       }

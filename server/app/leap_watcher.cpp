@@ -22,7 +22,9 @@ std::vector<std::optional<io::FileSignature>> LeapWatcher::signatures() const {
 bool LeapWatcher::start(leapdb::UtcTime now, const Acceptor& accept) {
   if (settings_.files.empty()) {
     log(Level::warning, "leap_table_none", {{"detail", "no leap files configured (leapdb.files): leaps are unknown"}});
-    return accept(table_).empty();
+    const std::vector<std::string> refusals = accept(table_);
+    for (const auto& refusal : refusals) log(Level::error, "config_rejected", {{"problem", refusal}});
+    return refusals.empty();
   }
   return load("start", now, accept);
 }

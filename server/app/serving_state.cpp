@@ -31,7 +31,13 @@ PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leap
                             : *table;
     smear::Smearer::Result made = smear::Smearer::make(own, timescale.profile, timescale.announce);
     if (!made.smearer) {
-      result.problems.push_back("timescales." + name + ": " + made.error);
+      // With a rehearsal, the smear that cannot be made is most likely the rehearsal's.
+      const bool rehearsed = timescale.rehearsal.has_value();
+      result.problems.push_back(
+          config::Problem{rehearsed ? timescale.rehearsal->location : timescale.location,
+                          "timescales." + name + (rehearsed ? ".rehearsal.leap_at" : ".smear"),
+                          made.error + (rehearsed ? "; a rehearsal must be one smear window away from every leap" : "")}
+              .to_string());
       continue;
     }
     index.emplace(name, static_cast<std::uint8_t>(plan.timescales.size()));
@@ -41,8 +47,10 @@ PlanResult plan_serving(const config::Config& config, std::shared_ptr<const leap
     for (std::size_t other = 0; other + 1 < plan.timescales.size(); ++other) {
       // NTS would hand one's cookies to the other: as unlikely as 1 in 2^32 a pair, but checked.
       if (plan.timescales[other].nts_id == plan.timescales.back().nts_id) {
-        result.problems.push_back("timescales." + name + ": its NTS cookie id is the same as " +
-                                  plan.timescales[other].name + "'s: rename one");
+        result.problems.push_back(config::Problem{timescale.location, "timescales." + name,
+                                                  "its NTS cookie id is the same as " + plan.timescales[other].name +
+                                                      "'s: rename one"}
+                                      .to_string());
       }
     }
   }

@@ -223,9 +223,17 @@ TEST_CASE("leaps closer than one window are refused") {
   auto profile = smear::parse_profile("linear:window=2592000,anchor=center").profile.value();
   const auto made = smear::Smearer::make(table, profile);
   CHECK_FALSE(made.smearer.has_value());
-  CHECK(made.error == "the leaps of 2017-01-31 and 2017-02-28 are closer than the 'linear:window=2592000,anchor=center' "
-                      "smear window (2592000 s): their smears would overlap");
+  CHECK(made.error == "the leap at the end of 2017-01-31 and the leap at the end of 2017-02-28 are closer than the "
+                      "'linear:window=2592000,anchor=center' smear window (2592000 s): their smears would overlap");
   CHECK(smear::Smearer::make(table, smear::parse_profile("google").profile.value()).smearer.has_value());
+}
+
+TEST_CASE("a leap that is not at midnight (a rehearsal's) is named by its instant, not by its day") {
+  const leapdb::LeapTable table = leapdb::with_extra_leap(real_table(), utc(2017, 1, 1) + std::chrono::hours{6}, 1);
+  const auto made = smear::Smearer::make(table, smear::parse_profile("google").profile.value());
+  CHECK_FALSE(made.smearer.has_value());
+  CHECK(made.error == "the leap at the end of 2016-12-31 and the leap at 2017-01-01T06:00:00Z are closer than the "
+                      "'google' smear window (86400 s): their smears would overlap");
 }
 
 namespace {
