@@ -158,7 +158,7 @@ Control::Control(config::Config config, std::optional<std::string> config_path, 
   if (config_path_) config_signature_ = io::file_signature(*config_path_);
 }
 
-bool Control::prepare() {
+bool Control::prepare(Start start) {
   LoadedKeys keys = load_keys(config_);
   if (!keys.ring) {
     for (const std::string& problem : keys.problems) log(Level::error, "keys_failed", {{"problem", problem}});
@@ -175,26 +175,46 @@ bool Control::prepare() {
     }
     log_certificate(*config_.nts, nts_);
   }
-  auto opened = References::open(config_.reference, precision_, reference::monotonic_raw_now(), keys_);
-  if (const auto* problem = std::get_if<config::Problem>(&opened)) {
-    log(Level::error, "reference_failed", {{"problem", problem->to_string()}});
-    return false;
+  const bool rehearsal = start == Start::rehearse;
+  if (rehearsal) {
+    if (const auto problem = References::check(config_.reference, precision_, keys_)) {
+      log(Level::error, "reference_failed", {{"problem", problem->to_string()}});
+      return false;
+    }
+  } else {
+    auto opened = References::open(config_.reference, precision_, reference::monotonic_raw_now(), keys_);
+    if (const auto* problem = std::get_if<config::Problem>(&opened)) {
+      log(Level::error, "reference_failed", {{"problem", problem->to_string()}});
+      return false;
+    }
+    references_ = std::move(std::get<std::unique_ptr<References>>(opened));
   }
-  references_ = std::move(std::get<std::unique_ptr<References>>(opened));
   if (const auto problems = hardware_.check(config_.hardware_timestamps); !problems.empty()) {
     for (const config::Problem& problem : problems)
       log(Level::error, "hardware_timestamps_failed", {{"problem", problem.to_string()}});
     return false;
   }
-  hardware_.configure(config_.hardware_timestamps, std::chrono::steady_clock::now());
-  hardware_sockets_ = hardware_.any_hardware();
-  log_reference(config_.reference);
-  log_serving(config_);
+  if (!rehearsal) {
+    hardware_.configure(config_.hardware_timestamps, std::chrono::steady_clock::now());
+    hardware_sockets_ = hardware_.any_hardware();
+    log_reference(config_.reference);
+    log_serving(config_);
+  }
   if (!leaps_->start(reference::realtime_now(), acceptor(config_, plan_))) return false;
+  if (rehearsal) return true;
   poll_reference();
   // Cookie periods are counted on the reference's time, known from here on.
   rotate_nts_keys(true);
   return true;
+}
+
+std::string Control::summary() const {
+  std::string text = std::to_string(config_.listeners.size()) + " listeners, " +
+                     std::to_string(config_.timescales.size()) + " timescales";
+  if (config_.keys) text += ", " + std::to_string(keys_->keys().size()) + " keys";
+  if (config_.nts) text += ", NTS on " + std::to_string(config_.nts->listeners.size()) + " KE listeners";
+  if (leaps_->loaded()) text += ", " + std::to_string(leaps_->table()->leaps.size()) + " leaps";
+  return text;
 }
 
 ntp::ReferenceClock Control::reference_clock() const {

@@ -40,9 +40,13 @@ class Control {
           std::vector<std::unique_ptr<ntp::ClientHistory>>& histories, std::int8_t precision, leapdb::UtcTime origin);
 
   // Opens the sources, loads the leap data, plans what to serve and polls the reference once;
-  // false (with problems logged) if it cannot.
-  bool prepare();
+  // false (with problems logged) if it cannot. A rehearsal (--check-config) runs every check
+  // without holding what a running smeard holds (References::check) or touching the NICs.
+  enum class Start : std::uint8_t { serve, rehearse };
+  bool prepare(Start start = Start::serve);
   ntp::Snapshot snapshot() const;
+  // "3 listeners, 2 timescales, 5 keys, NTS on 1 KE listeners, 28 leaps": what was loaded.
+  std::string summary() const;
   void start() { schedule(); }
   void reload(std::string_view reason);
   void publish();

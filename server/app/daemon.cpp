@@ -151,6 +151,15 @@ int Daemon::run() {
   return 0;
 }
 
+std::optional<std::string> Daemon::rehearse() {
+  if (!control_.prepare(Control::Start::rehearse)) return std::nullopt;
+  if (const Privileges privileges = plan_privileges(config_); !privileges.error.empty()) {
+    log(Level::error, "privileges_failed", {{"problem", privileges.error}});
+    return std::nullopt;
+  }
+  return control_.summary();
+}
+
 bool Daemon::bind_listeners() {
   std::vector<std::vector<io::BoundSocket>> sockets(config_.listeners.size());
   steering_.assign(config_.listeners.size(), workers_per_listener_ == 1 ? "one worker" : "client address");

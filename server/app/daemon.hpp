@@ -34,6 +34,11 @@ class Daemon {
   // Starts everything, serves until stopped; the process exit status.
   int run();
 
+  // --check-config: what run() checks before it binds (Control::prepare's rehearsal) and whom
+  // it would run as, so that a configuration passing this starts. A summary, or nothing with
+  // the problems logged.
+  std::optional<std::string> rehearse();
+
  private:
   bool bind_listeners();
   bool listen_metrics();

@@ -9,13 +9,8 @@
 
 #include "config/config.hpp"
 #include "server/app/daemon.hpp"
-#include "server/app/keys_file.hpp"
-#include "server/app/leap_watcher.hpp"
 #include "server/app/log.hpp"
 #include "server/io/file.hpp"
-#include "server/io/hardware_timestamps.hpp"
-#include "server/nts/files.hpp"
-#include "server/reference/clocks.hpp"
 
 namespace {
 
@@ -25,8 +20,9 @@ constexpr std::string_view kUsage = R"(usage: smeard [--config FILE] [--foregrou
 
   --config FILE         serve with this configuration (default: the embedded one)
   --foreground          accepted for service managers: smeard never forks into the background
-  --check-config FILE   validate FILE, its keys file, NTS files and leap files, print every
-                        problem, exit 1 if there are any
+  --check-config FILE   run every check a start with FILE runs (keys, NTS and leap files,
+                        sources, timescales against the leap table, the user to run as),
+                        without binding any socket; print every problem, exit 1 if any
   --print-default-config  print the embedded default configuration
 )";
 
@@ -78,43 +74,12 @@ int main(int argc, char** argv) {
   const std::optional<config::Config> config = load(config_path);
   if (check_only) {
     if (!config) return 1;
-    // Interfaces named for hardware stamps must exist here, as they must when smeard starts.
-    if (!config->hardware_timestamps.interfaces.empty()) {
-      const auto missing =
-          io::missing_interfaces(config->hardware_timestamps, io::kernel_timestamp_driver()->interfaces());
-      for (const config::Problem& problem : missing) std::cerr << problem.to_string() << "\n";
-      if (!missing.empty()) return 1;
-    }
-    const app::LoadedKeys keys = app::load_keys(*config);
-    for (const std::string& problem : keys.problems) std::cerr << problem << "\n";
-    if (!keys.ring) return 1;
-    if (config->nts) {
-      const nts::LoadedFiles nts = nts::load_files(*config->nts);
-      for (const std::string& problem : nts.problems) std::cerr << problem << "\n";
-      if (!nts.tls) return 1;
-      // Served all the same (plain NTP does not need it, and a renewal is taken without a
-      // restart), but no NTS client will accept it.
-      const nts::CertificateDates dates = nts.certificate
-                                              ? nts::judge_dates(*nts.certificate, reference::realtime_now())
-                                              : nts::CertificateDates::valid;
-      if (dates != nts::CertificateDates::valid) {
-        const bool expired = dates == nts::CertificateDates::expired;
-        std::cerr << config->nts->certificate << ": warning: " << (expired ? "expired on " : "not valid before ")
-                  << leapdb::format_rfc3339(expired ? nts.certificate->not_after : nts.certificate->not_before)
-                  << "; NTS clients will refuse it\n";
-      }
-    }
-    // The leap files as smeard would load them at start: missing, unparsable or disagreeing
-    // files fail here (logged as leap_file_rejected), not on the first node that mounts them.
+    // The start's own checks, in the order it makes them; only warnings and errors are told.
     app::log_minimum(app::Level::warning);
-    app::LeapWatcher leaps{config->leapdb};
-    if (!leaps.start(reference::realtime_now(), [](const auto&) { return std::vector<std::string>{}; })) return 1;
-    std::cout << *config_path << ": ok (" << config->listeners.size() << " listeners, "
-              << config->timescales.size() << " timescales"
-              << (config->keys ? ", " + std::to_string(keys.ring->keys().size()) + " keys" : "")
-              << (config->nts ? ", NTS on " + std::to_string(config->nts->listeners.size()) + " KE listeners" : "");
-    if (leaps.loaded()) std::cout << ", " << leaps.table()->leaps.size() << " leaps";
-    std::cout << ")\n";
+    app::Daemon daemon{*config, config_path};
+    const std::optional<std::string> summary = daemon.rehearse();
+    if (!summary) return 1;
+    std::cout << *config_path << ": ok (" << *summary << ")\n";
     return 0;
   }
   if (!config) return 1;

@@ -64,22 +64,18 @@ std::string clear_capabilities() {
 
 }  // namespace
 
-Privileges drop_privileges(const config::Config& config) {
+Privileges plan_privileges(const config::Config& config) {
   const std::optional<std::string>& user = config.user;
   const std::optional<std::string>& group = config.group;
   auto problem = [](const config::SourceLocation& where, const char* key, const std::string& message) {
     return config::Problem{where, key, message}.to_string();
   };
   Privileges result;
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    result.error = failed("PR_SET_NO_NEW_PRIVS");
-    return result;
-  }
+  std::vector<char> buffer;
   if (geteuid() != 0) {
     // Already someone else (systemd's User=, a container's USER): only capabilities to shed.
     result.uid = geteuid();
     result.gid = getegid();
-    std::vector<char> buffer;
     if (user) {
       const auto wanted = find_user(*user, buffer);
       if (!wanted || wanted->pw_uid != result.uid) {
@@ -98,13 +94,11 @@ Privileges drop_privileges(const config::Config& config) {
         return result;
       }
     }
-    result.error = clear_capabilities();
     const passwd* self = getpwuid(result.uid);
     result.user = self != nullptr ? self->pw_name : std::to_string(result.uid);
     return result;
   }
 
-  std::vector<char> buffer;
   const std::string name = user.value_or("smeard");
   const std::optional<passwd> account = find_user(name, buffer);
   if (!account) {
@@ -130,6 +124,25 @@ Privileges drop_privileges(const config::Config& config) {
     result.warning = "user '" + name + "' is root: running as root";
     return result;
   }
+  result.user = name;
+  result.uid = account->pw_uid;
+  result.gid = gid;
+  result.change_user = true;
+  return result;
+}
+
+Privileges drop_privileges(const config::Config& config) {
+  Privileges result = plan_privileges(config);
+  if (!result.error.empty()) return result;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    result.error = failed("PR_SET_NO_NEW_PRIVS");
+    return result;
+  }
+  if (!result.change_user) {
+    // Not root, or staying root: either way no capability is kept.
+    if (geteuid() != 0) result.error = clear_capabilities();
+    return result;
+  }
   // The bounding set too, so nothing could ever be regained (this needs CAP_SETPCAP: root's).
   for (int capability = 0; capability < 64; ++capability) {
     if (prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL) {
@@ -138,6 +151,7 @@ Privileges drop_privileges(const config::Config& config) {
     }
   }
   // Supplementary groups first (they need root), then the group, then the user.
+  const gid_t gid = result.gid;
   if (setgroups(1, &gid) != 0) {
     result.error = failed("setgroups");
     return result;
@@ -146,7 +160,7 @@ Privileges drop_privileges(const config::Config& config) {
     result.error = failed("setresgid");
     return result;
   }
-  if (setresuid(account->pw_uid, account->pw_uid, account->pw_uid) != 0) {
+  if (setresuid(result.uid, result.uid, result.uid) != 0) {
     result.error = failed("setresuid");
     return result;
   }
@@ -160,9 +174,6 @@ Privileges drop_privileges(const config::Config& config) {
     result.error = "setuid(0) succeeded after dropping root";
     return result;
   }
-  result.user = name;
-  result.uid = account->pw_uid;
-  result.gid = gid;
   return result;
 }
 

@@ -17,7 +17,11 @@ struct Privileges {
   std::string user;    // who smeard now runs as
   unsigned uid = 0;
   unsigned gid = 0;
+  bool change_user = false;  // root becoming `user`
 };
+
+// Who smeard would become, looked up without changing anything (for --check-config).
+Privileges plan_privileges(const config::Config& config);
 
 // Takes the configuration's user and group; errors about them name where they were set.
 Privileges drop_privileges(const config::Config& config);

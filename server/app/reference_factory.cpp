@@ -1,6 +1,12 @@
 #include "server/app/reference_factory.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "server/nts/ke_client.hpp"
 #include "server/nts/upstream_authentication.hpp"
@@ -83,7 +89,43 @@ std::optional<config::Problem> nts_files_problem(const config::ReferenceSource& 
   return std::nullopt;
 }
 
+// Binding would succeed: the path fits a socket address, its directory lets smeard (by its
+// effective ids, as bind sees them) create it, and whatever is there already is a socket.
+std::string sock_path_problem(const std::string& path) {
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) return path + ": too long for a socket path";
+  const std::string::size_type slash = path.rfind('/');
+  const std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat status{};
+  if (::stat(directory.c_str(), &status) != 0 || !S_ISDIR(status.st_mode)) return directory + ": no such directory";
+  if (::faccessat(AT_FDCWD, directory.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+    return directory + ": smeard cannot create its socket here: " + std::strerror(errno);
+  }
+  if (::lstat(path.c_str(), &status) == 0 && !S_ISSOCK(status.st_mode)) {
+    return path + ": exists and is not a socket (not removing it)";
+  }
+  return {};
+}
+
 }  // namespace
+
+std::optional<config::Problem> check_source(const config::ReferenceSource& settings, std::int8_t precision,
+                                            std::shared_ptr<const ntp::KeyRing> keys) {
+  switch (settings.type) {
+    case Type::sock:
+      if (std::string problem = sock_path_problem(settings.path); !problem.empty()) {
+        return config::Problem{settings.resource_location, settings.key + ".path", problem};
+      }
+      return std::nullopt;
+    case Type::upstream: return nts_files_problem(settings);
+    case Type::system:
+    case Type::simulated:
+    case Type::phc:
+    case Type::shm: break;
+  }
+  auto opened = open_source(settings, precision, std::move(keys));
+  if (auto* problem = std::get_if<config::Problem>(&opened)) return std::move(*problem);
+  return std::nullopt;
+}
 
 std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(const config::ReferenceSource& settings,
                                                                                std::int8_t precision,

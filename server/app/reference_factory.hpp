@@ -20,6 +20,12 @@ std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(co
                                                                                std::int8_t precision,
                                                                                std::shared_ptr<const ntp::KeyRing> keys);
 
+// What open_source would refuse, found without taking anything a running smeard holds: a SOCK
+// source's path is checked, not bound; an upstream's files are checked, its stored NTS session
+// left alone and no request sent. Devices and SHM segments are opened and closed again.
+std::optional<config::Problem> check_source(const config::ReferenceSource& settings, std::int8_t precision,
+                                            std::shared_ptr<const ntp::KeyRing> keys);
+
 // What logs and `smearctl status` call the source: "system", "/dev/ptp0", "SHM(0)",
 // "SOCK(/run/chrony.ttyS0.sock)", "upstream(ntp1.example.net, ...)", "simulated".
 std::string source_name(const config::ReferenceSource& settings);

@@ -61,6 +61,14 @@ std::variant<std::unique_ptr<References>, config::Problem> References::open(cons
   return std::unique_ptr<References>(new References(settings, std::move(members), precision, raw));
 }
 
+std::optional<config::Problem> References::check(const config::Reference& settings, std::int8_t precision,
+                                                 const std::shared_ptr<const ntp::KeyRing>& keys) {
+  for (const config::ReferenceSource& source : settings.sources) {
+    if (auto problem = check_source(source, precision, keys)) return problem;
+  }
+  return std::nullopt;
+}
+
 std::variant<References::Opened, config::Problem> References::open_new(
     const config::Reference& settings, std::span<const std::optional<std::size_t>> kept,
     const std::shared_ptr<const ntp::KeyRing>& keys) const {

@@ -26,6 +26,10 @@ class References {
                                                                          leapdb::Nanoseconds raw,
                                                                          std::shared_ptr<const ntp::KeyRing> keys);
 
+  // The first problem open() would find, with nothing opened for good (check_source).
+  static std::optional<config::Problem> check(const config::Reference& settings, std::int8_t precision,
+                                              const std::shared_ptr<const ntp::KeyRing>& keys);
+
   // A reload, in two steps so that nothing changes until everything else in the reload has
   // worked. `kept[i]`: the current source that new source i continues unchanged (plan_reload).
   // First the sources no current one continues are opened (null where one is kept), or the
