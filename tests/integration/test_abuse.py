@@ -108,8 +108,12 @@ class FloodTest(unittest.TestCase):
         self.assertGreaterEqual(answered / sent, 0.999)
         self.assertEqual(ntplib_answered, ntplib_asked)
         self.assertGreater(total(values, "smeard_ratelimited_total", action="dropped"), 10000)
-        self.assertEqual(total(values, "smeard_ratelimited_total", action="kod"), result["kiss_of_death"])
-        self.assertEqual(total(values, "smeard_kod_sent_total", code="RATE"), result["kiss_of_death"])
+        # Every KoD sent is counted; the flooder may miss the last few, still in flight when it
+        # stops listening (or dropped by a full socket buffer on a loaded machine).
+        kods = total(values, "smeard_ratelimited_total", action="kod")
+        self.assertEqual(total(values, "smeard_kod_sent_total", code="RATE"), kods)
+        self.assertGreaterEqual(kods, result["kiss_of_death"])
+        self.assertLessEqual(kods - result["kiss_of_death"], max(2, kods // 20), (kods, result))
 
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff00112233")

@@ -225,6 +225,8 @@ class Nts(unittest.TestCase):
 
     def test_chronyd_over_nts_measures_the_smear_mid_window(self):
         with self.smeard(self.key_a) as server:
+            # Logged just after the NTP listeners the start waits for.
+            harness.wait_for(lambda: len(server.events("nts_ke_listening")) == 2, 5)
             self.assertEqual(len(server.events("nts_ke_listening")), 2, server.log())
             values = self.synchronize(server)
             self.assertEqual(harness.total(values, "smeard_nts_ke_sessions_total", outcome="ok"), 1)

@@ -246,7 +246,9 @@ class RealClock(unittest.TestCase):
                 time.sleep(max(0.0, wait_until - time.time()))
                 utc = best_offset(p[1])
                 smeared = best_offset(p[0])
-                now = time.time() + utc.offset
+                # The smear's progress when the smeared reply came back, not after both queries:
+                # at 1/61 s a second, a loaded machine's 100 ms between them would be 1.6 ms.
+                now = smeared.dest_time + utc.offset
                 elapsed = now - (leap_at - 30)
                 wanted = -max(0.0, elapsed) / 61
                 samples.append((smeared.offset - utc.offset, wanted))
