@@ -108,12 +108,13 @@ class FloodTest(unittest.TestCase):
         self.assertGreaterEqual(answered / sent, 0.999)
         self.assertEqual(ntplib_answered, ntplib_asked)
         self.assertGreater(total(values, "smeard_ratelimited_total", action="dropped"), 10000)
-        # Every KoD sent is counted; the flooder may miss the last few, still in flight when it
-        # stops listening (or dropped by a full socket buffer on a loaded machine).
+        # Every KoD sent is counted. The flooder counts those that came back in time (10 ms): on a
+        # loaded machine some come later (counted "late", whatever they say) or are still in
+        # flight when it stops listening.
         kods = total(values, "smeard_ratelimited_total", action="kod")
         self.assertEqual(total(values, "smeard_kod_sent_total", code="RATE"), kods)
         self.assertGreaterEqual(kods, result["kiss_of_death"])
-        self.assertLessEqual(kods - result["kiss_of_death"], max(2, kods // 20), (kods, result))
+        self.assertLessEqual(kods, result["kiss_of_death"] + result["late"] + 2, (kods, result))
 
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff00112233")
