@@ -18,8 +18,8 @@ cd "$(dirname "$0")/../.."
 build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
                 nlohmann-json3-dev libssl-dev libseccomp-dev nettle-dev tzdata)
 # dpkg-buildflags and dpkg-shlibdeps (dpkg-dev, which cpack runs on what file says is ELF),
-# readelf (binutils) for the packager's build.
-package_packages=(dpkg-dev file binutils)
+# readelf (binutils) for the packager's build; scdoc makes the manual pages the package ships.
+package_packages=(dpkg-dev file binutils scdoc)
 # Real peers: chronyd -Q, ntpdig and Python's ntplib (Debian's python3, not another one on PATH);
 # unshare and ip give the port-123 tests a private network namespace.
 # clang and its runtime build the libFuzzer targets; prometheus (with promtool) scrapes smeard
@@ -33,9 +33,11 @@ package_packages=(dpkg-dev file binutils)
 # a free-running slave on a veth pair, whose port states smeard's ptp4l-backed sources must read.
 # dnsmasq serves upstream pool names from a hosts file in a test's network namespace (dnsmasq-base
 # is the program alone: the dnsmasq package would also start a system DNS server on port 53).
+# lintian checks the package as Debian's archive would; man-db's man renders the manual pages
+# with warnings on.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
                prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark iptables
-               openssl python3-cryptography linuxptp dnsmasq-base)
+               openssl python3-cryptography linuxptp dnsmasq-base lintian man-db)
 
 install_packages() {
   local missing=() package
@@ -86,7 +88,7 @@ packager_build() {
   CXXFLAGS="$(dpkg-buildflags --get CXXFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
     LDFLAGS="$(dpkg-buildflags --get LDFLAGS)" \
     cmake -S . -B build/packager -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
-    -DSMEARD_WERROR=ON -DSMEARD_BUILD_TESTS=OFF >/dev/null
+    -DSMEARD_WERROR=ON -DSMEARD_BUILD_TESTS=OFF -DSMEARD_MAN_PAGES=ON >/dev/null
   cmake --build build/packager
   rm -rf build/packager/root
   DESTDIR="$PWD/build/packager/root" cmake --install build/packager >/dev/null

@@ -20,6 +20,7 @@ echo "passwd=$(getent passwd smeard)"
 echo "wants=$(find /etc/systemd -name 'smeard*' | tr '\n' ' ')"
 echo "running=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^smeard' || true)"
 echo "conffiles=$(tr '\n' ' ' </var/lib/dpkg/info/smeard.conffiles)"
+echo "manuals=$(ls /usr/share/man/man1/smearctl.1.gz /usr/share/man/man5/smeard.yaml.5.gz /usr/share/man/man8/smeard.8.gz 2>&1 | tr '\n' ' ')"
 echo "check=$(smeard --check-config /etc/smeard/smeard.yaml 2>&1 | tr '\n' ' ')"
 smeard --config /etc/smeard/smeard.yaml 2>/tmp/smeard.log &
 pid=$!
@@ -77,6 +78,9 @@ class DebianPackageTest(unittest.TestCase):
         self.assertEqual(out["wants"].strip(), "", "the package enabled the service")
         self.assertEqual(out["running"], "0", "the package started smeard")
         self.assertEqual(out["conffiles"].split(), ["/etc/smeard/smeard.yaml"])
+        self.assertEqual(out["manuals"].split(), ["/usr/share/man/man1/smearctl.1.gz",
+                                                  "/usr/share/man/man5/smeard.yaml.5.gz",
+                                                  "/usr/share/man/man8/smeard.8.gz"])
         self.assertRegex(out["check"], r"^/etc/smeard/smeard\.yaml: ok \(2 listeners, 1 timescales, \d+ leaps\)")
 
         reply = json.loads(out["query"])
