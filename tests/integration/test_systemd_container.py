@@ -175,6 +175,7 @@ class UnitUnderSystemd(unittest.TestCase):
 
     def test_1_start_reload_kill_stop(self):
         self.configure(SYSTEM)
+        since = self.container_now()
         # Started and queried in one go: the query is the first thing after systemctl returns.
         started = self.sh("systemctl start smeard && smearctl query 127.0.0.1 --json --timeout 1", check=False)
         self.assertEqual(started.returncode, 0, started.stdout + started.stderr + self.journal(0))
@@ -184,6 +185,12 @@ class UnitUnderSystemd(unittest.TestCase):
         state = self.show()
         self.assertEqual((state["ActiveState"], state["SubState"], state["Result"]), ("active", "running", "success"))
         pid = state["MainPID"]
+        # systemd said Started after smeard was listening (READY=1 follows event=listening).
+        events = self.stamped_journal(since)
+        listening = [at for at, text in events if "event=listening " in text]
+        started_at = [at for at, text in events if text.startswith("Started smeard.service")]
+        self.assertEqual((len(listening), len(started_at)), (1, 1), self.journal(since))
+        self.assertLess(listening[0], started_at[0], self.journal(since))
 
         # As the package's user, no capability in any set; the unit's bounding set is all that
         # is left, and it holds CAP_NET_BIND_SERVICE alone.
