@@ -2,6 +2,7 @@
 
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,6 +10,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
 
 namespace reference {
 namespace {
@@ -155,7 +160,54 @@ class ShmDriver final : public RefclockDriver {
   std::unique_ptr<ShmSegment> segment_;
 };
 
+struct SegmentOwner {
+  unsigned uid = 0;
+  unsigned mode = 0;
+};
+
+// /proc/sysvipc/shm: a header, then per segment "key shmid perms size cpid lpid nattch uid gid
+// cuid cgid ...", the key in decimal and perms in octal.
+std::optional<SegmentOwner> find_owner(std::string_view sysvipc_shm, key_t key) {
+  std::istringstream lines{std::string{sysvipc_shm}};
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields{line};
+    long long line_key = 0;
+    std::string shmid, size, cpid, lpid, nattch;
+    SegmentOwner owner;
+    if (fields >> line_key >> shmid >> std::oct >> owner.mode >> std::dec >> size >> cpid >> lpid >> nattch >>
+            owner.uid &&
+        line_key == key) {
+      owner.mode &= 0777u;  // above them: SHM_DEST and SHM_LOCKED
+      return owner;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::string shm_permission_advice(unsigned unit, std::string_view sysvipc_shm, unsigned uid) {
+  const std::optional<SegmentOwner> owner = find_owner(sysvipc_shm, static_cast<key_t>(kShmKeyBase + unit));
+  if (!owner) return {};
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", owner->mode);
+  const std::string found = "the segment exists, owned by uid " + std::to_string(owner->uid) + " with mode " + mode +
+                            ", and smeard runs as uid " + std::to_string(uid) + ": ";
+  if (unit < 2) {
+    return found +
+           "gpsd, run as root, creates units 0 and 1 so when it starts first. Stop gpsd, remove the segment "
+           "(ipcrm -M " +
+           hex_key(unit) +
+           ") and start smeard before gpsd (smeard.service is ordered Before=gpsd.service): smeard then creates "
+           "it, and gpsd, as root, attaches it. Or run gpsd unprivileged and use a unit from 2 up, which it "
+           "creates with mode 0666";
+  }
+  return found + "remove the segment (ipcrm -M " + hex_key(unit) +
+         ") while its writer is stopped and start smeard first, which creates it with mode 0666; or run smeard as "
+         "uid " +
+         std::to_string(owner->uid);
+}
 
 std::unique_ptr<ShmSegment> open_shm_segment(unsigned unit, std::string& error) {
   const key_t key = static_cast<key_t>(kShmKeyBase + unit);
@@ -165,7 +217,13 @@ std::unique_ptr<ShmSegment> open_shm_segment(unsigned unit, std::string& error) 
     const int code = errno;
     error = "shmget(" + hex_key(unit) + "): " + std::strerror(code);
     if (code == EINVAL) error += " (a segment with this key exists, smaller than ntpd's shmTime)";
-    if (code == EACCES) error += " (the segment exists with permissions that do not let smeard attach it)";
+    if (code == EACCES) {
+      std::ifstream proc{"/proc/sysvipc/shm"};
+      const std::string table{std::istreambuf_iterator<char>{proc}, std::istreambuf_iterator<char>{}};
+      const std::string advice = shm_permission_advice(unit, table, ::geteuid());
+      error +=
+          advice.empty() ? " (the segment exists with permissions that do not let smeard attach it)" : ": " + advice;
+    }
     return nullptr;
   }
   void* address = ::shmat(id, nullptr, 0);

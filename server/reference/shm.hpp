@@ -14,6 +14,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "server/reference/refclock.hpp"
 
@@ -55,6 +56,12 @@ class ShmSegment {
 
 // The segment attached, or null and `error` set ("shmget(0x4e545030): Permission denied ...").
 std::unique_ptr<ShmSegment> open_shm_segment(unsigned unit, std::string& error);
+
+// Pure. Why smeard, running as `uid`, may not attach `unit`'s existing segment, and what to
+// change; from /proc/sysvipc/shm's text (its owner and mode). Empty when the segment is not in
+// it. gpsd run as root creates units 0 and 1 for its first device, mode 0600 and owned by root,
+// which an unprivileged smeard then cannot attach.
+std::string shm_permission_advice(unsigned unit, std::string_view sysvipc_shm, unsigned uid);
 
 // Pure. One read of the segment.
 struct ShmRead {

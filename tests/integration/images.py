@@ -1,6 +1,7 @@
-"""Container images for the package, container and Kubernetes tests, built here from Debian's
-packages alone (no image registry is reachable): a Debian 12 base made with mmdebstrap and
-imported as debian:bookworm, and the smeard image built from deploy/docker/Dockerfile on it.
+"""Container images for the package, container, systemd and Kubernetes tests, built here from
+Debian's packages alone (no image registry is reachable): a Debian 12 base made with mmdebstrap
+and imported as debian:bookworm, the smeard image built from deploy/docker/Dockerfile on it, and
+on it too a Debian 12 that boots systemd with the package installed.
 
 podman runs with runc (crun refuses this machine's hybrid cgroup hierarchy) and with resource
 limits no higher than our own (podman raises them by default, which needs CAP_SYS_RESOURCE).
@@ -84,6 +85,41 @@ def package():
     return found[0]
 
 
+SYSTEMD_IMAGE = "localhost/smeard-systemd:test"
+# systemd as PID 1, and gpsd (with gpsd-clients' tools) for the refclocks. No time daemon: nothing
+# in the container may set the clock (it has no CAP_SYS_TIME either).
+SYSTEMD_PACKAGES = ["systemd", "systemd-sysv", "gpsd", "gpsd-clients", "util-linux", "procps"]
+
+
+def package_dependencies(deb):
+    """The package names the .deb's Depends field lists (versions and alternatives dropped)."""
+    depends = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True,
+                             check=True).stdout
+    return sorted({entry.split("|")[0].split("(")[0].strip() for entry in depends.split(",") if entry.strip()})
+
+
+def systemd_image():
+    """Debian 12 booting systemd, with the package this tree built installed: its dependencies
+    in a layer of their own (kept while they do not change), the package in the last."""
+    deb = package()
+    context = IMAGES / "systemd"
+    context.mkdir(parents=True, exist_ok=True)
+    for old in context.glob("*.deb"):
+        old.unlink()
+    (context / "smeard.deb").write_bytes(deb.read_bytes())
+    packages = " ".join(SYSTEMD_PACKAGES + package_dependencies(deb))
+    (context / "Containerfile").write_text(
+        f"FROM {debian_base()}\n"
+        "RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
+        f"{packages} && rm -rf /var/lib/apt/lists/*\n"
+        "COPY smeard.deb /tmp/\n"
+        "RUN dpkg -i /tmp/smeard.deb && rm /tmp/smeard.deb\n")
+    started = time.monotonic()
+    podman(["build", "--pull=never", "--format", "docker", "-t", SYSTEMD_IMAGE, str(context)], timeout=1800)
+    print(f"\n  podman build of the systemd image: {time.monotonic() - started:.0f} s", flush=True)
+    return SYSTEMD_IMAGE
+
+
 def wait_healthy(name, timeout=30):
     """Waits until the container's HEALTHCHECK passes (podman healthcheck run exits 0)."""
     deadline = time.monotonic() + timeout
@@ -99,5 +135,6 @@ def wait_healthy(name, timeout=30):
 
 
 if __name__ == "__main__":
-    # deploy/debian/setup.sh test builds the image before the tests, so no test waits for it.
+    # deploy/debian/setup.sh test builds the images before the tests, so no test waits for them.
     smeard_image()
+    systemd_image()

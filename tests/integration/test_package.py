@@ -61,7 +61,7 @@ class DebianPackageTest(unittest.TestCase):
         listing = subprocess.run(["dpkg-deb", "-c", str(self.deb)], capture_output=True, text=True, check=True).stdout
         for path in ("./usr/bin/smeard", "./usr/bin/smearctl", "./etc/smeard/smeard.yaml",
                      "./usr/lib/systemd/system/smeard.service", "./usr/share/smeard/smeard.json",
-                     "./usr/share/smeard/rules.yaml"):
+                     "./usr/share/smeard/rules.yaml", "./usr/share/smeard/tmpfiles-gpsd.conf"):
             self.assertRegex(listing, rf" {re.escape(path)}\n", path)
 
     def test_installs_and_serves_on_a_fresh_debian_12(self):

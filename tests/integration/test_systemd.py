@@ -56,12 +56,15 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertEqual(d["NoNewPrivileges"], ["yes"])
         self.assertEqual(d["ProtectSystem"], ["strict"])
         self.assertEqual(d["PrivateTmp"], ["yes"])
-        self.assertEqual(d["ExecReload"], ["/bin/kill -HUP $MAINPID"])
+        self.assertEqual(d["ExecReload"], ["/bin/kill -HUP $MAINPID", "/bin/sleep 1"])
         self.assertIn("--foreground", d["ExecStart"][0])
         self.assertIn("--check-config", d["ExecStartPre"][0])
         self.assertTrue(d["SystemCallFilter"][0].startswith("@system-service"))
         self.assertEqual(set(d["RestrictAddressFamilies"][0].split()), {"AF_INET", "AF_INET6", "AF_UNIX"})
         self.assertEqual(d["Type"], ["notify"])
+        # The SOCK refclock's directory, and bound before gpsd connects to it (README: systemd).
+        self.assertEqual(d["RuntimeDirectory"], ["smeard"])
+        self.assertEqual(d["Before"], ["gpsd.service"])
 
 
 class NotifyProtocol(unittest.TestCase):

@@ -426,3 +426,32 @@ TEST_CASE("refclock: a driver's failure is why it is unreachable") {
   CHECK(source.report()[0].state == reference::SourceState::unreachable);
   CHECK(source.report()[0].why == "recv: Connection refused");
 }
+
+TEST_CASE("SHM: a segment smeard may not attach is described by its owner and mode, with what to change") {
+  // /proc/sysvipc/shm as Linux prints it: gpsd (as root) created units 0 to 2; 1 is marked for
+  // removal (SHM_DEST, 01000 above the mode bits).
+  const std::string table =
+      "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime"
+      "      dtime      ctime                   rss                  swap\n"
+      "1314148400          0   600                    96   412   412      1     0     0     0     0 1796640000"
+      "          0 1796640000                  4096                     0\n"
+      "1314148401          1  1600                    96   412   412      1     0     0     0     0 1796640000"
+      "          0 1796640000                  4096                     0\n"
+      "1314148402          2   644                    96   412   412      1   112   117   112   117 1796640000"
+      "          0 1796640000                  4096                     0\n";
+  CHECK(reference::shm_permission_advice(0, table, 999) ==
+        "the segment exists, owned by uid 0 with mode 0600, and smeard runs as uid 999: gpsd, run as root, creates "
+        "units 0 and 1 so when it starts first. Stop gpsd, remove the segment (ipcrm -M 0x4e545030) and start smeard "
+        "before gpsd (smeard.service is ordered Before=gpsd.service): smeard then creates it, and gpsd, as root, "
+        "attaches it. Or run gpsd unprivileged and use a unit from 2 up, which it creates with mode 0666");
+  CHECK(reference::shm_permission_advice(1, table, 999).starts_with(
+      "the segment exists, owned by uid 0 with mode 0600, and smeard runs as uid 999: gpsd, run as root"));
+  CHECK(reference::shm_permission_advice(2, table, 999) ==
+        "the segment exists, owned by uid 112 with mode 0644, and smeard runs as uid 999: remove the segment "
+        "(ipcrm -M 0x4e545032) while its writer is stopped and start smeard first, which creates it with mode 0666; "
+        "or run smeard as uid 112");
+  // Not listed (another IPC namespace's, or /proc unreadable): nothing to add.
+  CHECK(reference::shm_permission_advice(3, table, 999).empty());
+  CHECK(reference::shm_permission_advice(0, "", 999).empty());
+  CHECK(reference::shm_permission_advice(0, "garbage\n1314148400 x\n", 999).empty());
+}
