@@ -35,9 +35,16 @@ class SystemdUnitTest(unittest.TestCase):
         cls.addClassCleanup(shutil.rmtree, cls.directory, True)
         text = UNIT.read_text().replace("/usr/bin/smeard", harness.binary(harness.SMEARD))
         cls.unit = harness.write_file(cls.directory, "smeard.service", text)
+        # verify runs man(1) on each Documentation= page: the pages built beside this smeard.
+        cls.manpath = os.path.join(cls.directory, "man")
+        built = Path(harness.binary(harness.SMEARD)).resolve().parents[1] / "deploy/man"
+        for page, section in (("smeard.8", "8"), ("smeard.yaml.5", "5"), ("smearctl.1", "1")):
+            os.makedirs(os.path.join(cls.manpath, f"man{section}"), exist_ok=True)
+            if (built / page).exists():
+                os.symlink(built / page, os.path.join(cls.manpath, f"man{section}", page))
 
     def test_systemd_analyze_verify_accepts_it(self):
-        result = harness.run([self.analyze, "verify", self.unit])
+        result = harness.run([self.analyze, "verify", self.unit], env=dict(os.environ, MANPATH=self.manpath))
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertEqual(result.stderr.strip(), "", "systemd-analyze verify warned")
 
