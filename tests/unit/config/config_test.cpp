@@ -42,7 +42,7 @@ TEST_CASE("metrics endpoint: on by default on loopback, movable, or off") {
   REQUIRE(guarded.config->metrics.allow.size() == 2);
   CHECK(guarded.config->metrics.allow[0].text == "127.0.0.1/32");
   CHECK(guarded.config->metrics.allow[1].prefix_length == 128);
-  CHECK(guarded.config->metrics.allow[0].location.column == 18);
+  CHECK(guarded.config->metrics.allow[0].location.column == 19);
   CHECK(guarded.config->metrics.max_connections_per_address == 2);
   CHECK(only_problem(base + "metrics: {allow: []}\n") ==
         "smeard.yaml:7:18: metrics.allow: an empty list would let nobody connect; leave allow out to let everyone");

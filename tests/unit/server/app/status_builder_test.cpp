@@ -151,6 +151,7 @@ TEST_CASE("talkers as /status shows them: IPv4 dotted, IPv6 compressed, last see
   six[15] = 1;
   std::array<std::uint8_t, 16> compatible{};  // ::192.0.2.1 is IPv6, not IPv4
   compatible[12] = 192;
+  compatible[14] = 2;
   compatible[15] = 1;
   CHECK(app::address_text(mapped) == "192.0.2.1");
   CHECK(app::address_text(six) == "2001:db8::1");
