@@ -18,17 +18,28 @@ std::size_t slot_count(std::size_t slots) { return std::bit_ceil(std::max(slots,
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - (a % b < 0 ? 1 : 0); }
 
 void bump(std::atomic<std::uint64_t>& counter) {
-  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
-// A seqlock's writer (Boehm's): the sequence goes odd before any field changes; the caller
-// stores it + 2 (release) after the last.
+// A seqlock without fences (which ThreadSanitizer cannot follow): the writer makes the sequence
+// odd, then stores each field with release, so a reader that sees a new field sees the odd
+// sequence too; the reader loads each field with acquire, so its second look at the sequence
+// comes after them. On x86 every one of these is a plain move.
 template <class Record>
 std::uint64_t begin_write(Record& r) {
   const std::uint64_t sequence = r.sequence.load(std::memory_order_relaxed);
   r.sequence.store(sequence + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
   return sequence;
+}
+
+template <class Counter>
+void store(Counter& field, typename Counter::value_type value) {
+  field.store(value, std::memory_order_release);
+}
+
+template <class Counter>
+typename Counter::value_type load(const Counter& field) {
+  return field.load(std::memory_order_acquire);
 }
 
 std::uint64_t half(const std::array<std::uint8_t, 16>& ip, std::size_t offset) {
@@ -81,7 +92,7 @@ void TalkerTable::record(const std::array<std::uint8_t, 16>& ip, leapdb::UtcTime
       bump(r.requests);
       if (kod) bump(r.kod);
       if (rate_limited) bump(r.rate_limited);
-      r.last_seen_ns.store(now_ns, std::memory_order_relaxed);
+      store(r.last_seen_ns, now_ns);
       r.sequence.store(sequence + 2, std::memory_order_release);
       return;
     }
@@ -96,12 +107,12 @@ void TalkerTable::record(const std::array<std::uint8_t, 16>& ip, leapdb::UtcTime
 
   Record& r = records_[first + victim];
   const std::uint64_t sequence = begin_write(r);
-  r.ip_high.store(high, std::memory_order_relaxed);
-  r.ip_low.store(low, std::memory_order_relaxed);
-  r.requests.store(1, std::memory_order_relaxed);
-  r.kod.store(kod ? 1 : 0, std::memory_order_relaxed);
-  r.rate_limited.store(rate_limited ? 1 : 0, std::memory_order_relaxed);
-  r.last_seen_ns.store(now_ns, std::memory_order_relaxed);
+  store(r.ip_high, high);
+  store(r.ip_low, low);
+  store(r.requests, 1);
+  store(r.kod, kod ? 1 : 0);
+  store(r.rate_limited, rate_limited ? 1 : 0);
+  store(r.last_seen_ns, now_ns);
   r.sequence.store(sequence + 2, std::memory_order_release);
   set[victim] = Way{tag, 1, period, seconds};
 }
@@ -113,14 +124,13 @@ std::vector<Talker> TalkerTable::read() const {
     for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
       const std::uint64_t before = r.sequence.load(std::memory_order_acquire);
       if ((before & 1) != 0) continue;
-      const std::uint64_t high = r.ip_high.load(std::memory_order_relaxed);
-      const std::uint64_t low = r.ip_low.load(std::memory_order_relaxed);
+      const std::uint64_t high = load(r.ip_high);
+      const std::uint64_t low = load(r.ip_low);
       Talker talker;
-      talker.requests = r.requests.load(std::memory_order_relaxed);
-      talker.kod = r.kod.load(std::memory_order_relaxed);
-      talker.rate_limited = r.rate_limited.load(std::memory_order_relaxed);
-      talker.last_seen = leapdb::UtcTime{leapdb::Nanoseconds{r.last_seen_ns.load(std::memory_order_relaxed)}};
-      std::atomic_thread_fence(std::memory_order_acquire);
+      talker.requests = load(r.requests);
+      talker.kod = load(r.kod);
+      talker.rate_limited = load(r.rate_limited);
+      talker.last_seen = leapdb::UtcTime{leapdb::Nanoseconds{load(r.last_seen_ns)}};
       if (r.sequence.load(std::memory_order_relaxed) != before) continue;
       if (talker.requests == 0) break;
       std::memcpy(talker.ip.data(), &high, 8);

@@ -11,9 +11,9 @@
 // shares its set, and a talker whose share of the requests is above about 1/slots keeps its
 // record. The request counts shown are those since the address took its record.
 //
-// Concurrency: one writer, relaxed atomic stores (no read-modify-write), each record's update
-// bracketed by its sequence number (a seqlock), so a reader sees a record whole or tries again,
-// and never pairs one address with another's counts. The writer's bookkeeping (tags, weights)
+// Concurrency: one writer, plain atomic stores (no read-modify-write, no fence), each record's
+// update bracketed by its sequence number (a seqlock), so a reader sees a record whole or tries
+// again, and never pairs one address with another's counts. The writer's bookkeeping (tags, weights)
 // lives apart and is never read by other threads. Pure: times come in.
 
 #include <array>
