@@ -206,7 +206,9 @@ bool Daemon::bind_listeners() {
 bool Daemon::listen_metrics() {
   if (!config_.metrics.listen) return true;
   std::vector<ntp::Network> allow;
-  for (const config::Network& network : config_.metrics.allow) allow.push_back({network.network, network.prefix_length});
+  for (const config::Network& network : config_.metrics.allow) {
+    allow.push_back({network.network, network.prefix_length});
+  }
   const std::string error =
       http_.listen(*config_.metrics.listen, std::move(allow), config_.metrics.max_connections_per_address);
   if (!error.empty()) {

@@ -1,10 +1,13 @@
 #pragma once
 // A deliberately small HTTP/1.1 server for /metrics, /healthz, /readyz and /status: GET only,
 // one request per connection, bounded request size and time, bounded sessions (per peer address
-// too), and only for the networks allowed. The parsing and rendering are
-// pure; the server is a thin Asio shell on the control thread's io_context.
+// too), and only for the networks allowed. The parsing, rendering and session guard are pure;
+// the server is a thin Asio shell on the control thread's io_context.
 
 #include <array>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,10 +16,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 
 #include "config/config.hpp"
 #include "server/metrics/status.hpp"

@@ -253,8 +253,8 @@ std::string to_prometheus(const Status& s) {
     }
   }
   for (const auto& [reason, count] : {std::pair{"not_allowed", s.endpoint_refusals.not_allowed},
-                                       {"per_address", s.endpoint_refusals.per_address},
-                                       {"sessions", s.endpoint_refusals.sessions}}) {
+                                      {"per_address", s.endpoint_refusals.per_address},
+                                      {"sessions", s.endpoint_refusals.sessions}}) {
     f.counter("smeard_metrics_connections_refused_total",
               "Connections to this endpoint closed at accept: outside metrics.allow, over "
               "max_connections_per_address, or over the endpoint's sessions",

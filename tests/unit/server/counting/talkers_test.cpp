@@ -21,14 +21,15 @@ using namespace std::chrono_literals;
 namespace {
 
 Ip v4(std::uint32_t address) {
-  return Ip{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, static_cast<std::uint8_t>(address >> 24),
-            static_cast<std::uint8_t>(address >> 16), static_cast<std::uint8_t>(address >> 8),
-            static_cast<std::uint8_t>(address)};
+  Ip ip{};
+  ip[10] = ip[11] = 0xff;
+  for (std::size_t i = 0; i < 4; ++i) ip[15 - i] = static_cast<std::uint8_t>(address >> (8 * i));
+  return ip;
 }
 
 Ip v6(std::uint64_t low) {
   Ip ip{0x20, 0x01, 0x0d, 0xb8};
-  for (int i = 0; i < 8; ++i) ip[15 - static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(low >> (8 * i));
+  for (std::size_t i = 0; i < 8; ++i) ip[15 - i] = static_cast<std::uint8_t>(low >> (8 * i));
   return ip;
 }
 
@@ -153,7 +154,9 @@ TEST_CASE("TalkerTable: a heavy talker that stopped fades and gives its record u
 
 TEST_CASE("TalkerTable: among equally light records the longest unseen is replaced") {
   TalkerTable table{8, 7};  // one set
-  for (std::uint32_t i = 0; i < TalkerTable::kWays; ++i) table.record(v4(i + 1), kStart + std::chrono::seconds{i}, false, false);
+  for (std::uint32_t i = 0; i < TalkerTable::kWays; ++i) {
+    table.record(v4(i + 1), kStart + std::chrono::seconds{i}, false, false);
+  }
   table.record(v4(100), kStart + 100s, false, false);
   const auto rows = table.read();
   CHECK(rows.size() == TalkerTable::kWays);
