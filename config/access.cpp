@@ -12,6 +12,13 @@ std::optional<Network> read_network(const Cursor& in) {
   return network;
 }
 
+std::optional<int> parse_log2_interval(std::string_view text) {
+  const auto n = parse_whole<int>(text);
+  return n && *n >= -4 && *n <= 12 ? n : std::nullopt;
+}
+
+}  // namespace
+
 void read_networks(Cursor in, std::vector<Network>& networks, std::string_view if_empty) {
   if (!in.list()) return;
   if (in.size() == 0) in.fail("an empty list " + std::string{if_empty});
@@ -19,13 +26,6 @@ void read_networks(Cursor in, std::vector<Network>& networks, std::string_view i
     if (auto network = read_network(item)) networks.push_back(std::move(*network));
   }
 }
-
-std::optional<int> parse_log2_interval(std::string_view text) {
-  const auto n = parse_whole<int>(text);
-  return n && *n >= -4 && *n <= 12 ? n : std::nullopt;
-}
-
-}  // namespace
 
 void read_access(Cursor in, Access& access) {
   if (!in.map()) return;

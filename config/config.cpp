@@ -71,6 +71,10 @@ void read_leapdb(Cursor in, LeapDb& leapdb) {
 void read_metrics(Cursor in, Metrics& metrics) {
   if (in.is_null() || !in.map()) return;
   const Cursor listen = in["listen"];
+  read_networks(in["allow"], metrics.allow, "would let nobody connect; leave allow out to let everyone");
+  metrics.max_connections_per_address = in["max_connections_per_address"]
+                                            .count(1024, {1, "must be from 1 to 1024"})
+                                            .value_or(metrics.max_connections_per_address);
   in.no_other_keys();
   const auto text = listen.string();
   if (!text) return;

@@ -218,6 +218,10 @@ struct LeapDb {
 struct Metrics {
   std::optional<SocketAddress> listen = SocketAddress{SocketAddress::Family::ipv4, {127, 0, 0, 1}, 9466};
   SourceLocation location;  // of listen, for errors found when binding
+  // Who may connect (as access.allow; empty: everyone); others are closed at accept.
+  std::vector<Network> allow;
+  // Sessions one peer address may hold open at once, so one client cannot take them all.
+  unsigned max_connections_per_address = 4;
 };
 
 // One NTS-KE listener (RFC 8915): TLS on TCP, handing its clients cookies for one timescale

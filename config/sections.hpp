@@ -15,6 +15,9 @@ namespace config {
 void read_listeners(Cursor in, std::vector<Listener>& listeners);
 void read_timescales(Cursor in, std::map<std::string, Timescale, std::less<>>& timescales);
 void read_reference(Cursor in, Reference& reference);
+// A list of networks, as access.allow takes them (also metrics.allow); `if_empty` finishes the
+// message for an empty list.
+void read_networks(Cursor in, std::vector<Network>& networks, std::string_view if_empty);
 void read_access(Cursor in, Access& access);
 void read_ratelimit(Cursor in, RateLimit& limit);
 void read_client_policy(Cursor in, ClientPolicy& policy);

@@ -16,6 +16,9 @@
 namespace app {
 namespace {
 
+// The heaviest clients /status lists per timescale (smearctl clients --top shows up to these).
+constexpr std::size_t kStatusClients = 100;
+
 std::vector<std::optional<io::FileSignature>> nts_signatures(const config::Config& config) {
   if (!config.nts) return {};
   return nts::file_signatures(*config.nts);
@@ -397,7 +400,17 @@ std::vector<metrics::Traffic> Control::traffic() const {
   return out;
 }
 
-metrics::Status Control::status() const {
+std::vector<metrics::ClientStatus> Control::clients(std::string_view timescale) const {
+  std::vector<counting::Talker> rows;
+  for (const auto& worker : workers_) {
+    if (config_.listeners[worker->listener()].timescale != timescale) continue;
+    const std::vector<counting::Talker> held = worker->talkers().read();
+    rows.insert(rows.end(), held.begin(), held.end());
+  }
+  return client_statuses(counting::merge_talkers(std::move(rows), kStatusClients));
+}
+
+metrics::Status Control::status(bool clients) const {
   StatusInputs in;
   in.version = SMEARD_VERSION;
   in.snapshot = &state_.current();
@@ -415,6 +428,10 @@ metrics::Status Control::status() const {
   metrics::Status status = build_status(in);
   status.nts = nts_status();
   status.hardware_timestamps = hardware_.status();
+  if (http_ != nullptr) status.endpoint_refusals = http_->refusals();
+  if (clients) {
+    for (metrics::TimescaleStatus& t : status.timescales) t.clients = this->clients(t.name);
+  }
   return status;
 }
 
@@ -465,7 +482,7 @@ std::optional<metrics::NtsStatus> Control::nts_status() const {
 
 metrics::HttpResponse Control::serve_http(std::string_view path) const {
   if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics::to_prometheus(status())};
-  if (path == "/status") return {200, "application/json", metrics::to_json(status())};
+  if (path == "/status") return {200, "application/json", metrics::to_json(status(true))};
   if (path == "/healthz") {
     const bool healthy = status().healthy;
     return {healthy ? 200 : 503, "text/plain; charset=utf-8", healthy ? "ok\n" : "a worker thread has stopped\n"};

@@ -50,7 +50,8 @@ class Control {
   void start() { schedule(); }
   void reload(std::string_view reason);
   void publish();
-  metrics::Status status() const;
+  // With `clients`, each timescale's heaviest clients too (read from every worker: /status only).
+  metrics::Status status(bool clients = false) const;
   metrics::HttpResponse serve_http(std::string_view path) const;
   // What the NTS-KE server hands out: the certificate, the current cookie key and, per KE
   // listener, the timescale and NTP port; null without NTS.
@@ -60,6 +61,8 @@ class Control {
   bool any_hardware_timestamps() const { return hardware_.any_hardware(); }
   // The NTS-KE server the daemon runs, told of each new certificate and cookie key.
   void attach_nts_ke(nts::KeServer* server) { nts_ke_ = server; }
+  // The metrics endpoint, whose refused connections the status counts.
+  void attach_http(const metrics::HttpServer* server) { http_ = server; }
 
  private:
   LeapWatcher::Acceptor acceptor(const config::Config& config, ServingPlan& plan);
@@ -74,6 +77,8 @@ class Control {
   void report_transitions();
   void report_mixed_clients();
   std::vector<metrics::Traffic> traffic() const;
+  // The heaviest clients of the listeners serving `timescale`, all their workers' merged.
+  std::vector<metrics::ClientStatus> clients(std::string_view timescale) const;
   // Derives the cookie keys again when the rotation period has turned on the reference's UTC (or
   // `force`), and hands the new current key to the NTS-KE server.
   void rotate_nts_keys(bool force);
@@ -104,6 +109,7 @@ class Control {
   std::vector<std::optional<io::FileSignature>> nts_signatures_;
   nts::CookieKeeper cookie_keys_;  // none without NTS
   nts::KeServer* nts_ke_ = nullptr;
+  const metrics::HttpServer* http_ = nullptr;
   bool rate_tables_ = config_.ratelimit.enabled;  // the workers' tables were allocated at start
   HardwareClocks hardware_{io::kernel_timestamp_driver()};
   bool hardware_sockets_ = false;  // the sockets were opened asking for hardware stamps

@@ -214,12 +214,19 @@ bool Daemon::bind_listeners() {
 // event=listening is logged every endpoint accepts.
 bool Daemon::listen_metrics() {
   if (!config_.metrics.listen) return true;
-  if (const std::string error = http_.listen(*config_.metrics.listen); !error.empty()) {
+  std::vector<ntp::Network> allow;
+  for (const config::Network& network : config_.metrics.allow) {
+    allow.push_back({network.network, network.prefix_length});
+  }
+  const std::string error =
+      http_.listen(*config_.metrics.listen, std::move(allow), config_.metrics.max_connections_per_address);
+  if (!error.empty()) {
     const config::Problem problem{config_.metrics.location, "metrics.listen",
                                   "cannot listen on " + config_.metrics.listen->to_string() + ": " + error};
     log(Level::error, "metrics_failed", {{"problem", problem.to_string()}});
     return false;
   }
+  control_.attach_http(&http_);
   log(Level::info, "metrics_listening",
       {{"address", config_.metrics.listen->to_string()}, {"paths", "/metrics /status /healthz /readyz"}});
   return true;

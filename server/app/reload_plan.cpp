@@ -20,6 +20,12 @@ std::optional<std::vector<config::SocketAddress>> nts_layout(const config::Confi
   return addresses;
 }
 
+bool same_networks(const std::vector<config::Network>& a, const std::vector<config::Network>& b) {
+  return std::ranges::equal(a, b, [](const config::Network& x, const config::Network& y) {
+    return x.network == y.network && x.prefix_length == y.prefix_length;
+  });
+}
+
 auto nts_limits(const config::Nts& nts) {
   return std::tuple{nts.max_connections, nts.handshake_timeout, nts.rate_interval, nts.rate_burst};
 }
@@ -77,6 +83,10 @@ ReloadPlan plan_reload(const config::Config& old, const config::Config& next, bo
   }
   if (next.metrics.listen != old.metrics.listen) {
     plan.deferred.push_back("metrics.listen takes effect at the next restart");
+  }
+  if (!same_networks(next.metrics.allow, old.metrics.allow) ||
+      next.metrics.max_connections_per_address != old.metrics.max_connections_per_address) {
+    plan.deferred.push_back("metrics.allow and max_connections_per_address take effect at the next restart");
   }
   if (next.nts && old.nts && nts_limits(*next.nts) != nts_limits(*old.nts)) {
     plan.deferred.push_back("nts.max_connections, handshake_timeout and ratelimit take effect at the next restart");

@@ -1,5 +1,8 @@
 #include "server/app/status_builder.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "server/ntp/client.hpp"
 
 namespace app {
@@ -27,6 +30,25 @@ metrics::SourceStatus source_status(const reference::SourceReport& r) {
 }
 
 }  // namespace
+
+std::string address_text(const std::array<std::uint8_t, 16>& ip) {
+  const ntp::ClientAddress client{ip, 0};
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  if (client.is_ipv4()) {
+    ::inet_ntop(AF_INET, ip.data() + 12, text.data(), text.size());
+  } else {
+    ::inet_ntop(AF_INET6, ip.data(), text.data(), text.size());
+  }
+  return text.data();
+}
+
+std::vector<metrics::ClientStatus> client_statuses(const std::vector<counting::Talker>& talkers) {
+  std::vector<metrics::ClientStatus> out;
+  for (const counting::Talker& t : talkers) {
+    out.push_back({address_text(t.ip), t.requests, t.kod, t.rate_limited, seconds_of(t.last_seen)});
+  }
+  return out;
+}
 
 std::vector<metrics::TimescaleStatus> timescale_statuses(const ntp::Snapshot& snap, leapdb::TaiTime tai) {
   std::vector<metrics::TimescaleStatus> out;

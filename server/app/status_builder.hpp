@@ -3,11 +3,13 @@
 // snapshot the workers serve and what the control thread knows besides; so what operators see
 // is computed from exactly what clients are answered from.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "server/counting/talkers.hpp"
 #include "server/metrics/status.hpp"
 #include "server/ntp/snapshot.hpp"
 #include "server/reference/quality.hpp"
@@ -32,6 +34,10 @@ struct StatusInputs {
 };
 
 metrics::Status build_status(const StatusInputs& in);
+
+// Talkers as /status shows them: "192.0.2.1" for IPv4 (mapped) addresses, "2001:db8::1" else.
+std::vector<metrics::ClientStatus> client_statuses(const std::vector<counting::Talker>& talkers);
+std::string address_text(const std::array<std::uint8_t, 16>& ip);
 
 // Each timescale's smear state at `tai`, on the reference's UTC.
 std::vector<metrics::TimescaleStatus> timescale_statuses(const ntp::Snapshot& snapshot, leapdb::TaiTime tai);

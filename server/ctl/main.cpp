@@ -44,6 +44,10 @@ commands:
       show what a running smeard is doing: reference, leap table, each
       timescale's smear, traffic (default URL http://127.0.0.1:9466; exit 3
       when it is not ready)
+  clients [--url http://HOST:PORT] [--top N] [--timescale NAME] [--json]
+      show each timescale's heaviest client addresses, from the workers'
+      fixed-size tables: requests, kisses of death, rate-limited requests and
+      when last seen, heaviest first (N: 1 to 100, default 10)
   health [--url http://HOST:PORT] [--ready]
       GET /healthz (or /readyz) and print the answer; exit 0 when it is 200,
       1 otherwise (for container health checks, which have no HTTP client)
@@ -99,6 +103,27 @@ int query_command(const std::vector<std::string_view>& args) {
   return ctl::run_query(options);
 }
 
+int clients_command(const std::vector<std::string_view>& args) {
+  ctl::ClientsOptions options;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "--json") {
+      options.json = true;
+    } else if (arg == "--url" && i + 1 < args.size()) {
+      options.url = std::string{args[++i]};
+    } else if (arg == "--top" && i + 1 < args.size()) {
+      if (!ctl::parse_number(args[++i], options.top) || options.top < 1 || options.top > ctl::kMaxClientsShown) {
+        return usage_error("--top takes a number of clients from 1 to " + std::to_string(ctl::kMaxClientsShown));
+      }
+    } else if (arg == "--timescale" && i + 1 < args.size()) {
+      options.timescale = std::string{args[++i]};
+    } else {
+      return usage_error("unexpected argument '" + std::string{arg} + "'");
+    }
+  }
+  return ctl::run_clients(options);
+}
+
 int leap_command(const std::vector<std::string_view>& args) {
   if (args.empty() || (args[0] != "show" && args[0] != "check")) return usage_error("leap needs 'show' or 'check'");
   ctl::LeapOptions options;
@@ -152,6 +177,7 @@ int main(int argc, char** argv) {
     }
     return command == "status" ? ctl::run_status(url, flag) : ctl::run_health(url, flag);
   }
+  if (command == "clients") return clients_command(args);
   if (command == "bench") return ctl::bench_command(args);
   if (command == "unsmear") return ctl::unsmear_command(args);
   if (command == "plot") return ctl::plot_command(args);

@@ -199,6 +199,57 @@ int run_status(const std::string& url_text, bool json) {
   return ready ? 0 : 3;
 }
 
+int run_clients(const ClientsOptions& options) {
+  Reply reply;
+  if (const auto failed = get(options.url, "/status", reply)) return *failed;
+  if (reply.code != 200) {
+    std::cerr << "smearctl: /status answered " << reply.code << "\n";
+    return 1;
+  }
+  const nlohmann::ordered_json s = nlohmann::ordered_json::parse(reply.body, nullptr, false);
+  if (s.is_discarded() || !s.contains("timescales")) {
+    std::cerr << "smearctl: the status is not JSON with timescales\n";
+    return 1;
+  }
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  std::string names;
+  for (const auto& t : s["timescales"]) {
+    const std::string name = t.value("name", "");
+    names += (names.empty() ? "" : ", ") + name;
+    if (options.timescale && *options.timescale != name) continue;
+    nlohmann::ordered_json clients = nlohmann::ordered_json::array();
+    if (t.contains("clients") && t["clients"].is_array()) {
+      for (const auto& client : t["clients"]) {
+        if (clients.size() >= options.top) break;
+        clients.push_back(client);
+      }
+    }
+    out.push_back({{"timescale", name}, {"clients", clients}});
+  }
+  if (options.timescale && out.empty()) {
+    std::cerr << "smearctl: smeard serves no timescale named '" << *options.timescale << "' (it serves: " << names
+              << ")\n";
+    return 1;
+  }
+  if (options.json) {
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto& t = out[i];
+    std::printf("%sTimescale %s: %zu heaviest client%s\n", i == 0 ? "" : "\n",
+                t["timescale"].get<std::string>().c_str(), t["clients"].size(), t["clients"].size() == 1 ? "" : "s");
+    std::printf("%-40s %12s %10s %13s  %s\n", "Address", "Requests", "KoD", "Rate-limited", "Last seen (UTC)");
+    for (const auto& c : t["clients"]) {
+      std::printf("%-40s %12llu %10llu %13llu  %s\n", c.value("address", "").c_str(),
+                  static_cast<unsigned long long>(c.value("requests", 0ULL)),
+                  static_cast<unsigned long long>(c.value("kod", 0ULL)),
+                  static_cast<unsigned long long>(c.value("rate_limited", 0ULL)), c.value("last_seen", "").c_str());
+    }
+  }
+  return 0;
+}
+
 int run_health(const std::string& url_text, bool ready) {
   Reply reply;
   if (const auto failed = get(url_text, ready ? "/readyz" : "/healthz", reply)) return *failed;

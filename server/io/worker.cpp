@@ -101,6 +101,7 @@ Worker::Worker(BoundSocket socket, std::uint8_t listener, RcuCell<ntp::Snapshot>
       limiter_(rate_entries, seed),
       authenticator_(std::make_unique<ntp::Authenticator>(nullptr)),
       interleaved_(kInterleavedEntries, seed ^ 0x9e3779b97f4a7c15ULL),
+      talkers_(counting::TalkerTable::kDefaultSlots, seed ^ 0xc2b2ae3d27d4eb4fULL),
       buffers_(new Buffers{}) {}
 
 void Worker::use_keys(const std::shared_ptr<const ntp::KeyRing>& keys) {
@@ -224,6 +225,9 @@ void Worker::answer_batch(unsigned received) {
     tables.nts_randomness = nts && b.nts_randomness_used < kBatch ? &b.nts_randomness[b.nts_randomness_used] : nullptr;
     const ntp::Decision decision = ntp::handle(request, *snapshot, tables, b.replies[replies]);
     counting::count(decision, counters_);
+    talkers_.record(request.client.ip, received_at,
+                    decision.as<ntp::KissOfDeath>() != nullptr || decision.as<ntp::NtsNak>() != nullptr,
+                    decision.rate != ntp::RateLimiter::Verdict::answer);
     const auto* time = decision.as<ntp::TimeReply>();
     // A nonce is never used twice, whatever becomes of its reply.
     if (time != nullptr && time->nts) ++b.nts_randomness_used;

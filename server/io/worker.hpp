@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "server/counting/counters.hpp"
+#include "server/counting/talkers.hpp"
 #include "server/io/departure.hpp"
 #include "server/io/event_ring.hpp"
 #include "server/io/rcu.hpp"
@@ -42,6 +43,8 @@ class Worker {
   void request_stop();
 
   const counting::WorkerCounters& counters() const { return counters_; }
+  // Its heaviest clients; any thread may read() it.
+  const counting::TalkerTable& talkers() const { return talkers_; }
   std::uint8_t listener() const { return listener_; }
   bool running() const { return running_.load(std::memory_order_relaxed); }
   MixedClientRing& mixed_clients() { return mixed_; }
@@ -74,6 +77,7 @@ class Worker {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};
   counting::WorkerCounters counters_;
+  counting::TalkerTable talkers_;
   Buffers* buffers_;  // large and fixed: allocated once, never on the packet path
 };
 

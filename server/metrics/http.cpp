@@ -10,8 +10,6 @@ namespace metrics {
 namespace {
 
 constexpr std::size_t kMaxRequestBytes = 8192;
-// Scrapers and probes need a handful; more is a misbehaving client, refused at accept.
-constexpr int kMaxSessions = 32;
 
 std::string_view reason(int status) {
   switch (status) {
@@ -27,17 +25,18 @@ std::string_view reason(int status) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::ip::tcp::socket socket, const Handler& handler, std::shared_ptr<int> sessions)
+  // `peer` was admitted by `guard`; the session releases it when it ends.
+  Session(asio::ip::tcp::socket socket, const Handler& handler, std::shared_ptr<SessionGuard> guard,
+          const SessionGuard::Address& peer)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         handler_(handler),
         buffer_(kMaxRequestBytes),
-        sessions_(std::move(sessions)) {
-    ++*sessions_;
-  }
+        guard_(std::move(guard)),
+        peer_(peer) {}
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
-  ~Session() { --*sessions_; }
+  ~Session() { guard_->release(peer_); }
 
   void start() {
     auto self = shared_from_this();
@@ -79,10 +78,54 @@ class Session : public std::enable_shared_from_this<Session> {
   const Handler& handler_;
   asio::streambuf buffer_;
   std::string reply_;
-  std::shared_ptr<int> sessions_;
+  std::shared_ptr<SessionGuard> guard_;
+  SessionGuard::Address peer_;
 };
 
+SessionGuard::Address address_of(const asio::ip::address& address) {
+  SessionGuard::Address out{};
+  if (address.is_v4()) {
+    out[10] = 0xff;
+    out[11] = 0xff;
+    const auto bytes = address.to_v4().to_bytes();
+    std::copy(bytes.begin(), bytes.end(), out.begin() + 12);
+  } else {
+    const auto bytes = address.to_v6().to_bytes();
+    std::copy(bytes.begin(), bytes.end(), out.begin());
+  }
+  return out;
+}
+
 }  // namespace
+
+SessionGuard::SessionGuard(std::vector<ntp::Network> allow, unsigned per_address, unsigned total)
+    : allow_(std::move(allow)), per_address_(per_address), total_(total) {}
+
+bool SessionGuard::admit(const Address& peer) {
+  if (!allow_.empty() && !ntp::in_any(allow_, peer)) {
+    ++refusals_.not_allowed;
+    return false;
+  }
+  if (open_ >= total_) {
+    ++refusals_.sessions;
+    return false;
+  }
+  const auto found = by_address_.find(peer);
+  if (found != by_address_.end() && found->second >= per_address_) {
+    ++refusals_.per_address;
+    return false;
+  }
+  ++open_;
+  ++by_address_[peer];
+  return true;
+}
+
+void SessionGuard::release(const Address& peer) {
+  const auto found = by_address_.find(peer);
+  if (found == by_address_.end()) return;
+  --open_;
+  if (--found->second == 0) by_address_.erase(found);
+}
 
 std::optional<RequestLine> parse_request_line(std::string_view head) {
   const std::size_t end = head.find("\r\n");
@@ -107,9 +150,15 @@ std::string render(const HttpResponse& response) {
 }
 
 HttpServer::HttpServer(asio::io_context& io, Handler handler)
-    : io_(io), acceptor_(io), handler_(std::move(handler)), retry_(io) {}
+    : io_(io),
+      acceptor_(io),
+      handler_(std::move(handler)),
+      retry_(io),
+      guard_(std::make_shared<SessionGuard>(std::vector<ntp::Network>{}, kMaxSessions, kMaxSessions)) {}
 
-std::string HttpServer::listen(const config::SocketAddress& address) {
+std::string HttpServer::listen(const config::SocketAddress& address, std::vector<ntp::Network> allow,
+                               unsigned per_address) {
+  guard_ = std::make_shared<SessionGuard>(std::move(allow), per_address, kMaxSessions);
   asio::ip::address ip;
   if (address.family == config::SocketAddress::Family::ipv4) {
     asio::ip::address_v4::bytes_type bytes{};
@@ -142,7 +191,13 @@ void HttpServer::accept() {
       });
       return;
     }
-    if (*sessions_ < kMaxSessions) std::make_shared<Session>(std::move(socket), handler_, sessions_)->start();
+    // Refused: closed at once, before a byte is read (the socket goes out of scope).
+    std::error_code unknown;
+    const asio::ip::tcp::endpoint peer = socket.remote_endpoint(unknown);
+    if (!unknown) {
+      const SessionGuard::Address address = address_of(peer.address());
+      if (guard_->admit(address)) std::make_shared<Session>(std::move(socket), handler_, guard_, address)->start();
+    }
     accept();
   });
 }

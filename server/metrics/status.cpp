@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "leapdb/time.hpp"
+
 namespace metrics {
 namespace {
 
@@ -59,6 +61,21 @@ class Families {
 
 nlohmann::ordered_json optional(const std::optional<double>& value) {
   return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json clients_json(const std::vector<ClientStatus>& clients) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const ClientStatus& c : clients) {
+    const leapdb::UtcTime seen{std::chrono::floor<std::chrono::seconds>(
+        std::chrono::duration_cast<leapdb::Nanoseconds>(std::chrono::duration<double>(c.last_seen)))};
+    const std::string rfc3339 = leapdb::format_rfc3339(seen);
+    out.push_back({{"address", c.address},
+                   {"requests", c.requests},
+                   {"kod", c.kod},
+                   {"rate_limited", c.rate_limited},
+                   {"last_seen", rfc3339.substr(0, rfc3339.find('.')) + "Z"}});
+  }
+  return out;
 }
 
 }  // namespace
@@ -235,6 +252,14 @@ std::string to_prometheus(const Status& s) {
               *s.nts->certificate_expiry);
     }
   }
+  for (const auto& [reason, count] : {std::pair{"not_allowed", s.endpoint_refusals.not_allowed},
+                                      {"per_address", s.endpoint_refusals.per_address},
+                                      {"sessions", s.endpoint_refusals.sessions}}) {
+    f.counter("smeard_metrics_connections_refused_total",
+              "Connections to this endpoint closed at accept: outside metrics.allow, over "
+              "max_connections_per_address, or over the endpoint's sessions",
+              static_cast<double>(count), {{"reason", reason}});
+  }
   for (const HardwareTimestampStatus& h : s.hardware_timestamps) {
     const Labels interface {
       { "interface", h.interface }
@@ -314,7 +339,8 @@ std::string to_json(const Status& s) {
                                   {"frequency_ppm", t.frequency_ratio * 1e6},
                                   {"leap", t.leap_indicator},
                                   {"smear_start", optional(t.smear_start)},
-                                  {"smear_end", optional(t.smear_end)}});
+                                  {"smear_end", optional(t.smear_end)},
+                                  {"clients", clients_json(t.clients)}});
   }
   json["traffic"] = nlohmann::ordered_json::array();
   for (const Traffic& traffic : s.traffic) {
@@ -340,6 +366,10 @@ std::string to_json(const Status& s) {
                                {"interleaved", t.interleaved_replies},
                                {"requests_by_worker", traffic.requests_by_worker}});
   }
+  json["metrics_endpoint"] = {{"refused",
+                               {{"not_allowed", s.endpoint_refusals.not_allowed},
+                                {"per_address", s.endpoint_refusals.per_address},
+                                {"sessions", s.endpoint_refusals.sessions}}}};
   if (s.nts) {
     nlohmann::ordered_json sessions;
     for (const auto& [outcome, count] : s.nts->ke_sessions) sessions[outcome] = count;

@@ -13,6 +13,15 @@
 
 namespace metrics {
 
+// One of the heaviest client addresses of a timescale (counted since it took its record).
+struct ClientStatus {
+  std::string address;
+  std::uint64_t requests = 0;
+  std::uint64_t kod = 0;
+  std::uint64_t rate_limited = 0;
+  double last_seen = 0;  // Unix seconds
+};
+
 struct TimescaleStatus {
   std::string name;
   std::string profile;
@@ -24,6 +33,15 @@ struct TimescaleStatus {
   int leap_indicator = 0;
   std::optional<double> smear_start;  // Unix seconds of the nearest smear window not yet over
   std::optional<double> smear_end;
+  std::vector<ClientStatus> clients;  // heaviest first; only where asked for (/status)
+};
+
+// Connections to the metrics endpoint closed at accept, by why.
+struct EndpointRefusals {
+  std::uint64_t not_allowed = 0;  // the peer is outside metrics.allow
+  std::uint64_t per_address = 0;  // the peer holds max_connections_per_address already
+  std::uint64_t sessions = 0;     // the endpoint holds its most sessions already
+  friend bool operator==(const EndpointRefusals&, const EndpointRefusals&) = default;
 };
 
 struct Traffic {
@@ -118,6 +136,7 @@ struct Status {
   std::vector<Traffic> traffic;
   std::optional<NtsStatus> nts;  // none: NTS is not configured
   std::vector<HardwareTimestampStatus> hardware_timestamps;
+  EndpointRefusals endpoint_refusals;
   bool healthy = false;
   std::vector<std::string> not_ready;  // empty: ready
 };

@@ -35,6 +35,23 @@ TEST_CASE("metrics endpoint: on by default on loopback, movable, or off") {
   CHECK(parse(base).config->metrics.listen->to_string() == "127.0.0.1:9466");
   CHECK(parse(base + "metrics: {listen: \"[::1]:9999\"}\n").config->metrics.listen->to_string() == "[::1]:9999");
   CHECK_FALSE(parse(base + "metrics: {listen: off}\n").config->metrics.listen.has_value());
+  CHECK(parse(base).config->metrics.allow.empty());
+  CHECK(parse(base).config->metrics.max_connections_per_address == 4);
+  const auto guarded = parse(base + "metrics: {allow: [\"127.0.0.1/32\", \"::1\"], max_connections_per_address: 2}\n");
+  REQUIRE(guarded.config);
+  REQUIRE(guarded.config->metrics.allow.size() == 2);
+  CHECK(guarded.config->metrics.allow[0].text == "127.0.0.1/32");
+  CHECK(guarded.config->metrics.allow[1].prefix_length == 128);
+  CHECK(guarded.config->metrics.allow[0].location.column == 19);
+  CHECK(guarded.config->metrics.max_connections_per_address == 2);
+  CHECK(only_problem(base + "metrics: {allow: []}\n") ==
+        "smeard.yaml:7:18: metrics.allow: an empty list would let nobody connect; leave allow out to let everyone");
+  CHECK(only_problem(base + "metrics: {allow: [10.0.0.0/33]}\n") ==
+        "smeard.yaml:7:19: metrics.allow[0]: '10.0.0.0/33' is not a network such as 10.0.0.0/8 or 2001:db8::/32");
+  CHECK(only_problem(base + "metrics: {max_connections_per_address: 0}\n") ==
+        "smeard.yaml:7:40: metrics.max_connections_per_address: must be from 1 to 1024");
+  CHECK(only_problem(base + "metrics: {max_connections_per_address: 5000}\n") ==
+        "smeard.yaml:7:40: metrics.max_connections_per_address: '5000' is not a whole number from 0 to 1024");
   CHECK(parse(base + "log_format: json\n").config->log_json);
   CHECK_FALSE(parse(base).config->log_json);
   CHECK(only_problem(base + "log_format: xml\n") == "smeard.yaml:7:13: log_format: 'xml' is not keyvalue or json");

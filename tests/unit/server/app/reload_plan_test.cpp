@@ -85,6 +85,13 @@ TEST_CASE("reload plan: listeners, workers and NTS need a restart; some settings
                                                   "user and group take effect at the next restart",
                                                   "metrics.listen takes effect at the next restart"});
   next = old;
+  next.metrics.max_connections_per_address = 2;
+  CHECK(app::plan_reload(old, next, false, 2).deferred ==
+        std::vector<std::string>{"metrics.allow and max_connections_per_address take effect at the next restart"});
+  next = old;
+  next.metrics.allow = {*config::parse_network("127.0.0.1")};
+  CHECK(app::plan_reload(old, next, false, 2).deferred.size() == 1);
+  next = old;
   next.leapdb.files = {"/elsewhere"};
   CHECK(app::plan_reload(old, next, false, 2).leapdb_changed);
   // `workers: auto` on two cores is two workers: the same layout.

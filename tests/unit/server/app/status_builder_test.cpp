@@ -144,3 +144,24 @@ TEST_CASE("a rehearsal's offset is from true UTC, as its clients get it; its pro
     CHECK_FALSE(statuses[0].active);
   }
 }
+
+TEST_CASE("talkers as /status shows them: IPv4 dotted, IPv6 compressed, last seen in Unix seconds") {
+  std::array<std::uint8_t, 16> mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1};
+  std::array<std::uint8_t, 16> six{0x20, 0x01, 0x0d, 0xb8};
+  six[15] = 1;
+  std::array<std::uint8_t, 16> compatible{};  // ::192.0.2.1 is IPv6, not IPv4
+  compatible[12] = 192;
+  compatible[14] = 2;
+  compatible[15] = 1;
+  CHECK(app::address_text(mapped) == "192.0.2.1");
+  CHECK(app::address_text(six) == "2001:db8::1");
+  CHECK(app::address_text(compatible) == "::192.0.2.1");
+  const auto rows = app::client_statuses({{mapped, 7, 1, 2, kNow}, {six, 3, 0, 0, kNow + seconds{1}}});
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].address == "192.0.2.1");
+  CHECK(rows[0].requests == 7);
+  CHECK(rows[0].kod == 1);
+  CHECK(rows[0].rate_limited == 2);
+  CHECK(rows[0].last_seen == duration<double>(kNow.time_since_epoch()).count());
+  CHECK(rows[1].address == "2001:db8::1");
+}

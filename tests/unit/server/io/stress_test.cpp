@@ -1,7 +1,7 @@
 // Threads hammering the lock-free parts at once, for the ThreadSanitizer build: the RCU cell,
 // the event ring, the client history with purges, and real worker threads answering loopback
 // clients while the control side publishes a storm of snapshots (new keys, renumbered
-// timescales) and reads their counters.
+// timescales) and reads their counters and talker tables.
 #include <doctest/doctest.h>
 
 #include <netinet/in.h>
@@ -197,6 +197,7 @@ TEST_CASE("stress: workers answer loopback clients through a storm of snapshots 
   }};
 
   std::uint64_t read_requests = 0;
+  std::uint64_t talker_requests = 0;  // the loopback client's, as the workers' talker tables show it
   // 300 snapshots at least, and on until the client has been answered through many of them.
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{20};
   for (int n = 0; n < 300 || (answered.load() < 200 && std::chrono::steady_clock::now() < give_up); ++n) {
@@ -208,7 +209,10 @@ TEST_CASE("stress: workers answer loopback clients through a storm of snapshots 
     }
     next->policy.rate_limit = {n % 2 == 0, -4, 255, 0};
     state.publish(std::move(next));
-    for (const auto& worker : workers) read_requests += worker->counters().requests.load();
+    for (const auto& worker : workers) {
+      read_requests += worker->counters().requests.load();
+      for (const auto& talker : worker->talkers().read()) talker_requests = std::max(talker_requests, talker.requests);
+    }
     if (state.reclaim() == 0) history.purge(static_cast<std::uint8_t>(n % ntp::ClientHistory::kGenerations));
     std::this_thread::sleep_for(std::chrono::microseconds{300});
   }
@@ -225,4 +229,6 @@ TEST_CASE("stress: workers answer loopback clients through a storm of snapshots 
   CHECK(replies >= answered.load());
   CHECK(requests >= replies);
   CHECK(read_requests > 0);
+  CHECK(talker_requests > 0);
+  CHECK(talker_requests <= requests);
 }

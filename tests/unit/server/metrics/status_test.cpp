@@ -208,3 +208,31 @@ TEST_CASE("hardware timestamps per interface, as metrics and JSON") {
   CHECK(json["hardware_timestamps"][1]["reason"] == veth0.reason);
   CHECK_FALSE(json["hardware_timestamps"][1].contains("phc"));
 }
+
+TEST_CASE("each timescale's heaviest clients in the JSON, last seen in RFC 3339 UTC; not in the metrics") {
+  metrics::Status s = example();
+  s.timescales[0].clients = {{"192.0.2.1", 120, 3, 100, 1483228799.75}, {"2001:db8::1", 5, 0, 0, 1483228800.0}};
+  const auto json = nlohmann::json::parse(metrics::to_json(s));
+  const auto& clients = json["timescales"][0]["clients"];
+  REQUIRE(clients.size() == 2);
+  CHECK(clients[0] == nlohmann::json{{"address", "192.0.2.1"},
+                                     {"requests", 120},
+                                     {"kod", 3},
+                                     {"rate_limited", 100},
+                                     {"last_seen", "2016-12-31T23:59:59Z"}});
+  CHECK(clients[1]["address"] == "2001:db8::1");
+  CHECK(clients[1]["last_seen"] == "2017-01-01T00:00:00Z");
+  CHECK(nlohmann::json::parse(metrics::to_json(example()))["timescales"][0]["clients"] == nlohmann::json::array());
+  CHECK(metrics::to_prometheus(s).find("192.0.2.1") == std::string::npos);
+}
+
+TEST_CASE("refused connections to the metrics endpoint, by reason") {
+  metrics::Status s = example();
+  s.endpoint_refusals = {3, 2, 1};
+  const std::string text = metrics::to_prometheus(s);
+  CHECK(text.find("smeard_metrics_connections_refused_total{reason=\"not_allowed\"} 3") != std::string::npos);
+  CHECK(text.find("smeard_metrics_connections_refused_total{reason=\"per_address\"} 2") != std::string::npos);
+  CHECK(text.find("smeard_metrics_connections_refused_total{reason=\"sessions\"} 1") != std::string::npos);
+  const auto json = nlohmann::json::parse(metrics::to_json(s));
+  CHECK(json["metrics_endpoint"]["refused"] == nlohmann::json{{"not_allowed", 3}, {"per_address", 2}, {"sessions", 1}});
+}
