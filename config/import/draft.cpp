@@ -88,8 +88,12 @@ void check_servers(Draft& draft) {
 
 void emit_upstream(std::ostringstream& out, const Draft& draft, std::string_view indent) {
   out << indent << "servers:\n";
-  for (const Server& server : draft.servers)
+  for (const Server& server : draft.servers) {
+    std::vector<Origin> also_from = server.also_from;
+    std::sort(also_from.begin(), also_from.end(), [](const Origin& a, const Origin& b) { return a.line < b.line; });
+    for (const Origin& also : also_from) out << indent << "  # " << origin_comment(draft, also) << "\n";
     line(out, draft, std::string{indent} + "  - ", server_entry(server), server.origin);
+  }
   if (draft.minsources) line(out, draft, indent, "minsources: " + draft.minsources->value, draft.minsources->origin);
   if (draft.poll) line(out, draft, indent, "poll: " + draft.poll->value, draft.poll->origin);
   if (draft.drift_file) line(out, draft, indent, "drift_file: " + draft.drift_file->value, draft.drift_file->origin);

@@ -40,6 +40,7 @@ struct Server {
   std::optional<unsigned> nts_port;
   std::optional<std::string> nts_ca;
   Origin origin;
+  std::vector<Origin> also_from;  // further lines the entry is read from (ntp.toml's keys)
 };
 
 struct Draft {

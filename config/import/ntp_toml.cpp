@@ -176,16 +176,22 @@ class Reader {
     }
     for (const auto& [key, value] : table) {
       const std::string name{key.str()};
-      if (name == "mode" || name == "address") continue;
+      if (name == "address") continue;
+      if (name == "mode") {
+        server.also_from.push_back(origin(value));
+        continue;
+      }
       if (name == "count" && server.pool) {
         const auto n = value.value<std::int64_t>();
         if (!n || *n < 1 || *n > 16) return error(value, "source.count", "must be from 1 to 16");
         server.max_sources = static_cast<unsigned>(*n);
+        server.also_from.push_back(origin(value));
       } else if (name == "certificate-authority" && server.nts) {
         const auto path = value.value<std::string>();
         if (!path || !path->starts_with('/'))
           return error(value, "source.certificate-authority", "needs an absolute path");
         server.nts_ca = *path;
+        server.also_from.push_back(origin(value));
       } else if (name == "ignore") {
         draft_.note(origin(value), "no equivalent: smeard uses every address a pool gives");
       } else {

@@ -65,7 +65,10 @@ single-step-panic-threshold = 1800
   REQUIRE(config.access.allow.size() == 1);
   CHECK(config.access.allow[0].text == "10.0.0.0/8");
   CHECK(config.access.deny[0].text == "10.66.0.0/16");
-  CHECK(contains(yaml, "# in.conf:6: address = \"ntpd-rs.pool.ntp.org\"\n"));
+  CHECK(contains(yaml,
+                 "        # in.conf:5: mode = \"pool\"\n        # in.conf:7: count = 4\n"
+                 "        - {pool: \"ntpd-rs.pool.ntp.org\", max_sources: 4}   # in.conf:6: address = "
+                 "\"ntpd-rs.pool.ntp.org\"\n"));
   CHECK(contains(yaml, "# in.conf:2: log-level = \"info\": no equivalent: smeard logs"));
   CHECK(contains(yaml, "# in.conf:31: single-step-panic-threshold = 1800: no equivalent: smeard never steps"));
 }
