@@ -140,7 +140,6 @@ class Reader {
   }
 
   void source(const toml::table& table) {
-    const Origin at = origin(table);
     const auto mode = string(table, "mode", "source");
     if (!mode) return error(table, "source.mode", "needs mode = \"server\", \"pool\", \"nts\", \"sock\" or \"pps\"");
     const toml::node* mode_node = table.get("mode");
@@ -151,8 +150,13 @@ class Reader {
       } else {
         draft_.local_sources.push_back(Setting{"{type: sock, path: " + quote(*path) + "}", origin(*mode_node)});
       }
+      const bool sock = *mode == "sock" && path;
       for (const auto& [key, value] : table) {
-        if (key.str() != "mode" && key.str() != "path") draft_.note(origin(value), std::string{kOwnSelection});
+        if (key.str() == "mode") continue;
+        draft_.note(origin(value),
+                    key.str() != "path" ? std::string{kOwnSelection}
+                    : sock ? "carried over in the sock source of line " + std::to_string(origin(*mode_node).line)
+                           : "not needed without a source to read it");
       }
       return;
     }
@@ -198,7 +202,6 @@ class Reader {
         draft_.note(origin(value), std::string{kOwnSelection});
       }
     }
-    (void)at;
     draft_.servers.push_back(std::move(server));
   }
 

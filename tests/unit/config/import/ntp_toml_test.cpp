@@ -56,6 +56,7 @@ single-step-panic-threshold = 1800
   CHECK(servers[2].nts_ca == "/etc/ssl/ca.pem");
   CHECK(sources[0].minsources == 2);
   CHECK(sources[1].type == config::ReferenceSource::Type::sock);
+  CHECK(contains(yaml, "# in.conf:20: path = \"/run/ntpd-rs.sock\": carried over in the sock source of line 19"));
   CHECK(config.reference.local_stratum == 12);
   REQUIRE(config.listeners.size() == 1);
   CHECK(config.listeners[0].address.to_string() == "[::]:123");
