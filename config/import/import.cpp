@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "config/config.hpp"
 #include "config/import/readers.hpp"
 
 namespace config::import {
@@ -59,12 +60,42 @@ std::string Error::to_string(std::string_view file) const {
   return std::string{file} + ":" + std::to_string(line) + ": " + directive + ": " + message;
 }
 
+namespace {
+
+// The input line a line of the YAML names in its comment ("   # FILE:LINE: DIRECTIVE ..."), or 0.
+std::pair<int, std::string> origin_of(std::string_view yaml, int yaml_line, std::string_view file) {
+  for (int i = 1; i < yaml_line && !yaml.empty(); ++i) {
+    const std::size_t end = yaml.find('\n');
+    yaml = end == std::string_view::npos ? std::string_view{} : yaml.substr(end + 1);
+  }
+  const std::string_view line = yaml.substr(0, yaml.find('\n'));
+  const std::string marker = "   # " + std::string{file} + ":";
+  const std::size_t at = line.find(marker);
+  if (at == std::string_view::npos) return {0, "import"};
+  std::string_view rest = line.substr(at + marker.size());
+  const std::size_t colon = rest.find(": ");
+  const auto number = whole(rest.substr(0, colon), 1u << 30);
+  if (!number || colon == std::string_view::npos) return {0, "import"};
+  rest = rest.substr(colon + 2);
+  return {static_cast<int>(*number), std::string{rest.substr(0, rest.find(' '))}};
+}
+
+}  // namespace
+
 Result translate(std::string_view text, std::string_view file, Format format) {
   Draft draft = format == Format::chrony ? read_chrony(text, file)
                 : format == Format::ntpd ? read_ntp_conf(text, file)
                                          : read_ntp_toml(text, file);
   if (!draft.errors.empty()) return {{}, std::move(draft.errors)};
-  return {emit(std::move(draft)), {}};
+  Result result{emit(std::move(draft)), {}};
+  // What smeard would refuse (a name no resolver takes, a relative device path, a refid too long)
+  // is an error of the line it comes from: the YAML written is always one smeard accepts.
+  for (const Problem& problem : parse(result.yaml, "import").problems) {
+    auto [line, directive] = origin_of(result.yaml, problem.where.line, file);
+    result.errors.push_back({line, std::move(directive), "smeard refuses it: " + problem.message});
+  }
+  if (!result.errors.empty()) result.yaml.clear();
+  return result;
 }
 
 }  // namespace config::import

@@ -35,6 +35,8 @@ struct Result {
 };
 
 // `file` is the input's name as the comments should name it (e.g. "/etc/chrony/chrony.conf").
+// The YAML, when there is one, is a configuration config::parse accepts: what it would refuse is
+// an error naming the input line it comes from.
 Result translate(std::string_view text, std::string_view file, Format format);
 
 }  // namespace config::import

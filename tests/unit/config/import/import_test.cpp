@@ -54,3 +54,21 @@ TEST_CASE("at most 64 servers, a pool counting its max_sources") {
   CHECK(config.reference.sources[0].servers.size() == 4);
   CHECK(contains(yaml, "# in.conf:5: pool p4.example.net maxsources 16: left out: smeard polls at most 64 servers"));
 }
+
+TEST_CASE("what smeard would refuse is an error of the line it comes from") {
+  using import_test::only_error;
+  CHECK(only_error("rtcsync\nserver a/b iburst\n", Format::chrony) ==
+        "in.conf:2: server: smeard refuses it: 'a/b' is not HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT");
+  CHECK(only_error("pool 192.0.2.1\n", Format::chrony) ==
+        "in.conf:1: pool: smeard refuses it: '192.0.2.1' is an address: a pool is a name with several addresses "
+        "(use server: for one)");
+  CHECK(only_error("refclock PHC ptp0\n", Format::chrony) ==
+        "in.conf:1: refclock: smeard refuses it: 'ptp0' must be an absolute path");
+  CHECK(only_error("refclock SHM 0 refid TOOLONG\n", Format::chrony) ==
+        "in.conf:1: refclock: smeard refuses it: 'TOOLONG' must be 1 to 4 printable ASCII characters, e.g. GPS");
+  CHECK(only_error("hwtimestamp eth0:1\n", Format::chrony) ==
+        "in.conf:1: hwtimestamp: smeard refuses it: 'eth0:1' is not an interface name (1 to 15 characters, no '/', "
+        "':' or white space)");
+  CHECK(only_error("[[source]]\nmode = \"server\"\naddress = \"-x\"\n", Format::ntpd_rs) ==
+        "in.conf:3: address: smeard refuses it: '-x' is not HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT");
+}
