@@ -15,6 +15,63 @@ constexpr std::string_view kNoKeServer =
     "no direct equivalent: smeard's NTS-KE server takes nts.certificate, nts.private_key and a cookie key file "
     "shared by the fleet (see nts: in smeard's README)";
 
+bool key_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         c == '"' || c == '\'';
+}
+
+// The line of a table header with a part that is not a key ("[&]", "[[[a]]]", "[a.]"), which
+// toml++ 3.3 (Debian 12's) does not refuse cleanly; 0 when there is none. Brackets inside values
+// (arrays over several lines) are not headers.
+int bad_table_header(std::string_view text) {
+  int depth = 0;
+  int number = 0;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    ++number;
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (depth == 0 && line.starts_with('[')) {
+      line.remove_prefix(line.starts_with("[[") ? 2 : 1);
+      bool expect_key = true;
+      char quote = 0;
+      for (const char c : line) {
+        if (quote != 0) {
+          if (c == quote) quote = 0;
+        } else if (c == ' ' || c == '\t') {
+          continue;
+        } else if (expect_key) {
+          if (!key_start(c)) return number;
+          if (c == '"' || c == '\'') quote = c;
+          expect_key = false;
+        } else if (c == '.') {
+          expect_key = true;
+        } else if (c == ']') {
+          break;
+        }
+      }
+      if (expect_key) return number;
+      continue;
+    }
+    char quote = 0;
+    for (const char c : line) {
+      if (quote != 0) {
+        if (c == quote) quote = 0;
+      } else if (c == '"' || c == '\'') {
+        quote = c;
+      } else if (c == '#') {
+        break;
+      } else if (c == '[') {
+        ++depth;
+      } else if (c == ']' && depth > 0) {
+        --depth;
+      }
+    }
+  }
+  return 0;
+}
+
 class Reader {
  public:
   Reader(std::string_view text, std::string_view file) : text_(text) {
@@ -24,6 +81,10 @@ class Reader {
 
   Draft read() {
     toml::table root;
+    if (const int line = bad_table_header(text_)) {
+      draft_.error(line, "toml", "a table header names a table: [name] or [[name]]");
+      return std::move(draft_);
+    }
     try {
       root = toml::parse(text_);
     } catch (const toml::parse_error& error) {

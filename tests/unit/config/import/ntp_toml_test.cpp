@@ -104,6 +104,13 @@ x = 1
 
 TEST_CASE("ntpd-rs: malformed files name their line and key") {
   CHECK(only_error("[[source]]\nmode = \n", Format::ntpd_rs).starts_with("in.conf:2: toml: "));
+  for (const char* header : {"[&", "[[[a]]]", "[[=", "[a.]", "[a. &]", "  [\x7f]"}) {
+    CHECK(only_error("x = 1\n" + std::string{header} + "\n", Format::ntpd_rs) ==
+          "in.conf:2: toml: a table header names a table: [name] or [[name]]");
+  }
+  // Brackets in a value over several lines are not table headers.
+  CHECK(only_error("x = [\n[&\n", Format::ntpd_rs).starts_with("in.conf:2: toml: "));
+  const auto config = accepted("[server.x]\n\"a b\" = [\n  [1, 2],\n]\n", Format::ntpd_rs);
   CHECK(only_error("[[source]]\naddress = \"a\"\n", Format::ntpd_rs) ==
         "in.conf:1: source.mode: needs mode = \"server\", \"pool\", \"nts\", \"sock\" or \"pps\"");
   CHECK(only_error("[[source]]\nmode = \"broadcast\"\naddress = \"a\"\n", Format::ntpd_rs) ==
