@@ -453,7 +453,7 @@ class Reader {
           "chronyd lets the most specific allow or deny decide; smeard checks deny first: a network allowed "
           "inside a denied one is denied, so check access below.");
     }
-    if (state_moved_) {
+    if (state_moved_ && !draft_.servers.empty()) {
       draft_.header.push_back(
           "chronyd's drift file and NTS cookies stay in chronyd's directories; smeard keeps its own in "
           "/var/lib/smeard (its systemd StateDirectory).");

@@ -404,9 +404,6 @@ class Reader {
           "aes-128 is AES128). A file of ASCII keys of those types is read as it is.");
     } else if (name == "driftfile") {
       draft_.drift_file = Setting{quote("/var/lib/smeard/drift"), origin};
-      draft_.header.push_back(
-          "ntpd's drift file stays in ntpd's directory; smeard keeps its own in /var/lib/smeard (its systemd "
-          "StateDirectory).");
     } else {
       draft_.leap_files.push_back(Setting{quote(path), origin});
     }
@@ -478,6 +475,11 @@ class Reader {
                               (ntpsec_ ? "uses NTS" : "does not use NTS") + "; for " +
                               (ntpsec_ ? "ntpd's" : "NTPsec's") + " use the " + (ntpsec_ ? "ntpd" : "ntpsec") +
                               " preset or profile " + (ntpsec_ ? "cosine" : "linear") + ".");
+    }
+    if (draft_.drift_file && !draft_.servers.empty()) {
+      draft_.header.push_back(
+          "ntpd's drift file stays in ntpd's directory; smeard keeps its own in /var/lib/smeard (its systemd "
+          "StateDirectory).");
     }
     if (ntpsec_) draft_.daemon = "NTPsec";
   }
