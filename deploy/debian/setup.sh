@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
-                nlohmann-json3-dev libssl-dev libseccomp-dev nettle-dev tzdata)
+                nlohmann-json3-dev libssl-dev libseccomp-dev nettle-dev tzdata libtomlplusplus-dev)
 # dpkg-buildflags and dpkg-shlibdeps (dpkg-dev, which cpack runs on what file says is ELF),
 # readelf (binutils) for the packager's build; scdoc makes the manual pages the package ships.
 package_packages=(dpkg-dev file binutils scdoc)
@@ -77,6 +77,14 @@ debian_kubectl() {
   fi
 }
 
+# NTPsec's packaged /etc/ntpsec/ntp.conf, which `smearctl import` is tested on, without installing
+# (and starting) its daemon: unpacked into build/tools/ntpsec.
+ntpsec_config() {
+  [ -f build/tools/ntpsec/etc/ntpsec/ntp.conf ] && return 0
+  mkdir -p build/tools
+  (cd build/tools && apt-get download -q ntpsec && dpkg-deb -x ntpsec_*.deb ntpsec && rm ntpsec_*.deb)
+}
+
 build() {
   cmake --preset "$1" >/dev/null
   cmake --build --preset "$1"
@@ -121,6 +129,7 @@ case "${1:-}" in
   test)
     install_packages "${build_packages[@]}" "${package_packages[@]}" "${test_packages[@]}"
     debian_kubectl
+    ntpsec_config
     build release
     build sanitize
     build tsan

@@ -7,6 +7,7 @@
 #include "leapdb/time.hpp"
 #include "server/ctl/arguments.hpp"
 #include "server/ctl/bench.hpp"
+#include "server/ctl/import.hpp"
 #include "server/ctl/leap.hpp"
 #include "server/ctl/query.hpp"
 #include "server/ctl/smear.hpp"
@@ -63,6 +64,13 @@ commands:
       client-to-server key (hex, as in chronyd's ntsdumpdir files); an NTS NAK
       counts as a kiss-o'-death.
       Exit status 1 when no valid reply came, or any reply was invalid
+  import FILE [--out FILE.yaml] [--from chrony|ntpd|ntpd-rs]
+      translate a chrony.conf, an ntp.conf (ntpd or NTPsec) or an ntpd-rs ntp.toml
+      into a smeard configuration (standard output without --out): each setting
+      names the line it comes from, each directive without an equivalent is
+      listed with the reason. The format is told from the content unless --from
+      names it. Exit status 1 when the file cannot be read or translated (each
+      problem as FILE:LINE: DIRECTIVE: MESSAGE), 2 for a usage error
 
   Profiles: google (aws), google-2016, ntpd, ntpsec, chrony (meta), none, or custom:
   linear:window=SECONDS[,anchor=center|end|start], cosine:..., or
@@ -179,6 +187,7 @@ int main(int argc, char** argv) {
   }
   if (command == "clients") return clients_command(args);
   if (command == "bench") return ctl::bench_command(args);
+  if (command == "import") return ctl::import_command(args);
   if (command == "unsmear") return ctl::unsmear_command(args);
   if (command == "plot") return ctl::plot_command(args);
   if (command == "--help" || command == "-h" || command == "help") {
