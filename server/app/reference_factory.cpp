@@ -117,10 +117,16 @@ std::optional<config::Problem> check_source(const config::ReferenceSource& setti
       }
       return std::nullopt;
     case Type::upstream: return nts_files_problem(settings);
+    case Type::shm: {
+      std::string error;
+      if (!reference::open_shm_segment(settings.unit, error, reference::ShmOpening::existing) && !error.empty()) {
+        return config::Problem{settings.resource_location, settings.key + ".unit", error};
+      }
+      return std::nullopt;
+    }
     case Type::system:
     case Type::simulated:
-    case Type::phc:
-    case Type::shm: break;
+    case Type::phc: break;
   }
   auto opened = open_source(settings, precision, std::move(keys));
   if (auto* problem = std::get_if<config::Problem>(&opened)) return std::move(*problem);

@@ -22,7 +22,8 @@ std::variant<std::unique_ptr<reference::Source>, config::Problem> open_source(co
 
 // What open_source would refuse, found without taking anything a running smeard holds: a SOCK
 // source's path is checked, not bound; an upstream's files are checked, its stored NTS session
-// left alone and no request sent. Devices and SHM segments are opened and closed again.
+// left alone and no request sent; an SHM segment is attached if it exists, never created.
+// Devices are opened and closed again.
 std::optional<config::Problem> check_source(const config::ReferenceSource& settings, std::int8_t precision,
                                             std::shared_ptr<const ntp::KeyRing> keys);
 

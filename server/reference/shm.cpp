@@ -209,12 +209,13 @@ std::string shm_permission_advice(unsigned unit, std::string_view sysvipc_shm, u
          std::to_string(owner->uid);
 }
 
-std::unique_ptr<ShmSegment> open_shm_segment(unsigned unit, std::string& error) {
+std::unique_ptr<ShmSegment> open_shm_segment(unsigned unit, std::string& error, ShmOpening opening) {
   const key_t key = static_cast<key_t>(kShmKeyBase + unit);
   const int permissions = unit < 2 ? 0600 : 0666;
-  const int id = ::shmget(key, sizeof(ShmTime), IPC_CREAT | permissions);
+  const int id = ::shmget(key, sizeof(ShmTime), opening == ShmOpening::create ? IPC_CREAT | permissions : 0);
   if (id < 0) {
     const int code = errno;
+    if (code == ENOENT && opening == ShmOpening::existing) return nullptr;
     error = "shmget(" + hex_key(unit) + "): " + std::strerror(code);
     if (code == EINVAL) error += " (a segment with this key exists, smaller than ntpd's shmTime)";
     if (code == EACCES) {

@@ -55,7 +55,11 @@ class ShmSegment {
 };
 
 // The segment attached, or null and `error` set ("shmget(0x4e545030): Permission denied ...").
-std::unique_ptr<ShmSegment> open_shm_segment(unsigned unit, std::string& error);
+// `existing` only: a segment that does not exist yet is not created (null, `error` empty), as
+// --check-config must not: run as root, it would leave one an unprivileged smeard cannot attach.
+enum class ShmOpening : std::uint8_t { create, existing };
+std::unique_ptr<ShmSegment> open_shm_segment(unsigned unit, std::string& error,
+                                             ShmOpening opening = ShmOpening::create);
 
 // Pure. Why smeard, running as `uid`, may not attach `unit`'s existing segment, and what to
 // change; from /proc/sysvipc/shm's text (its owner and mode). Empty when the segment is not in

@@ -127,6 +127,27 @@ class CheckTakesNothing(unittest.TestCase):
                 self.assertIsNone(server.process.poll())
                 server.stop()
 
+    def test_an_shm_segment_is_never_created(self):
+        """Run as root, creating unit 0 would leave a 0600 root segment the service's user cannot
+        attach: the check attaches a segment that exists and creates none."""
+        unit = 9
+        key = 0x4E545030 + unit
+
+        def exists():
+            with open("/proc/sysvipc/shm") as table:
+                return any(line.split()[0] == str(key) for line in list(table)[1:])
+
+        if exists():
+            self.skipTest(f"SHM key {key:#x} is in use on this machine")
+        with tempfile.TemporaryDirectory(prefix="smeard-itest-") as directory:
+            text = "\n".join(["listeners:", f'  - address: "127.0.0.1:{harness.free_udp_port()}"',
+                              "    timescale: utc", "timescales: {utc: {smear: none}}",
+                              f"reference: {{type: shm, unit: {unit}}}", "metrics: {listen: off}", ""])
+            path = harness.write_file(directory, "smeard.yaml", text)
+            checked = harness.run([harness.binary(harness.SMEARD), "--check-config", path], timeout=10)
+            self.assertEqual(checked.returncode, 0, checked.stderr)
+            self.assertFalse(exists(), "--check-config created the segment")
+
 
 if __name__ == "__main__":
     unittest.main()
