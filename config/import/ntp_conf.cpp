@@ -429,8 +429,21 @@ class Reader {
         draft_.allow.push_back(Setting{quote(family == 4 ? "0.0.0.0/0" : "::/0"), line->origin});
         continue;
       }
+      bool allowed = false;
       for (const Restriction& r : restrictions_) {
-        if (r.network && !r.denied && r.family == family) draft_.allow.push_back(Setting{quote(*r.network), r.origin});
+        if (r.network && !r.denied && r.family == family) {
+          draft_.allow.push_back(Setting{quote(*r.network), r.origin});
+          allowed = true;
+        }
+      }
+      // ntpd serves nobody of this family: an allow list without it would not say so when the
+      // other family has none either, so the whole family is denied (deny is checked first).
+      if (!allowed) {
+        const Restriction* line = nullptr;
+        for (const Restriction& r : restrictions_) {
+          if (!r.network && r.denied && r.family != (family == 4 ? 6 : 4)) line = &r;
+        }
+        draft_.deny.push_back(Setting{quote(family == 4 ? "0.0.0.0/0" : "::/0"), line->origin});
       }
     }
     for (const Restriction& r : restrictions_) {
@@ -438,7 +451,8 @@ class Reader {
     }
     for (const Restriction& r : restrictions_) {
       if (!r.network && r.denied) {
-        draft_.note(r.origin, "carried over as access.allow: only the networks listed there are served");
+        draft_.note(r.origin, "carried over: only the networks of access.allow are served (a family it lists none of "
+                              "is denied whole)");
         continue;
       }
       const bool mapped = r.denied || (r.network && (default_denied[0] || default_denied[1]));

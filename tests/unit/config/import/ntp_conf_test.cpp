@@ -114,6 +114,20 @@ TEST_CASE("ntpd: a default ignored for one family leaves the other whole") {
   CHECK(config.access.allow[1].text == "2001:db8::/32");
 }
 
+TEST_CASE("ntpd: a default ignored with no network allowed serves nobody of that family") {
+  const auto nobody = accepted("restrict default ignore\nserver 192.0.2.1\n", Format::ntpd);
+  CHECK(nobody.access.allow.empty());
+  REQUIRE(nobody.access.deny.size() == 2);
+  CHECK(nobody.access.deny[0].text == "0.0.0.0/0");
+  CHECK(nobody.access.deny[1].text == "::/0");
+  CHECK(nobody.access.denied == config::Access::Denied::drop);
+  const auto ipv4_only = accepted("restrict default ignore\nrestrict 10.0.0.0 mask 255.0.0.0\n", Format::ntpd);
+  REQUIRE(ipv4_only.access.allow.size() == 1);
+  CHECK(ipv4_only.access.allow[0].text == "10.0.0.0/8");
+  REQUIRE(ipv4_only.access.deny.size() == 1);
+  CHECK(ipv4_only.access.deny[0].text == "::/0");
+}
+
 TEST_CASE("ntpd: discard without limited is not needed") {
   std::string yaml;
   const auto config = accepted("discard average 4\n", Format::ntpd, &yaml);
