@@ -73,7 +73,8 @@ void read_metrics(Cursor in, Metrics& metrics) {
   const Cursor listen = in["listen"];
   read_networks(in["allow"], metrics.allow, "would let nobody connect; leave allow out to let everyone");
   metrics.max_connections_per_address = in["max_connections_per_address"]
-                                            .count(1024, {1, "must be from 1 to 1024"})
+                                            // of the endpoint's 32 sessions in all (metrics/http.hpp)
+                                            .count(32, {1, "must be from 1 to 32, the endpoint's sessions in all"})
                                             .value_or(metrics.max_connections_per_address);
   in.no_other_keys();
   const auto text = listen.string();

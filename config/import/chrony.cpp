@@ -424,12 +424,20 @@ class Reader {
       draft_.nts_dump_dir = Setting{quote("/var/lib/smeard"), origin};
       state_moved_ = true;
     } else if (name == "leapsectz") {
-      draft_.leap_files.push_back(Setting{quote(path.starts_with('/') ? path : "/usr/share/zoneinfo/" + path), origin});
+      add_leap_file(Setting{quote(path.starts_with('/') ? path : "/usr/share/zoneinfo/" + path), origin});
       // A TZif file records no expiry; the same tzdata's leap-seconds.list does, and must agree.
-      draft_.leap_files.push_back(Setting{quote("/usr/share/zoneinfo/leap-seconds.list"), origin});
+      add_leap_file(Setting{quote("/usr/share/zoneinfo/leap-seconds.list"), origin});
     } else {
-      draft_.leap_files.push_back(Setting{quote(path), origin});
+      add_leap_file(Setting{quote(path), origin});
     }
+  }
+
+  // leapsectz brings the leap-seconds.list a leapseclist may name too: read once.
+  void add_leap_file(Setting file) {
+    for (const Setting& listed : draft_.leap_files) {
+      if (listed.value == file.value) return;
+    }
+    draft_.leap_files.push_back(std::move(file));
   }
 
   void finish() {

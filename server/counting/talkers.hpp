@@ -7,9 +7,9 @@
 // memory never grows with clients. A record carries a weight: its requests, halved every
 // kHalfLife of the clock, so one that stopped talking fades. An address not in its set takes an
 // empty way, or else the way of least weight (the longest unseen among equals), with weight 1:
-// a flood of one-off addresses only ever displaces one-off addresses while a heavier talker
-// shares its set, and a talker whose share of the requests is above about 1/slots keeps its
-// record. The request counts shown are those since the address took its record.
+// a flood of one-off addresses displaces one-off addresses, and at most the lightest of a set's
+// heavier talkers when all of its ways hold them; a talker whose share of the requests is above
+// about 1/slots keeps its record. The request counts shown are those since the address took its record.
 //
 // Concurrency: one writer, plain atomic stores (no read-modify-write, no fence), each record's
 // update bracketed by its sequence number (a seqlock), so a reader sees a record whole or tries
@@ -60,7 +60,7 @@ class TalkerTable {
  private:
   // What readers see: one cache line.
   struct alignas(64) Record {
-    std::atomic<std::uint64_t> sequence{0};  // odd while the address is being replaced
+    std::atomic<std::uint64_t> sequence{0};  // odd while the writer updates the record
     std::atomic<std::uint64_t> ip_high{0};
     std::atomic<std::uint64_t> ip_low{0};
     std::atomic<std::uint64_t> requests{0};  // 0: empty

@@ -214,15 +214,18 @@ int run_clients(const ClientsOptions& options) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   std::string names;
   for (const auto& t : s["timescales"]) {
+    if (!t.is_object()) continue;
     const std::string name = t.value("name", "");
     names += (names.empty() ? "" : ", ") + name;
     if (options.timescale && *options.timescale != name) continue;
+    if (!t.contains("clients") || !t["clients"].is_array()) {
+      std::cerr << "smearctl: this smeard's status has no clients (a version before top talkers)\n";
+      return 1;
+    }
     nlohmann::ordered_json clients = nlohmann::ordered_json::array();
-    if (t.contains("clients") && t["clients"].is_array()) {
-      for (const auto& client : t["clients"]) {
-        if (clients.size() >= options.top) break;
-        clients.push_back(client);
-      }
+    for (const auto& client : t["clients"]) {
+      if (clients.size() >= options.top) break;
+      clients.push_back(client);
     }
     out.push_back({{"timescale", name}, {"clients", clients}});
   }

@@ -49,9 +49,9 @@ TEST_CASE("metrics endpoint: on by default on loopback, movable, or off") {
   CHECK(only_problem(base + "metrics: {allow: [10.0.0.0/33]}\n") ==
         "smeard.yaml:7:19: metrics.allow[0]: '10.0.0.0/33' is not a network such as 10.0.0.0/8 or 2001:db8::/32");
   CHECK(only_problem(base + "metrics: {max_connections_per_address: 0}\n") ==
-        "smeard.yaml:7:40: metrics.max_connections_per_address: must be from 1 to 1024");
-  CHECK(only_problem(base + "metrics: {max_connections_per_address: 5000}\n") ==
-        "smeard.yaml:7:40: metrics.max_connections_per_address: '5000' is not a whole number from 0 to 1024");
+        "smeard.yaml:7:40: metrics.max_connections_per_address: must be from 1 to 32, the endpoint's sessions in all");
+  CHECK(only_problem(base + "metrics: {max_connections_per_address: 33}\n") ==
+        "smeard.yaml:7:40: metrics.max_connections_per_address: '33' is not a whole number from 0 to 32");
   CHECK(parse(base + "log_format: json\n").config->log_json);
   CHECK_FALSE(parse(base).config->log_json);
   CHECK(only_problem(base + "log_format: xml\n") == "smeard.yaml:7:13: log_format: 'xml' is not keyvalue or json");

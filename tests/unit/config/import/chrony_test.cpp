@@ -238,6 +238,10 @@ TEST_CASE("chrony: leap files") {
   CHECK(config.leapdb.files == std::vector<std::string>{"/usr/share/zoneinfo/leap-seconds.list"});
   config = accepted("server a.example.net\n", Format::chrony);
   CHECK(config.leapdb.files.size() == 2);  // Debian's tzdata files
+  // leapsectz brings the list a leapseclist names too: listed once.
+  config = accepted("leapsectz right/UTC\nleapseclist /usr/share/zoneinfo/leap-seconds.list\n", Format::chrony);
+  CHECK(config.leapdb.files ==
+        std::vector<std::string>{"/usr/share/zoneinfo/right/UTC", "/usr/share/zoneinfo/leap-seconds.list"});
 }
 
 TEST_CASE("chrony: keyfile, port, bindaddress, hwtimestamp") {
