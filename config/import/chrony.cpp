@@ -441,11 +441,25 @@ class Reader {
   }
 
   void finish() {
+    // chronyd keeps the last bindaddress of each family, and binds a family none names to its
+    // wildcard address.
+    const std::string port = port_ ? port_->value : "123";
+    const Setting* last[2] = {nullptr, nullptr};
+    for (const Setting& address : bind_) last[address.value.find(':') != std::string::npos ? 1 : 0] = &address;
     for (const Setting& address : bind_) {
-      const std::string port = port_ ? port_->value : "123";
-      const bool v6 = address.value.find(':') != std::string::npos;
+      if (&address != last[0] && &address != last[1]) {
+        draft_.note(address.origin, "replaced by a later bindaddress of the same family, as in chronyd");
+      }
+    }
+    for (int v6 = 0; v6 < 2 && !bind_.empty(); ++v6) {
+      if (last[v6] == nullptr) {
+        const Setting& other = *last[1 - v6];
+        draft_.listeners.push_back(Setting{quote(std::string{v6 ? "[::]" : "0.0.0.0"} + ":" + port), other.origin});
+        continue;
+      }
+      const std::string& address = last[v6]->value;
       draft_.listeners.push_back(
-          Setting{quote((v6 ? "[" + address.value + "]" : address.value) + ":" + port), address.origin});
+          Setting{quote((v6 ? "[" + address + "]" : address) + ":" + port), last[v6]->origin});
     }
     if (port_ && bind_.empty()) {
       for (const char* wildcard : {"0.0.0.0", "[::]"}) {

@@ -131,10 +131,12 @@ class Reader {
       }
       lines.emplace_back(Origin{number, original}, std::move(args));
     }
-    // fudge lines may come before or after the local clock they calibrate.
+    // fudge lines may come before or after the local clock they calibrate; stratum may be any
+    // of their options (fudge 127.127.1.0 refid LOCL stratum 10).
     for (const auto& [origin, args] : lines) {
-      if (args[0] == "fudge" && args.size() >= 4 && args[1].starts_with("127.127.1.") && args[2] == "stratum") {
-        local_stratum_ = whole(args[3], 15);
+      if (args[0] != "fudge" || args.size() < 4 || !args[1].starts_with("127.127.1.")) continue;
+      for (std::size_t i = 2; i + 1 < args.size(); ++i) {
+        if (args[i] == "stratum") local_stratum_ = whole(args[i + 1], 15);
       }
     }
     for (const auto& [origin, args] : lines) directive(origin, args);

@@ -244,6 +244,13 @@ TEST_CASE("chrony: leap files") {
         std::vector<std::string>{"/usr/share/zoneinfo/right/UTC", "/usr/share/zoneinfo/leap-seconds.list"});
 }
 
+TEST_CASE("chrony: a bindaddress of one family leaves the other on its wildcard; the last of a family counts") {
+  const auto config = accepted("bindaddress 192.0.2.1\nbindaddress 192.0.2.7\nallow\n", Format::chrony);
+  REQUIRE(config.listeners.size() == 2);
+  CHECK(config.listeners[0].address.to_string() == "192.0.2.7:123");
+  CHECK(config.listeners[1].address.to_string() == "[::]:123");
+}
+
 TEST_CASE("chrony: keyfile, port, bindaddress, hwtimestamp") {
   std::string yaml;
   const auto config = accepted(R"(keyfile /etc/chrony/chrony.keys

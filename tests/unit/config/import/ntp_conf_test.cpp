@@ -128,6 +128,11 @@ TEST_CASE("ntpd: a default ignored with no network allowed serves nobody of that
   CHECK(ipv4_only.access.deny[0].text == "::/0");
 }
 
+TEST_CASE("ntpd: the local clock's fudge stratum, wherever it is among the fudge options") {
+  const auto config = accepted("fudge 127.127.1.0 refid LOCL stratum 10\nserver 127.127.1.0\n", Format::ntpd);
+  CHECK(config.reference.local_stratum == 10);
+}
+
 TEST_CASE("ntpd: discard without limited is not needed") {
   std::string yaml;
   const auto config = accepted("discard average 4\n", Format::ntpd, &yaml);
