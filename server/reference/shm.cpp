@@ -209,6 +209,18 @@ std::string shm_permission_advice(unsigned unit, std::string_view sysvipc_shm, u
          std::to_string(owner->uid);
 }
 
+namespace {
+
+// What shm_permission_advice() says of `unit` for this process, from the kernel's table.
+std::string permission_advice(unsigned unit) {
+  std::ifstream proc{"/proc/sysvipc/shm"};
+  const std::string table{std::istreambuf_iterator<char>{proc}, std::istreambuf_iterator<char>{}};
+  const std::string advice = shm_permission_advice(unit, table, ::geteuid());
+  return advice.empty() ? " (the segment exists with permissions that do not let smeard attach it)" : ": " + advice;
+}
+
+}  // namespace
+
 std::unique_ptr<ShmSegment> open_shm_segment(unsigned unit, std::string& error, ShmOpening opening) {
   const key_t key = static_cast<key_t>(kShmKeyBase + unit);
   const int permissions = unit < 2 ? 0600 : 0666;
@@ -218,18 +230,15 @@ std::unique_ptr<ShmSegment> open_shm_segment(unsigned unit, std::string& error, 
     if (code == ENOENT && opening == ShmOpening::existing) return nullptr;
     error = "shmget(" + hex_key(unit) + "): " + std::strerror(code);
     if (code == EINVAL) error += " (a segment with this key exists, smaller than ntpd's shmTime)";
-    if (code == EACCES) {
-      std::ifstream proc{"/proc/sysvipc/shm"};
-      const std::string table{std::istreambuf_iterator<char>{proc}, std::istreambuf_iterator<char>{}};
-      const std::string advice = shm_permission_advice(unit, table, ::geteuid());
-      error +=
-          advice.empty() ? " (the segment exists with permissions that do not let smeard attach it)" : ": " + advice;
-    }
+    if (code == EACCES) error += permission_advice(unit);
     return nullptr;
   }
   void* address = ::shmat(id, nullptr, 0);
   if (address == reinterpret_cast<void*>(std::intptr_t{-1})) {
-    error = "shmat(" + hex_key(unit) + "): " + std::strerror(errno);
+    const int code = errno;
+    error = "shmat(" + hex_key(unit) + "): " + std::strerror(code);
+    // Without IPC_CREAT, shmget does not check the mode: attaching does.
+    if (code == EACCES) error += permission_advice(unit);
     return nullptr;
   }
   return std::make_unique<KernelShm>(address);
