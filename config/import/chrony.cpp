@@ -92,15 +92,15 @@ const std::map<std::string_view, std::string_view>& unmapped() {
 // Server options that take a value, and those that do not, with what becomes of them.
 const std::map<std::string_view, std::string_view>& server_option_reasons() {
   static const std::map<std::string_view, std::string_view> reasons{
-      {"iburst", "no equivalent: smeard polls at the source's poll interval from the start"},
-      {"burst", "no equivalent: smeard polls at the source's poll interval"},
-      {"minpoll", "no per-server equivalent: the upstream source has one poll interval (poll:)"},
-      {"maxpoll", "no per-server equivalent: the upstream source has one poll interval (poll:)"},
+      {"iburst", kNoBurstStart},
+      {"burst", kNoBurst},
+      {"minpoll", kOnePollInterval},
+      {"maxpoll", kOnePollInterval},
       {"polltarget", kOwnSelection},
-      {"prefer", "no per-server equivalent: prefer, trust, require and noselect belong to a whole source"},
-      {"trust", "no per-server equivalent: prefer, trust, require and noselect belong to a whole source"},
-      {"require", "no per-server equivalent: prefer, trust, require and noselect belong to a whole source"},
-      {"noselect", "no per-server equivalent: prefer, trust, require and noselect belong to a whole source"},
+      {"prefer", kWholeSourceOptions},
+      {"trust", kWholeSourceOptions},
+      {"require", kWholeSourceOptions},
+      {"noselect", kWholeSourceOptions},
       {"offline", "no equivalent: smeard polls every server from the start, and backs off when one is unreachable"},
       {"auto_offline", "no equivalent: smeard backs off by itself when a server is unreachable"},
       {"xleave", "no equivalent: smeard polls servers in basic mode (it serves interleaved mode to its clients)"},

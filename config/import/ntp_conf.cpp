@@ -49,21 +49,21 @@ const std::map<std::string_view, std::string_view>& unmapped() {
        "no direct equivalent: smeard's NTS-KE server takes nts.certificate, nts.private_key and a cookie key "
        "file shared by the fleet (see nts: in smeard's README)"},
       {"ca", "not carried over: give each NTS server its CA bundle with nts_ca in reference.servers"},
-      {"device", "no equivalent: smeard reads PHC, SHM and SOCK reference clocks, whose devices it names itself"},
-      {"fudge", "no equivalent: smeard's reference clocks have no such calibration"},
+      {"device", kNoDevice},
+      {"fudge", kNoFudge},
   };
   return reasons;
 }
 
 const std::map<std::string_view, std::string_view>& server_option_reasons() {
   static const std::map<std::string_view, std::string_view> reasons{
-      {"iburst", "no equivalent: smeard polls at the source's poll interval from the start"},
-      {"burst", "no equivalent: smeard polls at the source's poll interval"},
-      {"minpoll", "no per-server equivalent: the upstream source has one poll interval (poll:)"},
-      {"maxpoll", "no per-server equivalent: the upstream source has one poll interval (poll:)"},
-      {"prefer", "no per-server equivalent: prefer, trust, require and noselect belong to a whole source"},
-      {"true", "no per-server equivalent: prefer, trust, require and noselect belong to a whole source"},
-      {"noselect", "no per-server equivalent: prefer, trust, require and noselect belong to a whole source"},
+      {"iburst", kNoBurstStart},
+      {"burst", kNoBurst},
+      {"minpoll", kOnePollInterval},
+      {"maxpoll", kOnePollInterval},
+      {"prefer", kWholeSourceOptions},
+      {"true", kWholeSourceOptions},
+      {"noselect", kWholeSourceOptions},
       {"preempt", "no equivalent: smeard keeps every configured server"},
       {"version", "no equivalent: smeard polls with NTP version 4"},
       {"xleave", "no equivalent: smeard polls servers in basic mode (it serves interleaved mode to its clients)"},
@@ -76,7 +76,7 @@ const std::map<std::string_view, std::string_view>& server_option_reasons() {
       {"aead", "no equivalent: smeard negotiates the AEAD (AES-SIV-CMAC-256)"},
       {"cert", "no equivalent: smeard presents no client certificate"},
       {"ask", "no equivalent: smeard asks the NTS-KE server for its NTP server"},
-      {"require", "no per-server equivalent: prefer, trust, require and noselect belong to a whole source"},
+      {"require", kWholeSourceOptions},
       {"subtype", "no equivalent: a reference clock's subtype"},
       {"path", "no equivalent: a reference clock's device"},
       {"ppspath", "no equivalent: a reference clock's device"},

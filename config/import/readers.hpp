@@ -25,4 +25,18 @@ inline constexpr std::string_view kNoRemoteControl =
 inline constexpr std::string_view kRunsUnderSystemd =
     "not needed: systemd starts smeard (Type=notify), and it runs as the user named by `user:`";
 
+// Per-server options with no equivalent, in chrony and ntpd alike.
+inline constexpr std::string_view kNoBurstStart =
+    "no equivalent: smeard polls at the source's poll interval from the start";
+inline constexpr std::string_view kNoBurst =
+    "no equivalent: smeard polls at the source's poll interval";
+inline constexpr std::string_view kOnePollInterval =
+    "no per-server equivalent: the upstream source has one poll interval (poll:)";
+inline constexpr std::string_view kWholeSourceOptions =
+    "no per-server equivalent: prefer, trust, require and noselect belong to a whole source";
+inline constexpr std::string_view kNoDevice =
+    "no equivalent: smeard reads PHC, SHM and SOCK reference clocks, whose devices it names itself";
+inline constexpr std::string_view kNoFudge =
+    "no equivalent: smeard's reference clocks have no such calibration";
+
 }  // namespace config::import
