@@ -37,9 +37,7 @@ std::optional<Format> guess_format(std::string_view text) {
       "fudge",    "leapfile", "trustedkey",        "keys",   "discard", "includefile", "logfile"};
   int chrony = 0, ntpd = 0;
   while (!text.empty()) {
-    const std::size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    std::string_view line = take_line(text);
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
     if (line.starts_with("[[source]]") || line.starts_with("[synchronization]") || line.starts_with("[[server]]") ||
         line.starts_with("[observability]")) {

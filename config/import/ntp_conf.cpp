@@ -117,9 +117,7 @@ class Reader {
     int number = 0;
     std::vector<std::pair<Origin, std::vector<std::string_view>>> lines;
     while (!text.empty()) {
-      const std::size_t end = text.find('\n');
-      std::string_view line = text.substr(0, end);
-      text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+      std::string_view line = take_line(text);
       ++number;
       if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
       std::vector<std::string_view> args = words(line);

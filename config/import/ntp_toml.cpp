@@ -27,9 +27,7 @@ int bad_table_header(std::string_view text) {
   int depth = 0;
   int number = 0;
   while (!text.empty()) {
-    const std::size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    std::string_view line = take_line(text);
     ++number;
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
     if (depth == 0 && line.starts_with('[')) {

@@ -11,6 +11,14 @@ Draft read_chrony(std::string_view text, std::string_view file);
 Draft read_ntp_conf(std::string_view text, std::string_view file);
 Draft read_ntp_toml(std::string_view text, std::string_view file);
 
+// The first line of `text` (without its newline), which is left holding the rest.
+inline std::string_view take_line(std::string_view& text) {
+  const std::size_t end = text.find('\n');
+  const std::string_view line = text.substr(0, end);
+  text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+  return line;
+}
+
 // Reasons shared by chrony and ntpd directives.
 inline constexpr std::string_view kNeverSteers =
     "no equivalent: smeard never steps, slews or disciplines the system clock; it serves time from its own "
