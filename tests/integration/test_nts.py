@@ -36,23 +36,23 @@ basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign
 [leaf]
 basicConstraints = critical,CA:FALSE
-subjectAltName = IP:127.0.0.1
+subjectAltName = IP:{address}
 extendedKeyUsage = serverAuth
 """
 
 
-def make_pki(directory):
-    """A test CA and a certificate for 127.0.0.1 it signed, valid 2000-2099 (chronyd checks them
-    at the simulated date). Returns (ca, certificate, key) paths."""
+def make_pki(directory, address="127.0.0.1"):
+    """A test CA and a certificate for the IP `address` it signed, valid 2000-2099 (chronyd checks
+    them at the simulated date). Returns (ca, certificate, key) paths."""
     openssl = harness.tool("openssl", "openssl")
     faketime = [harness.tool("faketime", "faketime"), "2000-01-01 00:00:00"]
     d = Path(directory)
-    (d / "pki.cnf").write_text(CERT_CONFIG)
+    (d / "pki.cnf").write_text(CERT_CONFIG.format(address=address))
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
     steps = [
         [openssl, "req", "-x509", *ec, "-keyout", d / "ca.key", "-out", d / "ca.pem", "-days", "36500",
          "-subj", "/CN=smeard test CA", "-config", d / "pki.cnf", "-extensions", "ca"],
-        [openssl, "req", *ec, "-keyout", d / "tls.key", "-out", d / "tls.csr", "-subj", "/CN=127.0.0.1",
+        [openssl, "req", *ec, "-keyout", d / "tls.key", "-out", d / "tls.csr", "-subj", f"/CN={address}",
          "-config", d / "pki.cnf"],
         [openssl, "x509", "-req", "-in", d / "tls.csr", "-CA", d / "ca.pem", "-CAkey", d / "ca.key",
          "-CAcreateserial", "-out", d / "tls.crt", "-days", "36500", "-extfile", d / "pki.cnf", "-extensions", "leaf"],
@@ -98,9 +98,9 @@ def chronyd_nts(ports, ca, shift, dump_directory, ke="ke"):
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def read_dump(dump_directory):
-    """chronyd's saved NTS state for 127.0.0.1: (C2S key, S2C key, cookies)."""
-    lines = (Path(dump_directory) / "127.0.0.1.nts").read_text().split()
+def read_dump(dump_directory, server="127.0.0.1"):
+    """chronyd's saved NTS state for the server at address `server`: (C2S key, S2C key, cookies)."""
+    lines = (Path(dump_directory) / f"{server}.nts").read_text().split()
     # NNC0, KE name, time, NTP address, port, context id, AEAD, S2C, C2S, cookies...
     aead, s2c, c2s = int(lines[6]), bytes.fromhex(lines[7]), bytes.fromhex(lines[8])
     assert aead == 15, f"AEAD {aead}: the test speaks AES-SIV-CMAC-256 (15)"
