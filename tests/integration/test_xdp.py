@@ -591,9 +591,9 @@ class Fallback(unittest.TestCase):
             self.assertLess(abs(response.offset - OFFSET[listener.timescale]), 0.002)
         entry = traffic_of(status(), listener)
         self.assertEqual(entry["requests"], 3)
-        self.assertEqual(entry["xdp"], {"interface": interface, "state": "fallback", "mode": None, "zero_copy": False,
-                                        "queues": 0, "busy_poll": False, "reason": reason,
-                                        "problem": logged["problem"], "requests": 0})
+        shown = {k: entry["xdp"].get(k, "(missing)") for k in ("interface", "state", "mode", "reason", "problem", "requests")}
+        self.assertEqual(shown, {"interface": interface, "state": "fallback", "mode": None, "reason": reason,
+                                 "problem": logged["problem"], "requests": 0}, entry["xdp"])
         values = scrape()
         self.assertEqual(harness.total(values, "smeard_xdp_fallback", listener=listener.address, interface=interface,
                                        reason=reason), 1, values)
