@@ -538,6 +538,8 @@ void Worker::answer_frames(unsigned received) {
     b.reply_from[replies] = &frame;
     ++replies;
   }
+  // Nothing to send still gives the dropped frames back to the kernel to fill.
+  if (replies == 0) queue_->flush();
   const unsigned per_call = departure_.replies_per_call(kPredictionHorizonNs);
   for (unsigned first = 0; first < replies; first += per_call) {
     send_frames(*snapshot, tai, first, std::min(per_call, replies - first));
