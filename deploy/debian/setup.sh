@@ -15,8 +15,10 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 
+# clang compiles the XDP program of AF_XDP listeners; libxdp and libbpf load it and run the sockets.
 build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
-                nlohmann-json3-dev libssl-dev libseccomp-dev nettle-dev tzdata libtomlplusplus-dev)
+                nlohmann-json3-dev libssl-dev libseccomp-dev nettle-dev tzdata libtomlplusplus-dev
+                clang libxdp-dev libbpf-dev)
 # dpkg-buildflags and dpkg-shlibdeps (dpkg-dev, which cpack runs on what file says is ELF),
 # readelf (binutils) for the packager's build; scdoc makes the manual pages the package ships.
 package_packages=(dpkg-dev file binutils scdoc)
