@@ -172,7 +172,7 @@ def tearDownModule():
 
 def config(listeners, extra=""):
     """listeners: [(Listener, interface or None)]: XDP on that interface, or sockets alone."""
-    leap_at = int(time.time()) - 3600  # the rehearsed smear ended 50 minutes ago: a second behind
+    leap_at = int(time.time()) - 3600  # a rehearsed leap an hour ago, its smear long over: a second behind
     lines = ["listeners:"]
     for listener, interface in listeners:
         lines += [f'  - address: "{listener.address}"', f"    timescale: {listener.timescale}"]
@@ -366,11 +366,12 @@ class ServedThroughXdp(unittest.TestCase):
         for l in LISTENERS:
             with self.subTest(client="ntpdig", listener=l.address):
                 with inside(NET.client):
-                    result = harness.run([ntpdig, "-j", "-p", "4", "-g", "10", "-t", "2", l.host])
-                sent[l.address] += 4
+                    result = harness.run([ntpdig, "-j", "-p", "8", "-g", "10", "-t", "2", l.host])
+                sent[l.address] += 8
                 self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
                 reply = json.loads(result.stdout)
                 self.assertEqual((reply["ip"], reply["stratum"], reply["leap"]), (l.host, 1, "no-leap"), reply)
+                # ntpdig reports the sample with the least synchronization distance of its eight.
                 self.assertLess(abs(float(reply["offset"]) - OFFSET[l.timescale]), 0.002, reply)
             with self.subTest(client="ntplib", listener=l.address):
                 for version in (3, 4):
@@ -379,7 +380,8 @@ class ServedThroughXdp(unittest.TestCase):
                                                 delay=lambda s: s.delay, count=3)
                     sent[l.address] += 3
                     self.assertEqual((stats.version, stats.mode, stats.stratum, stats.leap), (version, 4, 1, 0))
-                    self.assertLess(abs(stats.offset - OFFSET[l.timescale]), 0.002)
+                    # An offset is known to within half its round trip.
+                    self.assertLess(abs(stats.offset - OFFSET[l.timescale]) - stats.delay / 2, 0.001)
         for l in LISTENERS:
             with self.subTest(client="chronyd", listener=l.address):
                 measured, output = chronyd_offset(self, chronyds[l.address], l.address)
@@ -594,11 +596,11 @@ class Fallback(unittest.TestCase):
                           logged["effect"]), (listener.address, interface, reason, "warning", "served through sockets"),
                          logged)
         self.assertEqual(server.events("xdp_attached"), [])
-        for _ in range(3):
-            with inside(NET.client):
-                response = ntplib.NTPClient().request(listener.host, version=4, timeout=2)
-            self.assertEqual(response.stratum, 1)
-            self.assertLess(abs(response.offset - OFFSET[listener.timescale]), 0.002)
+        with inside(NET.client):
+            responses = [ntplib.NTPClient().request(listener.host, version=4, timeout=2) for _ in range(3)]
+        self.assertEqual([r.stratum for r in responses], [1, 1, 1])
+        best = min(responses, key=lambda r: r.delay)
+        self.assertLess(abs(best.offset - OFFSET[listener.timescale]) - best.delay / 2, 0.001)
         entry = traffic_of(status(), listener)
         self.assertEqual(entry["requests"], 3)
         shown = {k: entry["xdp"].get(k, "(missing)") for k in ("interface", "state", "mode", "reason", "requests")}
