@@ -155,7 +155,7 @@ class Observability(unittest.TestCase):
 
     def test_every_rule_expression_returns_data(self):
         exprs = rule_expressions()
-        self.assertEqual(len(exprs), 15)
+        self.assertEqual(len(exprs), 16)
         for expr in exprs:
             with self.subTest(expr=expr):
                 self.assertTrue(self.query(without_threshold(expr)), f"no data for {without_threshold(expr)}")
@@ -259,7 +259,7 @@ class Observability(unittest.TestCase):
         promtool = harness.tool("promtool", "prometheus")
         check = harness.run([promtool, "check", "rules", str(DEPLOY / "prometheus/rules.yaml")])
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-        self.assertIn("SUCCESS: 15 rules found", check.stdout)
+        self.assertIn("SUCCESS: 16 rules found", check.stdout)
         unit = harness.run([promtool, "test", "rules", "rules_test.yaml"], cwd=DEPLOY / "prometheus")
         self.assertEqual(unit.returncode, 0, unit.stdout + unit.stderr)
         self.assertIn("SUCCESS", unit.stdout)
