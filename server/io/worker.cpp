@@ -253,10 +253,14 @@ bool Worker::answer(const ntp::Snapshot& snapshot, ntp::Tables& tables, TaiReade
   return true;
 }
 
+RcuCell<ntp::Snapshot>::ReadGuard Worker::begin_batch(unsigned received) {
+  bump(counters_.requests, received);
+  return state_.read(reader_slot_);
+}
+
 void Worker::answer_batch(unsigned received) {
   Buffers& b = *buffers_;
-  bump(counters_.requests, received);
-  const auto snapshot = state_.read(reader_slot_);
+  const auto snapshot = begin_batch(received);
   if (authenticator_->ring() != snapshot->keys.get()) use_keys(snapshot->keys);
   ntp::Tables tables{&history_, &limiter_, authenticator_.get(), nullptr, &interleaved_};
   TaiReader tai{snapshot->clock};
@@ -506,8 +510,7 @@ void Worker::run_xdp() {
 
 void Worker::answer_frames(unsigned received) {
   Buffers& b = *buffers_;
-  bump(counters_.requests, received);
-  const auto snapshot = state_.read(reader_slot_);
+  const auto snapshot = begin_batch(received);
   if (authenticator_->ring() != snapshot->keys.get()) use_keys(snapshot->keys);
   ntp::Tables tables{&history_, &limiter_, authenticator_.get(), nullptr, &interleaved_};
   TaiReader tai{snapshot->clock};
