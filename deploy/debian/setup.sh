@@ -34,10 +34,10 @@ package_packages=(dpkg-dev file binutils scdoc)
 # dnsmasq serves upstream pool names from a hosts file in a test's network namespace (dnsmasq-base
 # is the program alone: the dnsmasq package would also start a system DNS server on port 53).
 # lintian checks the package as Debian's archive would; man-db's man renders the manual pages
-# with warnings on.
+# with warnings on. ethtool turns GRO on and TSO off on the benchmark's veth pair.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
                prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark iptables
-               openssl python3-cryptography linuxptp dnsmasq-base lintian man-db)
+               openssl python3-cryptography linuxptp dnsmasq-base lintian man-db ethtool)
 
 install_packages() {
   local missing=() package
