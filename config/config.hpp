@@ -35,12 +35,25 @@ struct SocketAddress {
 // "IPv4:PORT" or "[IPv6]:PORT", numeric only: a listener must not depend on DNS at start.
 std::optional<SocketAddress> parse_socket_address(std::string_view text);
 
+// A listener's AF_XDP fast path: its requests arriving on `interface` are taken by an XDP
+// program and answered through AF_XDP sockets; the rest still reach its kernel sockets.
+struct Xdp {
+  enum class Mode : std::uint8_t { automatic, native, generic };
+  enum class ZeroCopy : std::uint8_t { automatic, on, off };
+  std::string interface;
+  Mode mode = Mode::automatic;
+  ZeroCopy zero_copy = ZeroCopy::automatic;
+  bool busy_poll = false;
+  SourceLocation location;  // of the interface
+};
+
 struct Listener {
   std::string key;  // "listeners[N]", N counting every item in the file
   SocketAddress address;
   std::string timescale;
   SourceLocation location;            // of the address, for errors found when binding
   SourceLocation timescale_location;  // of the timescale name
+  std::optional<Xdp> xdp;
 };
 
 // How a smeared timescale marks itself in the refid while a smear is in progress.

@@ -390,10 +390,13 @@ std::vector<metrics::Traffic> Control::traffic() const {
     metrics::Traffic traffic;
     traffic.listener = config_.listeners[listener].address.to_string();
     traffic.timescale = config_.listeners[listener].timescale;
+    if (listener < xdp_.size()) traffic.xdp = xdp_[listener];
     for (const auto& worker : workers_) {
       if (worker->listener() != listener) continue;
-      traffic.requests_by_worker.push_back(worker->counters().requests.load(std::memory_order_relaxed));
+      const std::uint64_t requests = worker->counters().requests.load(std::memory_order_relaxed);
+      traffic.requests_by_worker.push_back(requests);
       traffic.counts += worker->counters();
+      if (worker->xdp() && traffic.xdp) traffic.xdp->requests += requests;
     }
     out.push_back(std::move(traffic));
   }

@@ -63,6 +63,8 @@ class Control {
   void attach_nts_ke(nts::KeServer* server) { nts_ke_ = server; }
   // The metrics endpoint, whose refused connections the status counts.
   void attach_http(const metrics::HttpServer* server) { http_ = server; }
+  // Per listener, how its AF_XDP path came up (none where not configured).
+  void attach_xdp(std::vector<std::optional<metrics::XdpStatus>> xdp) { xdp_ = std::move(xdp); }
 
  private:
   LeapWatcher::Acceptor acceptor(const config::Config& config, ServingPlan& plan);
@@ -100,6 +102,7 @@ class Control {
   std::optional<reference::Stage> stage_;
   std::map<std::string, bool, std::less<>> smearing_;
   std::optional<int> tai_offset_;
+  std::vector<std::optional<metrics::XdpStatus>> xdp_;
   std::uint8_t history_generation_ = 0;
   bool history_purge_pending_ = false;
   std::shared_ptr<const ntp::KeyRing> keys_ = std::make_shared<const ntp::KeyRing>();

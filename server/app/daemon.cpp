@@ -116,6 +116,26 @@ void warn_unreadable(const config::Config& config, const std::optional<std::stri
   }
 }
 
+// One per worker: the socket workers, and an AF_XDP worker per queue of each xdp interface.
+std::size_t reader_slots(const config::Config& config, unsigned workers_per_listener) {
+  std::size_t slots = config.listeners.size() * workers_per_listener;
+  for (const config::Listener& listener : config.listeners) {
+    if (listener.xdp) slots += xdp::receive_queues(listener.xdp->interface);
+  }
+  return slots;
+}
+
+xdp::Settings xdp_settings(const config::Xdp& xdp) {
+  using Mode = config::Xdp::Mode;
+  using ZeroCopy = config::Xdp::ZeroCopy;
+  return {xdp.interface,
+          xdp.mode == Mode::native ? xdp::Mode::native : xdp.mode == Mode::generic ? xdp::Mode::generic : xdp::Mode::automatic,
+          xdp.zero_copy == ZeroCopy::on    ? xdp::ZeroCopy::on
+          : xdp.zero_copy == ZeroCopy::off ? xdp::ZeroCopy::off
+                                           : xdp::ZeroCopy::automatic,
+          xdp.busy_poll};
+}
+
 }  // namespace
 
 Daemon::Daemon(config::Config config, std::optional<std::string> config_path)
@@ -124,7 +144,7 @@ Daemon::Daemon(config::Config config, std::optional<std::string> config_path)
       stop_signals_(io_, SIGINT, SIGTERM),  // before any thread starts: a SIGTERM in start-up stops cleanly
       reload_signal_(io_, SIGHUP),
       workers_per_listener_(worker_count(config_)),
-      state_(config_.listeners.size() * workers_per_listener_,
+      state_(reader_slots(config_, workers_per_listener_),
              std::make_unique<const ntp::Snapshot>(ntp::true_utc_snapshot())),
       control_(config_, config_path_, io_, state_, workers_, histories_, reference::measure_precision(),
                reference::realtime_now()),
@@ -146,6 +166,7 @@ int Daemon::run() {
   log_listening();
   control_.start();
   serve();
+  detach_xdp();
   stop_threads();
   log_totals(workers_);
   return 0;
@@ -188,7 +209,11 @@ bool Daemon::bind_listeners() {
            {"effect", "the kernel spreads clients by address and port; workers share one client history"}});
     }
   }
-  const bool steered = workers_per_listener_ > 1 && std::ranges::count(steering_, "kernel") == 0;
+  std::vector<std::vector<std::unique_ptr<xdp::Queue>>> queues = attach_xdp();
+  // A queue's clients come as the NIC hashes them, not as the sockets steer: with AF_XDP every
+  // worker shares one client history.
+  const bool steered =
+      workers_per_listener_ > 1 && std::ranges::count(steering_, "kernel") == 0 && xdp_.empty();
   // Steered, a client always reaches the same worker index on every listener, so each index
   // owns its share of the table: workers at different indices never write the same memory
   // (those at one index, one per listener, share it, as a client using two listeners must).
@@ -206,8 +231,66 @@ bool Daemon::bind_listeners() {
                                                       workers_.size(), *histories_[steered ? w : 0], rate_entries,
                                                       (std::uint64_t{entropy()} << 32) | entropy()));
     }
+    for (auto& queue : queues[i]) {
+      workers_.push_back(std::make_unique<io::Worker>(std::move(queue), static_cast<std::uint8_t>(i), state_,
+                                                      workers_.size(), *histories_[0], rate_entries,
+                                                      (std::uint64_t{entropy()} << 32) | entropy()));
+    }
   }
   return true;
+}
+
+std::vector<std::vector<std::unique_ptr<xdp::Queue>>> Daemon::attach_xdp() {
+  std::vector<std::vector<std::unique_ptr<xdp::Queue>>> queues(config_.listeners.size());
+  std::vector<std::optional<metrics::XdpStatus>> statuses(config_.listeners.size());
+  for (std::size_t i = 0; i < config_.listeners.size(); ++i) {
+    const config::Listener& listener = config_.listeners[i];
+    if (!listener.xdp) continue;
+    const xdp::Settings settings = xdp_settings(*listener.xdp);
+    const xdp::Target target{listener.address.family == config::SocketAddress::Family::ipv6, listener.address.bytes,
+                             listener.address.port};
+    metrics::XdpStatus& status = statuses[i].emplace();
+    status.interface = settings.interface;
+    status.busy_poll = settings.busy_poll;
+    xdp::Refusal refusal;
+    std::unique_ptr<xdp::Attachment> attachment = xdp::Attachment::open(settings, target, refusal);
+    if (!attachment) {
+      status.reason = refusal.reason;
+      status.problem = refusal.problem;
+      const config::Problem problem{listener.xdp->location, listener.key + ".xdp.interface", refusal.problem};
+      log(Level::warning, "xdp_fallback",
+          {{"listener", listener.address.to_string()},
+           {"interface", settings.interface},
+           {"reason", refusal.reason},
+           {"problem", problem.to_string()},
+           {"effect", "served through sockets"}});
+      continue;
+    }
+    queues[i] = attachment->take_queues();
+    status.attached = true;
+    status.mode = attachment->generic() ? "generic" : "native";
+    status.zero_copy = attachment->zero_copy();
+    status.queues = static_cast<unsigned>(queues[i].size());
+    log(Level::info, "xdp_attached",
+        {{"listener", listener.address.to_string()},
+         {"interface", settings.interface},
+         {"mode", status.mode},
+         {"zero_copy", status.zero_copy ? "on" : "off"},
+         {"queues", std::to_string(status.queues)},
+         {"busy_poll", settings.busy_poll ? "true" : "false"}});
+    xdp_.push_back(std::move(attachment));
+  }
+  control_.attach_xdp(std::move(statuses));
+  return queues;
+}
+
+// Detached before the workers' sockets close, so no frame is sent to a socket that is going.
+void Daemon::detach_xdp() {
+  for (const auto& attachment : xdp_) {
+    attachment->detach();
+    log(Level::info, "xdp_detached", {{"interface", attachment->interface()}});
+  }
+  xdp_.clear();
 }
 
 // Bound before any worker starts, so a port already taken fails the start cleanly, and once
@@ -291,7 +374,8 @@ bool Daemon::start_threads() {
   std::mutex confinement_mutex;
   std::string confinement_error;
   for (const auto& worker : workers_) {
-    const std::string name = "smeard-w" + std::to_string(threads_.size());  // what top -H shows
+    // What top -H shows: smeard-wN on sockets, smeard-xN on AF_XDP.
+    const std::string name = (worker->xdp() ? "smeard-x" : "smeard-w") + std::to_string(threads_.size());
     threads_.emplace_back(
         [&worker, &confined, &confinement_mutex, &confinement_error, name, seccomp = config_.seccomp] {
           pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());

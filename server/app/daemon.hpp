@@ -19,6 +19,7 @@
 #include "server/metrics/http.hpp"
 #include "server/ntp/client_history.hpp"
 #include "server/nts/ke_server.hpp"
+#include "server/xdp/attachment.hpp"
 
 namespace app {
 
@@ -41,6 +42,9 @@ class Daemon {
 
  private:
   bool bind_listeners();
+  // Each listener's AF_XDP path where configured, or why it serves through sockets alone.
+  std::vector<std::vector<std::unique_ptr<xdp::Queue>>> attach_xdp();
+  void detach_xdp();
   bool listen_metrics();
   bool listen_nts_ke();
   bool drop_to_user();
@@ -59,6 +63,7 @@ class Daemon {
   io::RcuCell<ntp::Snapshot> state_;
   // Filled once the sockets show whether clients can be steered to workers.
   std::vector<std::unique_ptr<ntp::ClientHistory>> histories_;
+  std::vector<std::unique_ptr<xdp::Attachment>> xdp_;  // before the workers: outlives their sockets
   std::vector<std::unique_ptr<io::Worker>> workers_;
   std::vector<std::string> steering_;  // per listener, how clients reach its workers
   Control control_;

@@ -8,7 +8,13 @@ namespace {
 
 std::string listener_layout(const config::Config& config, unsigned cores) {
   std::string text = std::to_string(workers_per_listener(config, cores));
-  for (const config::Listener& listener : config.listeners) text += " " + listener.address.to_string();
+  for (const config::Listener& listener : config.listeners) {
+    text += " " + listener.address.to_string();
+    if (const auto& xdp = listener.xdp) {
+      text += " xdp:" + xdp->interface + "/" + std::to_string(static_cast<int>(xdp->mode)) + "/" +
+              std::to_string(static_cast<int>(xdp->zero_copy)) + "/" + (xdp->busy_poll ? "busy" : "wait");
+    }
+  }
   return text;
 }
 

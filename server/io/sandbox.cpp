@@ -16,6 +16,8 @@ struct ContextFree {
 constexpr const char* kWorkerSyscalls[] = {
     // The packet path.
     "recvmmsg", "sendmmsg", "recvmsg", "sendmsg", "clock_gettime", "gettimeofday", "adjtimex", "clock_adjtime",
+    // AF_XDP: waiting for frames, kicking the kernel to send, busy polling.
+    "poll", "ppoll", "sendto", "recvfrom",
     // NTS reply nonces.
     "getrandom",
     // Memory (a new key ring's contexts), locks inside the allocator, being woken and stopped.

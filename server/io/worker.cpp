@@ -5,6 +5,7 @@
 
 #include "server/io/hardware_timestamps.hpp"
 #include "server/io/tx_stamps.hpp"
+#include "server/xdp/frame.hpp"
 #include "server/reference/clocks.hpp"
 #include "server/reference/kernel.hpp"
 
@@ -15,7 +16,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <optional>
+#include <variant>
 
 namespace io {
 namespace {
@@ -35,6 +38,33 @@ constexpr std::size_t kReceiveBufferLength = 2048;
 constexpr std::size_t kControlLength = 256;
 // Interleaved clients remembered per worker (about 32 bytes each); chrony keeps a few thousand.
 constexpr std::size_t kInterleavedEntries = 1 << 14;
+
+unsigned version_of(std::span<const std::byte> bytes) {
+  return bytes.empty() ? 0u : (std::to_integer<unsigned>(bytes[0]) >> 3) & 7u;
+}
+
+// An AF_XDP worker checks whether it is asked to stop this often while no frame comes.
+constexpr int kXdpWaitMs = 100;
+
+ntp::DropReason drop_reason(xdp::FrameDrop drop) {
+  switch (drop) {
+    case xdp::FrameDrop::ip_options: return ntp::DropReason::ip_options;
+    case xdp::FrameDrop::too_long: return ntp::DropReason::too_long;
+    case xdp::FrameDrop::bad_checksum: return ntp::DropReason::bad_checksum;
+    case xdp::FrameDrop::bad_frame: break;
+  }
+  return ntp::DropReason::bad_frame;
+}
+
+// CLOCK_TAI minus CLOCK_REALTIME: what the kernel adds to the system clock for the XDP
+// program's bpf_ktime_get_tai_ns(), in whole seconds.
+leapdb::Nanoseconds kernel_tai_offset() {
+  timespec tai{}, realtime{};
+  ::clock_gettime(CLOCK_TAI, &tai);
+  ::clock_gettime(CLOCK_REALTIME, &realtime);
+  const std::int64_t ns = (tai.tv_sec - realtime.tv_sec) * 1'000'000'000LL + (tai.tv_nsec - realtime.tv_nsec);
+  return std::chrono::seconds{(ns + (ns >= 0 ? 500'000'000 : -500'000'000)) / 1'000'000'000};
+}
 
 Departure::Seal seal_of(const ntp::Decision& decision) {
   const auto* time = decision.as<ntp::TimeReply>();
@@ -70,6 +100,10 @@ struct Worker::Buffers {
   std::array<iovec, kBatch> error_iov;
   alignas(cmsghdr) std::array<std::array<std::byte, kControlLength>, kBatch> error_control;
   std::array<mmsghdr, kBatch> error_headers;
+  // AF_XDP: the frames received, and for each reply the frame it is built in.
+  std::array<xdp::ReceivedFrame, kBatch> frames;
+  std::array<xdp::RequestFrame, kBatch> reply_frame;
+  std::array<const xdp::ReceivedFrame*, kBatch> reply_from;
   // Fresh randomness for NTS replies (nonces), one getrandom() for up to kBatch of them.
   std::array<std::array<std::byte, nts::kReplyRandomness>, kBatch> nts_randomness;
   unsigned nts_randomness_used = kBatch;
@@ -93,7 +127,13 @@ bool refill(std::span<std::byte> pool) {
 
 Worker::Worker(BoundSocket socket, std::uint8_t listener, RcuCell<ntp::Snapshot>& state, std::size_t reader_slot,
                ntp::ClientHistory& history, std::size_t rate_entries, std::uint64_t seed)
-    : socket_(std::move(socket)),
+    : Worker(nullptr, listener, state, reader_slot, history, rate_entries, seed) {
+  socket_ = std::move(socket);
+}
+
+Worker::Worker(std::unique_ptr<xdp::Queue> queue, std::uint8_t listener, RcuCell<ntp::Snapshot>& state,
+               std::size_t reader_slot, ntp::ClientHistory& history, std::size_t rate_entries, std::uint64_t seed)
+    : queue_(std::move(queue)),
       listener_(listener),
       state_(state),
       reader_slot_(reader_slot),
@@ -117,12 +157,22 @@ Worker::~Worker() { delete buffers_; }
 
 void Worker::request_stop() {
   stopping_.store(true);
-  // Shutting down the read side wakes a recvmmsg blocked on this socket (even unconnected UDP).
-  ::shutdown(socket_.fd.get(), SHUT_RD);
+  // Shutting down the read side wakes a recvmmsg blocked on this socket (even unconnected UDP);
+  // an AF_XDP worker sees stopping_ within its wait's timeout.
+  if (!queue_) ::shutdown(socket_.fd.get(), SHUT_RD);
 }
 
 void Worker::run() {
   running_.store(true);
+  if (queue_) {
+    run_xdp();
+  } else {
+    run_sockets();
+  }
+  running_.store(false);
+}
+
+void Worker::run_sockets() {
   Buffers& b = *buffers_;
   for (unsigned i = 0; i < kBatch; ++i) {
     b.receive_iov[i] = iovec{b.packets[i].data(), kReceiveBufferLength};
@@ -150,7 +200,6 @@ void Worker::run() {
     used = static_cast<unsigned>(received);
     answer_batch(used);
   }
-  running_.store(false);
 }
 
 // The system clock's readings in TAI. Only within a second of an inserted leap does the kernel's
@@ -174,21 +223,48 @@ class Worker::TaiReader {
   std::optional<reference::KernelClockStatus> kernel_;
 };
 
+bool Worker::answer(const ntp::Snapshot& snapshot, ntp::Tables& tables, TaiReader& tai,
+                    std::span<const std::byte> bytes, const ntp::ClientAddress& client, leapdb::UtcTime received_at,
+                    unsigned slot) {
+  Buffers& b = *buffers_;
+  const bool nts = !snapshot.nts_keys.empty();
+  const ntp::Request request{bytes, client, listener_, tai(received_at), received_at};
+  if (nts && b.nts_randomness_used == kBatch && refill(std::as_writable_bytes(std::span{b.nts_randomness}))) {
+    b.nts_randomness_used = 0;
+  }
+  tables.nts_randomness = nts && b.nts_randomness_used < kBatch ? &b.nts_randomness[b.nts_randomness_used] : nullptr;
+  const ntp::Decision decision = ntp::handle(request, snapshot, tables, b.replies[slot]);
+  counting::count(decision, counters_);
+  talkers_.record(request.client.ip, received_at,
+                  decision.as<ntp::KissOfDeath>() != nullptr || decision.as<ntp::NtsNak>() != nullptr,
+                  decision.rate != ntp::RateLimiter::Verdict::answer);
+  const auto* time = decision.as<ntp::TimeReply>();
+  // A nonce is never used twice, whatever becomes of its reply.
+  if (time != nullptr && time->nts) ++b.nts_randomness_used;
+  if (decision.mixed) {
+    mixed_.push(MixedClient{request.client, snapshot.listener_timescale[listener_], decision.other_timescale});
+  }
+  if (!decision.replied()) return false;
+  b.reply_decision[slot] = decision;
+  b.reply_received[slot] = received_at;
+  b.reply_version[slot] = static_cast<std::uint8_t>(version_of(bytes));
+  b.reply_client[slot] = request.client;
+  b.reply_seal[slot] = seal_of(decision);
+  return true;
+}
+
 void Worker::answer_batch(unsigned received) {
   Buffers& b = *buffers_;
   bump(counters_.requests, received);
   const auto snapshot = state_.read(reader_slot_);
-  const std::uint8_t timescale = snapshot->listener_timescale[listener_];
   if (authenticator_->ring() != snapshot->keys.get()) use_keys(snapshot->keys);
   ntp::Tables tables{&history_, &limiter_, authenticator_.get(), nullptr, &interleaved_};
-  const bool nts = !snapshot->nts_keys.empty();
   TaiReader tai{snapshot->clock};
   unsigned replies = 0;
   for (unsigned i = 0; i < received; ++i) {
     msghdr& in = b.receive_headers[i].msg_hdr;
     const std::span<const std::byte> bytes{b.packets[i].data(), b.receive_headers[i].msg_len};
-    const auto version = bytes.empty() ? 0u : (std::to_integer<unsigned>(bytes[0]) >> 3) & 7u;
-    bump(counters_.requests_by_version[version]);
+    bump(counters_.requests_by_version[version_of(bytes)]);
     if ((in.msg_flags & MSG_TRUNC) != 0) {
       counting::count(ntp::DropReason::too_long, counters_);
       continue;
@@ -215,31 +291,9 @@ void Worker::answer_batch(unsigned received) {
     if (!have_timestamp) received_at = reference::realtime_now();
     // The NIC's stamp, on its PHC, where one came and its line to the system clock is fresh.
     if (const auto nic = snapshot->hardware.to_system(stamps.ts[2], interface)) received_at = *nic;
+    if (!answer(*snapshot, tables, tai, bytes, ntp::ClientAddress::from(b.sources[i]), received_at, replies)) continue;
 
-    const ntp::Request request{bytes, ntp::ClientAddress::from(b.sources[i]), listener_, tai(received_at),
-                               received_at};
-    if (nts && b.nts_randomness_used == kBatch &&
-        refill(std::as_writable_bytes(std::span{b.nts_randomness}))) {
-      b.nts_randomness_used = 0;
-    }
-    tables.nts_randomness = nts && b.nts_randomness_used < kBatch ? &b.nts_randomness[b.nts_randomness_used] : nullptr;
-    const ntp::Decision decision = ntp::handle(request, *snapshot, tables, b.replies[replies]);
-    counting::count(decision, counters_);
-    talkers_.record(request.client.ip, received_at,
-                    decision.as<ntp::KissOfDeath>() != nullptr || decision.as<ntp::NtsNak>() != nullptr,
-                    decision.rate != ntp::RateLimiter::Verdict::answer);
-    const auto* time = decision.as<ntp::TimeReply>();
-    // A nonce is never used twice, whatever becomes of its reply.
-    if (time != nullptr && time->nts) ++b.nts_randomness_used;
-    if (decision.mixed) mixed_.push(MixedClient{request.client, timescale, decision.other_timescale});
-    if (!decision.replied()) continue;
-    b.reply_decision[replies] = decision;
-    b.reply_received[replies] = received_at;
-    b.reply_version[replies] = static_cast<std::uint8_t>(version);
-    b.reply_client[replies] = request.client;
-    b.reply_seal[replies] = seal_of(decision);
-
-    b.send_iov[replies] = iovec{b.replies[replies].data(), decision.reply_length()};
+    b.send_iov[replies] = iovec{b.replies[replies].data(), b.reply_decision[replies].reply_length()};
     msghdr& out = b.send_headers[replies].msg_hdr;
     out = msghdr{};
     out.msg_name = &b.sources[i];
@@ -294,7 +348,8 @@ void want_tx_stamp(msghdr& out, std::byte* control, std::size_t pktinfo_length, 
 
 }  // namespace
 
-void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigned first, unsigned count) {
+Worker::Stamped Worker::stamp_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigned first,
+                                      unsigned count) {
   Buffers& b = *buffers_;
   const ntp::TimescaleView& view = snapshot.timescales[snapshot.listener_timescale[listener_]];
   const unsigned end = first + count;
@@ -304,9 +359,10 @@ void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigne
   for (unsigned j = first; j < end; ++j) seals_ahead += plan.seal_cost(b.reply_seal[j]);
   tai.forget_kernel();
   leapdb::UtcTime reading = reference::realtime_now();
-  const bool calibrate = reading - last_calibration_ >= kCalibrationInterval;
-  if (calibrate) last_calibration_ = reading;
-  unsigned stamps_wanted = 0;
+  Stamped stamped;
+  // AF_XDP gives no transmit timestamps here: the prediction learns from how long calls take.
+  stamped.calibrate = !queue_ && reading - last_calibration_ >= kCalibrationInterval;
+  if (stamped.calibrate) last_calibration_ = reading;
   for (unsigned j = first; j < end; ++j) {
     const unsigned position = j - first;
     const leapdb::UtcTime leaves = reading + leapdb::Nanoseconds{plan.lead_ns(seals_ahead, position)};
@@ -316,22 +372,42 @@ void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigne
     const bool interleaved = time != nullptr && time->interleaved_transmit;
     ntp::write_transmit(b.replies[j], interleaved ? *time->interleaved_transmit : own);
     ntp::sign(b.replies[j], decision, *authenticator_);
-    bool want = calibrate && (position == 0 || j + 1 == end);
+    bool want = stamped.calibrate && (position == 0 || j + 1 == end);
     if (time != nullptr && time->save_interleaved) {
       interleaved_.save(ntp::reply_receive(b.replies[j]), b.reply_client[j], own);
-      want = true;
+      want = !queue_;
     }
-    want_tx_stamp(b.send_headers[j].msg_hdr, b.send_control[j].data(), b.pktinfo_length[j], want,
-                  socket_.hardware_stamps);
-    stamps_wanted += want ? 1 : 0;
+    if (!queue_) {
+      want_tx_stamp(b.send_headers[j].msg_hdr, b.send_control[j].data(), b.pktinfo_length[j], want,
+                    socket_.hardware_stamps);
+    }
+    stamped.stamps_wanted += want ? 1 : 0;
     b.reply_processing[j] = leaves - b.reply_received[j];
     seals_ahead -= plan.seal_cost(b.reply_seal[j]);
     const leapdb::UtcTime next = reference::realtime_now();
     departure_.stamped(b.reply_seal[j], (next - reading).count());
     reading = next;
   }
+  stamped.call_began = reading;
+  return stamped;
+}
 
-  const leapdb::UtcTime call_began = reading;
+void Worker::count_sent(leapdb::UtcTime call_began, unsigned first, unsigned count, unsigned failed) {
+  Buffers& b = *buffers_;
+  departure_.call_took((reference::realtime_now() - call_began).count(), count);
+  bump(counters_.replies, count - failed);
+  if (failed != 0) bump(counters_.send_errors, failed);
+  for (unsigned j = first; j < first + count; ++j) {
+    if (!b.reply_lost[j]) counting::count_sent(b.reply_version[j], b.reply_processing[j], counters_);
+    // Sent: its NTS key does not wait in the buffers for the next batch.
+    ntp::forget_session_key(b.reply_decision[j]);
+  }
+}
+
+void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigned first, unsigned count) {
+  Buffers& b = *buffers_;
+  const unsigned end = first + count;
+  const Stamped stamped = stamp_replies(snapshot, tai, first, count);
   unsigned sent = first;
   unsigned failed = 0;
   std::fill_n(b.reply_lost.begin() + first, count, false);
@@ -347,19 +423,12 @@ void Worker::send_replies(const ntp::Snapshot& snapshot, TaiReader& tai, unsigne
       ++sent;
     }
   }
-  departure_.call_took((reference::realtime_now() - call_began).count(), count);
-  bump(counters_.replies, count - failed);
-  if (failed != 0) bump(counters_.send_errors, failed);
-  for (unsigned j = first; j < end; ++j) {
-    if (!b.reply_lost[j]) counting::count_sent(b.reply_version[j], b.reply_processing[j], counters_);
-    // Sent: its NTS key does not wait in the buffers for the next batch.
-    ntp::forget_session_key(b.reply_decision[j]);
-  }
-  tx_stamps_pending_ += stamps_wanted;
+  count_sent(stamped.call_began, first, count, failed);
+  tx_stamps_pending_ += stamped.stamps_wanted;
   if (tx_stamps_pending_ != 0) {
-    const ntp::Timestamp first_key = calibrate ? ntp::reply_receive(b.replies[first]) : ntp::Timestamp{};
-    const ntp::Timestamp last_key = calibrate ? ntp::reply_receive(b.replies[end - 1]) : ntp::Timestamp{};
-    read_tx_stamps(snapshot, tai, first_key, last_key, call_began, count);
+    const ntp::Timestamp first_key = stamped.calibrate ? ntp::reply_receive(b.replies[first]) : ntp::Timestamp{};
+    const ntp::Timestamp last_key = stamped.calibrate ? ntp::reply_receive(b.replies[end - 1]) : ntp::Timestamp{};
+    read_tx_stamps(snapshot, tai, first_key, last_key, stamped.call_began, count);
   }
 }
 
@@ -421,6 +490,87 @@ void Worker::read_tx_stamps(const ntp::Snapshot& snapshot, TaiReader& tai, ntp::
   }
   if (first_left) departure_.first_left((*first_left - call_began).count());
   if (first_left && last_left) departure_.spread((*last_left - *first_left).count(), count);
+}
+
+void Worker::run_xdp() {
+  Buffers& b = *buffers_;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    const unsigned received = queue_->receive(b.frames);
+    if (received == 0) {
+      queue_->wait(kXdpWaitMs);
+      continue;
+    }
+    answer_frames(received);
+  }
+}
+
+void Worker::answer_frames(unsigned received) {
+  Buffers& b = *buffers_;
+  bump(counters_.requests, received);
+  const auto snapshot = state_.read(reader_slot_);
+  if (authenticator_->ring() != snapshot->keys.get()) use_keys(snapshot->keys);
+  ntp::Tables tables{&history_, &limiter_, authenticator_.get(), nullptr, &interleaved_};
+  TaiReader tai{snapshot->clock};
+  const leapdb::Nanoseconds tai_offset = kernel_tai_offset();
+  unsigned replies = 0;
+  for (unsigned i = 0; i < received; ++i) {
+    const xdp::ReceivedFrame& frame = b.frames[i];
+    const auto parsed = xdp::parse_request(frame.bytes, kReceiveBufferLength);
+    if (const auto* drop = std::get_if<xdp::FrameDrop>(&parsed)) {
+      bump(counters_.requests_by_version[0]);
+      counting::count(drop_reason(*drop), counters_);
+      queue_->release(frame.address);
+      continue;
+    }
+    const auto& request = std::get<xdp::RequestFrame>(parsed);
+    const std::span<const std::byte> bytes = frame.bytes.subspan(request.payload_offset, request.payload_length);
+    bump(counters_.requests_by_version[version_of(bytes)]);
+    // Stamped by the program as the driver handed the frame over: earlier than a socket's stamp.
+    const leapdb::UtcTime received_at =
+        frame.arrived_tai_ns != 0
+            ? leapdb::UtcTime{leapdb::Nanoseconds{static_cast<std::int64_t>(frame.arrived_tai_ns)} - tai_offset}
+            : reference::realtime_now();
+    if (!answer(*snapshot, tables, tai, bytes, request.client, received_at, replies)) {
+      queue_->release(frame.address);
+      continue;
+    }
+    b.reply_frame[replies] = request;
+    b.reply_from[replies] = &frame;
+    ++replies;
+  }
+  const unsigned per_call = departure_.replies_per_call(kPredictionHorizonNs);
+  for (unsigned first = 0; first < replies; first += per_call) {
+    send_frames(*snapshot, tai, first, std::min(per_call, replies - first));
+  }
+}
+
+void Worker::send_frames(const ntp::Snapshot& snapshot, TaiReader& tai, unsigned first, unsigned count) {
+  Buffers& b = *buffers_;
+  const unsigned end = first + count;
+  const Stamped stamped = stamp_replies(snapshot, tai, first, count);
+  unsigned failed = 0;
+  for (unsigned j = first; j < end; ++j) {
+    const xdp::ReceivedFrame& frame = *b.reply_from[j];
+    const xdp::RequestFrame& request = b.reply_frame[j];
+    const std::size_t length = b.reply_decision[j].reply_length();
+    b.reply_lost[j] = request.payload_offset + length > frame.capacity;
+    if (b.reply_lost[j]) {
+      queue_->release(frame.address);
+      ++failed;
+      continue;
+    }
+    const std::span<std::byte> room{frame.bytes.data(), frame.capacity};
+    std::memcpy(room.data() + request.payload_offset, b.replies[j].data(), length);
+    queue_->transmit(frame.address, xdp::make_reply(room, request, length));
+  }
+  // A full ring refuses the last ones queued.
+  const unsigned refused = queue_->flush();
+  for (unsigned j = end, left = refused; left > 0 && j-- > first;) {
+    if (b.reply_lost[j]) continue;
+    b.reply_lost[j] = true;
+    --left;
+  }
+  count_sent(stamped.call_began, first, count, failed + refused);
 }
 
 }  // namespace io

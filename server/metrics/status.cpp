@@ -63,6 +63,20 @@ nlohmann::ordered_json optional(const std::optional<double>& value) {
   return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
 }
 
+nlohmann::ordered_json xdp_json(const std::optional<XdpStatus>& xdp) {
+  if (!xdp) return nullptr;
+  const auto text = [](const std::string& t) { return t.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t); };
+  return {{"interface", xdp->interface},
+          {"state", xdp->attached ? "attached" : "fallback"},
+          {"mode", text(xdp->mode)},
+          {"zero_copy", xdp->zero_copy},
+          {"queues", xdp->queues},
+          {"busy_poll", xdp->busy_poll},
+          {"reason", text(xdp->reason)},
+          {"problem", text(xdp->problem)},
+          {"requests", xdp->requests}};
+}
+
 nlohmann::ordered_json clients_json(const std::vector<ClientStatus>& clients) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const ClientStatus& c : clients) {
@@ -236,6 +250,19 @@ std::string to_prometheus(const Status& s) {
               static_cast<double>(t.tx_timestamps), base);
     f.counter("smeard_send_errors_total", "Replies the kernel refused to send", static_cast<double>(t.send_errors), base);
     f.histogram("smeard_processing_seconds", "Kernel receive timestamp to transmit timestamp", t, base);
+    if (const auto& x = traffic.xdp) {
+      const Labels on{{"listener", traffic.listener}, {"interface", x->interface}};
+      Labels attached = on;
+      attached.push_back({"mode", x->attached ? x->mode : ""});
+      f.gauge("smeard_xdp_attached", "1 when the listener's AF_XDP path serves, 0 when it fell back to sockets",
+              x->attached ? 1.0 : 0.0, attached);
+      if (!x->attached) {
+        Labels why = on;
+        why.push_back({"reason", x->reason});
+        f.gauge("smeard_xdp_fallback", "Present when the listener's AF_XDP path could not start, with why", 1.0, why);
+      }
+      f.counter("smeard_xdp_requests_total", "Requests received through AF_XDP", static_cast<double>(x->requests), on);
+    }
   }
   if (s.nts) {
     for (const auto& [outcome, count] : s.nts->ke_sessions) {
@@ -364,7 +391,8 @@ std::string to_json(const Status& s) {
                                {"sticky_violations", t.sticky_violations},
                                {"mixed_clients", t.mixed_clients},
                                {"interleaved", t.interleaved_replies},
-                               {"requests_by_worker", traffic.requests_by_worker}});
+                               {"requests_by_worker", traffic.requests_by_worker},
+                               {"xdp", xdp_json(traffic.xdp)}});
   }
   json["metrics_endpoint"] = {{"refused",
                                {{"not_allowed", s.endpoint_refusals.not_allowed},

@@ -44,9 +44,23 @@ struct EndpointRefusals {
   friend bool operator==(const EndpointRefusals&, const EndpointRefusals&) = default;
 };
 
+// A listener's AF_XDP path as start-up left it.
+struct XdpStatus {
+  std::string interface;
+  bool attached = false;
+  std::string mode;  // native | generic, when attached
+  bool zero_copy = false;
+  unsigned queues = 0;
+  bool busy_poll = false;
+  std::string reason;   // when it fell back to sockets: no_interface | no_privilege | busy | unsupported | error
+  std::string problem;  // and what failed
+  std::uint64_t requests = 0;  // received through AF_XDP
+};
+
 struct Traffic {
   std::string listener;
   std::string timescale;
+  std::optional<XdpStatus> xdp;  // configured for this listener
   std::vector<std::uint64_t> requests_by_worker;  // datagrams each worker thread received
   counting::Totals counts;                        // the listener's workers' counters, summed
 };

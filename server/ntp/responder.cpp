@@ -85,6 +85,9 @@ std::string_view to_string(DropReason reason) {
     case DropReason::rate_limited: return "rate_limited";
     case DropReason::key_required: return "key_required";
     case DropReason::bad_nts: return "bad_nts";
+    case DropReason::bad_frame: return "bad_frame";
+    case DropReason::ip_options: return "ip_options";
+    case DropReason::bad_checksum: return "bad_checksum";
   }
   return "unknown";
 }

@@ -47,8 +47,13 @@ enum class DropReason : std::uint8_t {
   rate_limited,     // over the limit, neither leaked nor sent a KoD
   key_required,     // no MAC from a network that must authenticate
   bad_nts,          // NTS fields missing, repeated, out of order, or no room for a cookie
+  // Frames taken by AF_XDP, before the request is read: cut short or with lengths that disagree,
+  // an IPv4 header with options, a bad IPv4 header checksum.
+  bad_frame,
+  ip_options,
+  bad_checksum,
 };
-inline constexpr std::size_t kDropReasonCount = 14;
+inline constexpr std::size_t kDropReasonCount = 17;
 std::string_view to_string(DropReason reason);
 
 struct Request {

@@ -1,0 +1,71 @@
+#pragma once
+// smeard's XDP program on one interface, attached through a bpf_link (so a smeard that dies
+// leaves nothing attached), and an AF_XDP socket on each of the interface's receive queues.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/xdp/queue.hpp"
+
+struct bpf_object;
+
+namespace xdp {
+
+enum class Mode : std::uint8_t { automatic, native, generic };
+enum class ZeroCopy : std::uint8_t { automatic, on, off };
+
+struct Settings {
+  std::string interface;
+  Mode mode = Mode::automatic;
+  ZeroCopy zero_copy = ZeroCopy::automatic;
+  bool busy_poll = false;
+};
+
+// Which requests the program takes: UDP to this address (all zero: any of the family) and port.
+struct Target {
+  bool ipv6 = false;
+  std::array<std::uint8_t, 16> address{};  // network order; IPv4 in the first 4 bytes
+  std::uint16_t port = 0;
+};
+
+// Why a listener serves through sockets instead: a short code for metrics and a sentence.
+struct Refusal {
+  std::string reason;  // no_interface, no_privilege, busy, unsupported, error
+  std::string problem;
+};
+
+class Attachment {
+ public:
+  // Loads and attaches the program and opens the sockets, or says why not (and leaves nothing).
+  static std::unique_ptr<Attachment> open(const Settings& settings, const Target& target, Refusal& refusal);
+  Attachment(const Attachment&) = delete;
+  Attachment& operator=(const Attachment&) = delete;
+  ~Attachment();  // detaches
+
+  // The sockets, one per queue, for the workers to own; the attachment keeps the program.
+  std::vector<std::unique_ptr<Queue>> take_queues() { return std::move(queues_); }
+  const std::string& interface() const { return interface_; }
+  bool generic() const { return generic_; }
+  bool zero_copy() const { return zero_copy_; }
+  unsigned queue_count() const { return queue_count_; }
+  // Detaches the program now; the sockets then receive nothing more.
+  void detach();
+
+ private:
+  Attachment() = default;
+  std::string interface_;
+  ::bpf_object* object_ = nullptr;
+  int link_fd_ = -1;
+  bool generic_ = false;
+  bool zero_copy_ = false;
+  unsigned queue_count_ = 0;
+  std::vector<std::unique_ptr<Queue>> queues_;
+};
+
+// The receive queues the kernel uses on `interface` (1 where it cannot tell).
+unsigned receive_queues(const std::string& interface);
+
+}  // namespace xdp
