@@ -68,6 +68,10 @@ void read_listeners(Cursor in, std::vector<Listener>& listeners) {
     listener.timescale = timescale.non_empty("a timescale name is needed").value_or("");
     Cursor xdp = item["xdp"];
     listener.xdp = read_xdp(xdp);
+    if (listener.xdp && listener.address.is_wildcard()) {
+      xdp.fail("needs a listener with a specific address: on a wildcard the program would also take NTP requests "
+               "routed through this host to others");
+    }
     item.no_other_keys();
     // One program per interface: it sends one listener's requests to its sockets.
     const auto same_interface = std::ranges::find_if(listeners, [&](const Listener& other) {

@@ -15,8 +15,10 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 
+# clang compiles the XDP program of AF_XDP listeners; libxdp and libbpf load it and run the sockets.
 build_packages=(cmake ninja-build g++ pkg-config libasio-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
-                nlohmann-json3-dev libssl-dev libseccomp-dev nettle-dev tzdata libtomlplusplus-dev)
+                nlohmann-json3-dev libssl-dev libseccomp-dev nettle-dev tzdata libtomlplusplus-dev
+                clang libxdp-dev libbpf-dev)
 # dpkg-buildflags and dpkg-shlibdeps (dpkg-dev, which cpack runs on what file says is ELF),
 # readelf (binutils) for the packager's build; scdoc makes the manual pages the package ships.
 package_packages=(dpkg-dev file binutils scdoc)
@@ -34,10 +36,11 @@ package_packages=(dpkg-dev file binutils scdoc)
 # dnsmasq serves upstream pool names from a hosts file in a test's network namespace (dnsmasq-base
 # is the program alone: the dnsmasq package would also start a system DNS server on port 53).
 # lintian checks the package as Debian's archive would; man-db's man renders the manual pages
-# with warnings on. ethtool turns GRO on and TSO off on the benchmark's veth pair.
+# with warnings on. ping (iputils-ping) checks that ICMP still reaches the kernel beside AF_XDP;
+# ethtool turns GRO on and TSO off on the benchmark's veth pair.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
                prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark iptables
-               openssl python3-cryptography linuxptp dnsmasq-base lintian man-db ethtool)
+               openssl python3-cryptography linuxptp dnsmasq-base lintian man-db iputils-ping ethtool)
 
 install_packages() {
   local missing=() package

@@ -1,5 +1,6 @@
 #include "server/app/daemon.hpp"
 
+#include <net/if.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -177,6 +178,19 @@ std::optional<std::string> Daemon::rehearse() {
   if (const Privileges privileges = plan_privileges(config_); !privileges.error.empty()) {
     log(Level::error, "privileges_failed", {{"problem", privileges.error}});
     return std::nullopt;
+  }
+  // Not attached here (that would take the interface from a running smeard); a missing
+  // interface is worth saying, as the start would serve that listener through sockets.
+  for (const config::Listener& listener : config_.listeners) {
+    if (!listener.xdp || ::if_nametoindex(listener.xdp->interface.c_str()) != 0) continue;
+    const config::Problem problem{listener.xdp->location, listener.key + ".xdp.interface",
+                                  "no interface named " + listener.xdp->interface};
+    log(Level::warning, "xdp_fallback",
+        {{"listener", listener.address.to_string()},
+         {"interface", listener.xdp->interface},
+         {"reason", "no_interface"},
+         {"problem", problem.to_string()},
+         {"effect", "would be served through sockets"}});
   }
   return control_.summary();
 }

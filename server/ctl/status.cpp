@@ -195,6 +195,19 @@ int run_status(const std::string& url_text, bool json) {
                 static_cast<unsigned long long>(t.value("dropped", 0ULL)),
                 static_cast<unsigned long long>(t.value("kod_deny", 0ULL)),
                 static_cast<unsigned long long>(t.value("mixed_clients", 0ULL)));
+    const auto xdp = t.find("xdp");
+    if (xdp == t.end() || !xdp->is_object()) continue;
+    const std::string interface = xdp->value("interface", "");
+    if (xdp->value("state", "") == "attached") {
+      std::printf("  AF_XDP on %s: %s mode, %s, %u queue(s), %llu requests\n", interface.c_str(),
+                  xdp->value("mode", "").c_str(), xdp->value("zero_copy", false) ? "zero-copy" : "copy",
+                  xdp->value("queues", 0U), static_cast<unsigned long long>(xdp->value("requests", 0ULL)));
+    } else {
+      const auto problem = xdp->find("problem");
+      std::printf("  AF_XDP on %s: not in use, served through sockets (%s: %s)\n", interface.c_str(),
+                  xdp->value("reason", "").c_str(),
+                  problem != xdp->end() && problem->is_string() ? problem->get<std::string>().c_str() : "");
+    }
   }
   return ready ? 0 : 3;
 }

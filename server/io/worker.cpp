@@ -253,10 +253,14 @@ bool Worker::answer(const ntp::Snapshot& snapshot, ntp::Tables& tables, TaiReade
   return true;
 }
 
+RcuCell<ntp::Snapshot>::ReadGuard Worker::begin_batch(unsigned received) {
+  bump(counters_.requests, received);
+  return state_.read(reader_slot_);
+}
+
 void Worker::answer_batch(unsigned received) {
   Buffers& b = *buffers_;
-  bump(counters_.requests, received);
-  const auto snapshot = state_.read(reader_slot_);
+  const auto snapshot = begin_batch(received);
   if (authenticator_->ring() != snapshot->keys.get()) use_keys(snapshot->keys);
   ntp::Tables tables{&history_, &limiter_, authenticator_.get(), nullptr, &interleaved_};
   TaiReader tai{snapshot->clock};
@@ -506,8 +510,7 @@ void Worker::run_xdp() {
 
 void Worker::answer_frames(unsigned received) {
   Buffers& b = *buffers_;
-  bump(counters_.requests, received);
-  const auto snapshot = state_.read(reader_slot_);
+  const auto snapshot = begin_batch(received);
   if (authenticator_->ring() != snapshot->keys.get()) use_keys(snapshot->keys);
   ntp::Tables tables{&history_, &limiter_, authenticator_.get(), nullptr, &interleaved_};
   TaiReader tai{snapshot->clock};
@@ -538,6 +541,8 @@ void Worker::answer_frames(unsigned received) {
     b.reply_from[replies] = &frame;
     ++replies;
   }
+  // Nothing to send still gives the dropped frames back to the kernel to fill.
+  if (replies == 0) queue_->flush();
   const unsigned per_call = departure_.replies_per_call(kPredictionHorizonNs);
   for (unsigned first = 0; first < replies; first += per_call) {
     send_frames(*snapshot, tai, first, std::min(per_call, replies - first));

@@ -60,6 +60,8 @@ class Worker {
   class TaiReader;
   void run_sockets();
   void run_xdp();
+  // Counts a batch of `received`; the snapshot it is answered with.
+  RcuCell<ntp::Snapshot>::ReadGuard begin_batch(unsigned received);
   void answer_batch(unsigned received);
   void answer_frames(unsigned received);
   // Answers one request into reply slot `slot`, counting it; true when that reply is to be sent.

@@ -253,7 +253,7 @@ std::string to_prometheus(const Status& s) {
     if (const auto& x = traffic.xdp) {
       const Labels on{{"listener", traffic.listener}, {"interface", x->interface}};
       Labels attached = on;
-      attached.push_back({"mode", x->attached ? x->mode : ""});
+      if (x->attached) attached.push_back({"mode", x->mode});
       f.gauge("smeard_xdp_attached", "1 when the listener's AF_XDP path serves, 0 when it fell back to sockets",
               x->attached ? 1.0 : 0.0, attached);
       if (!x->attached) {

@@ -24,7 +24,7 @@ struct Settings {
   bool busy_poll = false;
 };
 
-// Which requests the program takes: UDP to this address (all zero: any of the family) and port.
+// Which requests the program takes: UDP to this address and port.
 struct Target {
   bool ipv6 = false;
   std::array<std::uint8_t, 16> address{};  // network order; IPv4 in the first 4 bytes

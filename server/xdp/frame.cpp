@@ -17,7 +17,9 @@ constexpr std::uint16_t kMoreFragmentsAndOffset = 0x3FFF;
 constexpr std::uint16_t kDontFragment = 0x4000;
 constexpr std::array<std::uint8_t, 12> kIpv4MappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-std::uint8_t load8(std::span<const std::byte> bytes, std::size_t at) { return std::to_integer<std::uint8_t>(bytes[at]); }
+std::uint8_t load8(std::span<const std::byte> bytes, std::size_t at) {
+  return std::to_integer<std::uint8_t>(bytes[at]);
+}
 
 std::uint16_t load16(std::span<const std::byte> bytes, std::size_t at) {
   return static_cast<std::uint16_t>(load8(bytes, at) << 8 | load8(bytes, at + 1));

@@ -9,8 +9,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-// What userspace fills in before attaching: the listener's address (an all-zero address
-// takes any of its family) and port.
+// What userspace fills in before attaching: the listener's address and port.
 struct target {
   __u8 ipv6;
   __u8 pad;
@@ -41,13 +40,6 @@ struct {
   __type(value, __u32);
 } sockets SEC(".maps");
 
-static __always_inline int is_zero(const __u8 *a) {
-  __u64 high, low;
-  __builtin_memcpy(&high, a, 8);
-  __builtin_memcpy(&low, a + 8, 8);
-  return (high | low) == 0;
-}
-
 static __always_inline int same(const __u8 *a, const __u8 *b) {
   __u64 a0, a1, b0, b1;
   __builtin_memcpy(&a0, a, 8);
@@ -66,21 +58,22 @@ int smeard_xdp(struct xdp_md *ctx) {
   const struct target *want = bpf_map_lookup_elem(&targets, &key);
   if (!want) return XDP_PASS;
   struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > end) return XDP_PASS;
+  // Unicast only: a broadcast or multicast request is not the listener's to answer.
+  if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1)) return XDP_PASS;
   struct udphdr *udp;
   if (eth->h_proto == bpf_htons(ETH_P_IP) && !want->ipv6) {
     struct iphdr *ip = (void *)(eth + 1);
     if ((void *)(ip + 1) > end || ip->version != 4 || ip->protocol != IPPROTO_UDP) return XDP_PASS;
     // Fragments are the kernel's to reassemble.
     if (ip->frag_off & bpf_htons(0x3fff)) return XDP_PASS;
-    if (want->ipv4 != 0 && ip->daddr != want->ipv4) return XDP_PASS;
+    if (ip->daddr != want->ipv4) return XDP_PASS;
     if (ip->ihl < 5) return XDP_PASS;
     // With options too: userspace drops and counts them, so they are seen rather than served.
     udp = (void *)ip + ip->ihl * 4;
   } else if (eth->h_proto == bpf_htons(ETH_P_IPV6) && want->ipv6) {
     struct ipv6hdr *ip = (void *)(eth + 1);
     if ((void *)(ip + 1) > end || ip->version != 6 || ip->nexthdr != IPPROTO_UDP) return XDP_PASS;
-    if (!is_zero(want->ipv6_address) && !same(ip->daddr.in6_u.u6_addr8, want->ipv6_address)) return XDP_PASS;
+    if (!same(ip->daddr.in6_u.u6_addr8, want->ipv6_address)) return XDP_PASS;
     udp = (void *)(ip + 1);
   } else {
     return XDP_PASS;

@@ -49,7 +49,7 @@ std::unique_ptr<Queue> Queue::open(const QueueOptions& options, std::string& err
   std::unique_ptr<Queue> queue{new Queue(options)};
   const auto fail = [&](const std::string& what, int number) {
     error_number = number;
-    error = what + ": " + std::strerror(number);
+    error = what;
     return nullptr;
   };
   queue->area_size_ = kFrames * kFrameSize;

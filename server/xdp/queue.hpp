@@ -37,7 +37,7 @@ struct QueueOptions {
 
 class Queue {
  public:
-  // Null with `error` set (and errno's value in `error_number`) when the socket cannot be made.
+  // Null with what failed in `error` and errno's value in `error_number` when the socket cannot be made.
   static std::unique_ptr<Queue> open(const QueueOptions& options, std::string& error, int& error_number);
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;

@@ -37,7 +37,7 @@ UNKNOWN = "zz_probe"
 PROBE_LIST = f"""
 {UNKNOWN}: 1
 listeners:
-  - {{address: "127.0.0.1:123", timescale: probe, {UNKNOWN}: 1}}
+  - {{address: "127.0.0.1:123", timescale: probe, xdp: {{interface: lo, {UNKNOWN}: 1}}, {UNKNOWN}: 1}}
 timescales:
   probe:
     {UNKNOWN}: 1
@@ -68,7 +68,7 @@ reference: {{type: system, {UNKNOWN}: 1}}
 """
 # The mappings the probes reach, as the reader names them; each must list its keys.
 PROBED = {
-    "": PROBE_LIST, "listeners[0]": PROBE_LIST, "timescales.probe": PROBE_LIST,
+    "": PROBE_LIST, "listeners[0]": PROBE_LIST, "listeners[0].xdp": PROBE_LIST, "timescales.probe": PROBE_LIST,
     "timescales.probe.smear": PROBE_LIST, "timescales.probe.rehearsal": PROBE_LIST,
     "reference": PROBE_LIST, "reference.sources[0]": PROBE_LIST,
     "reference.sources[0].servers[0]": PROBE_LIST, "reference.unsynchronized": PROBE_LIST,

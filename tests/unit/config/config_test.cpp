@@ -5,6 +5,7 @@
 
 #include "tests/unit/config/helpers.hpp"
 
+using config_test::kListener;
 using config_test::kTimescales;
 using config_test::only_problem;
 using config_test::parse;
@@ -96,7 +97,7 @@ TEST_CASE("errors name file, line, column and key") {
         "clients, client_policy, metrics, log_format, access, ratelimit, keys, user, group, seccomp, interleaved, nts, "
         "hardware_timestamps)");
   CHECK(only_problem("listeners:\n  - address: \"127.0.0.1:123\"\n    timescale: utc\n    port: 5\n" + kTimescales) ==
-        "smeard.yaml:4:5: listeners[0].port: unknown key (expected one of: address, timescale)");
+        "smeard.yaml:4:5: listeners[0].port: unknown key (expected one of: address, timescale, xdp)");
   CHECK(only_problem("listeners: 5\n" + kTimescales) ==
         "smeard.yaml:1:12: listeners: expected a list, found a scalar");
   CHECK(only_problem("listeners:\n  - address: \"localhost:123\"\n    timescale: utc\n" + kTimescales) ==
@@ -193,4 +194,49 @@ TEST_CASE("networks") {
     CAPTURE(bad);
     CHECK_FALSE(config::parse_network(bad).has_value());
   }
+}
+
+TEST_CASE("listeners[].xdp: an interface, how to attach, and one listener per interface") {
+  const std::string listeners = "listeners:\n  - address: \"10.0.0.1:123\"\n    timescale: utc\n    xdp:\n";
+  const auto full = parse(kTimescales + listeners +
+                          "      interface: eth0\n      mode: generic\n      zero_copy: off\n      busy_poll: true\n");
+  REQUIRE(full.config.has_value());
+  const auto& xdp = full.config->listeners[0].xdp;
+  REQUIRE(xdp.has_value());
+  CHECK(xdp->interface == "eth0");
+  CHECK(xdp->mode == config::Xdp::Mode::generic);
+  CHECK(xdp->zero_copy == config::Xdp::ZeroCopy::off);
+  CHECK(xdp->busy_poll);
+  CHECK(xdp->location.line == 8);
+
+  const auto defaults = parse(kTimescales + listeners + "      interface: eth0\n");
+  REQUIRE(defaults.config.has_value());
+  CHECK(defaults.config->listeners[0].xdp->mode == config::Xdp::Mode::automatic);
+  CHECK(defaults.config->listeners[0].xdp->zero_copy == config::Xdp::ZeroCopy::automatic);
+  CHECK_FALSE(defaults.config->listeners[0].xdp->busy_poll);
+  CHECK_FALSE(parse(kTimescales + kListener).config->listeners[0].xdp.has_value());
+
+  CHECK(only_problem(kTimescales + listeners + "      mode: native\n") ==
+        "smeard.yaml:8:7: listeners[0].xdp.interface: required key is missing");
+  CHECK(only_problem(kTimescales + listeners + "      interface: eth0\n      mode: fast\n") ==
+        "smeard.yaml:9:13: listeners[0].xdp.mode: 'fast' is not auto, native (in the driver) or generic (after the "
+        "driver, slower)");
+  CHECK(only_problem(kTimescales + listeners + "      interface: \"a/b\"\n") ==
+        "smeard.yaml:8:18: listeners[0].xdp.interface: 'a/b' is not an interface name (1 to 15 characters, no '/', "
+        "':' or white space)");
+  CHECK(only_problem(kTimescales + listeners + "      interface: eth0\n      mode: generic\n      zero_copy: on\n") ==
+        "smeard.yaml:10:18: listeners[0].xdp.zero_copy: zero-copy needs the driver's XDP: use mode: native or auto");
+  CHECK(only_problem(kTimescales + listeners + "      interface: eth0\n      queue: 1\n") ==
+        "smeard.yaml:9:7: listeners[0].xdp.queue: unknown key (expected one of: interface, mode, zero_copy, busy_poll)");
+  CHECK(only_problem(kTimescales + listeners + "      interface: eth0\n" +
+                     "  - address: \"[fd00::1]:123\"\n    timescale: utc\n    xdp: {interface: eth0}\n") ==
+        "smeard.yaml:11:22: listeners[1].xdp.interface: 'eth0' already serves listeners[0] through AF_XDP; an "
+        "interface takes one XDP listener");
+}
+
+TEST_CASE("listeners[].xdp needs a specific address") {
+  CHECK(only_problem(kTimescales + "listeners:\n  - address: \"0.0.0.0:123\"\n    timescale: utc\n" +
+                     "    xdp: {interface: eth0}\n") ==
+        "smeard.yaml:7:10: listeners[0].xdp: needs a listener with a specific address: on a wildcard the program "
+        "would also take NTP requests routed through this host to others");
 }

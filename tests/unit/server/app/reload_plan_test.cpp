@@ -84,6 +84,17 @@ TEST_CASE("reload plan: listeners, workers and NTS need a restart; some settings
   CHECK(plan.deferred == std::vector<std::string>{"ratelimit.enabled takes effect at the next restart",
                                                   "user and group take effect at the next restart",
                                                   "metrics.listen takes effect at the next restart"});
+  // Adding, moving or retuning a listener's AF_XDP path is a restart too.
+  next = old;
+  next.listeners[0].xdp.emplace().interface = "eth0";
+  CHECK(app::plan_reload(old, next, false, 2).refused.size() == 1);
+  config::Config with_xdp = next;
+  next.listeners[0].xdp->busy_poll = true;
+  CHECK(app::plan_reload(with_xdp, next, false, 2).refused.size() == 1);
+  next.listeners[0].xdp->interface = "eth1";
+  next.listeners[0].xdp->busy_poll = false;
+  CHECK(app::plan_reload(with_xdp, next, false, 2).refused.size() == 1);
+  CHECK(app::plan_reload(with_xdp, with_xdp, false, 2).refused.empty());
   next = old;
   next.metrics.max_connections_per_address = 2;
   CHECK(app::plan_reload(old, next, false, 2).deferred ==

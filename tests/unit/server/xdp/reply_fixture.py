@@ -1,7 +1,14 @@
 #!/usr/bin/python3
 # Writes the reference request and reply frames pasted into frame_test.cpp: built field by field
 # with struct, checksums per RFC 1071/768 written here independently of server/xdp/frame.cpp.
+# With --check-linux (as root: unshare -n python3 reply_fixture.py --check-linux) it also sends
+# the replies over a veth pair to a UDP socket, showing that Linux accepts their checksums and
+# drops a copy whose payload was changed.
+import socket
 import struct
+import subprocess
+import sys
+import time
 
 SERVER_MAC, CLIENT_MAC = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
 
@@ -50,6 +57,42 @@ frames = {
     "ipv6_reply": v6(SERVER_MAC, CLIENT_MAC, s6, c6, 123, 40123, reply_payload, 0x60000000, 64),
     "reply_payload": reply_payload,
 }
+
+
+def udp_errors():
+    v4 = [line.split() for line in open("/proc/net/snmp") if line.startswith("Udp:")]
+    v6 = {line.split()[0]: int(line.split()[1]) for line in open("/proc/net/snmp6") if line.startswith("Udp6")}
+    return int(dict(zip(v4[0], v4[1]))["InCsumErrors"]), v6["Udp6InCsumErrors"]
+
+
+def check_linux():
+    for command in ["ip link add xa type veth peer name xb", "ip link set xb address 02:00:00:00:00:02",
+                    "ip link set xa up", "ip link set xb up", "ip addr add 192.0.2.1/24 dev xb",
+                    "ip -6 addr add 2001:db8::1/64 dev xb nodad", "ip route add 198.51.100.0/24 dev xb"]:
+        subprocess.run(command.split(), check=True)
+    time.sleep(0.5)
+    sender = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    sender.bind(("xa", 0))
+    ok = True
+    for family, address, name, at, which in [(socket.AF_INET, "192.0.2.1", "ipv4_reply", 42, 0),
+                                             (socket.AF_INET6, "2001:db8::1", "ipv6_reply", 62, 1)]:
+        receiver = socket.socket(family, socket.SOCK_DGRAM)
+        receiver.bind((address, 40123))
+        receiver.settimeout(1)
+        changed = bytearray(frames[name])
+        changed[at + 5] ^= 1
+        errors = udp_errors()[which]
+        sender.send(bytes(changed))
+        sender.send(frames[name])
+        data = receiver.recv(2048)  # the changed copy, if Linux took it, comes first
+        good = data == frames[name][at:] and udp_errors()[which] == errors + 1
+        print(name, "accepted; changed copy dropped as a checksum error" if good else "NOT as expected")
+        ok = ok and good
+    sys.exit(0 if ok else 1)
+
+
+if "--check-linux" in sys.argv:
+    check_linux()
 for name, data in frames.items():
     rows = [", ".join("0x%02x" % b for b in data[i:i + 16]) for i in range(0, len(data), 16)]
     print("constexpr std::array<std::uint8_t, %d> k%s{\n    %s};" % (
