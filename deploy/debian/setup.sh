@@ -133,11 +133,16 @@ case "${1:-}" in
     install_packages "${build_packages[@]}" "${package_packages[@]}" "${test_packages[@]}"
     debian_kubectl
     ntpsec_config
+    # The Debian base image is downloads and unpacking: made while the compilers run.
+    mkdir -p build
+    /usr/bin/python3 tests/integration/images.py --base > build/images-base.log 2>&1 &
+    base_image=$!
     build release
     build sanitize
     build tsan
     build fuzz
     packager_build
+    wait "$base_image" || { cat build/images-base.log; exit 1; }
     /usr/bin/python3 tests/integration/images.py
     ctest --preset sanitize
     ctest --preset tsan
