@@ -36,10 +36,11 @@ package_packages=(dpkg-dev file binutils scdoc)
 # dnsmasq serves upstream pool names from a hosts file in a test's network namespace (dnsmasq-base
 # is the program alone: the dnsmasq package would also start a system DNS server on port 53).
 # lintian checks the package as Debian's archive would; man-db's man renders the manual pages
-# with warnings on. ping (iputils-ping) checks that ICMP still reaches the kernel beside AF_XDP.
+# with warnings on. ping (iputils-ping) checks that ICMP still reaches the kernel beside AF_XDP;
+# ethtool turns GRO on and TSO off on the benchmark's veth pair.
 test_packages=(chrony ntpsec-ntpdig python3 python3-ntplib python3-yaml iproute2 util-linux clang libclang-rt-14-dev
                prometheus faketime gpsd gpsd-clients systemd mmdebstrap podman runc netavark iptables
-               openssl python3-cryptography linuxptp dnsmasq-base lintian man-db iputils-ping)
+               openssl python3-cryptography linuxptp dnsmasq-base lintian man-db iputils-ping ethtool)
 
 install_packages() {
   local missing=() package
@@ -132,11 +133,16 @@ case "${1:-}" in
     install_packages "${build_packages[@]}" "${package_packages[@]}" "${test_packages[@]}"
     debian_kubectl
     ntpsec_config
+    # The Debian base image is downloads and unpacking: made while the compilers run.
+    mkdir -p build
+    /usr/bin/python3 tests/integration/images.py --base > build/images-base.log 2>&1 &
+    base_image=$!
     build release
     build sanitize
     build tsan
     build fuzz
     packager_build
+    wait "$base_image" || { cat build/images-base.log; exit 1; }
     /usr/bin/python3 tests/integration/images.py
     ctest --preset sanitize
     ctest --preset tsan

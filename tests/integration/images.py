@@ -135,6 +135,11 @@ def wait_healthy(name, timeout=30):
 
 
 if __name__ == "__main__":
-    # deploy/debian/setup.sh test builds the images before the tests, so no test waits for them.
-    smeard_image()
-    systemd_image()
+    # deploy/debian/setup.sh test builds the images before the tests, so no test waits for them;
+    # with --base only the Debian base, which needs no build (it runs beside the compilers).
+    import sys
+    if sys.argv[1:] == ["--base"]:
+        debian_base()
+    else:
+        smeard_image()
+        systemd_image()
