@@ -24,6 +24,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -305,6 +306,7 @@ class ServedThroughXdp(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.directory = tempfile.mkdtemp(prefix="smeard-xdp-")
+        cls.addClassCleanup(shutil.rmtree, cls.directory, True)
         os.chmod(cls.directory, 0o755)  # chronyd reads the CA and writes its dump after dropping root
         cls.pki = make_pki(cls.directory, address=LISTENERS[0].host)
         cls.keys = harness.write_file(cls.directory, "ntp.keys", keys_text(KEYS))
