@@ -615,7 +615,8 @@ class Fallback(unittest.TestCase):
         self.assertEqual(harness.total(values, "smeard_xdp_fallback", listener=listener.address, interface=interface,
                                        reason=reason), 1, values)
         self.assertEqual(harness.total(values, "smeard_xdp_attached", listener=listener.address), 0, values)
-        self.assertIsNone(NET.xdp_program(listener.interface))
+        if reason != "busy":
+            self.assertIsNone(NET.xdp_program(listener.interface))
         self.assertEqual(len(server.events("xdp_fallback")), 1, "the reason is logged once")
 
     def test_an_interface_that_does_not_exist(self):
@@ -631,6 +632,23 @@ class Fallback(unittest.TestCase):
         with smeard([(listener, listener.interface)], wrapper=dropped) as server:
             self.check_served_through_sockets(server, listener, listener.interface, "no_privilege", "CAP_BPF")
             server.stop()
+
+    def test_another_program_on_the_interface_is_left_alone(self):
+        # Another XDP program, attached by iproute2 over netlink (smeard's own object serves as it).
+        listener = LISTENERS[2]
+        other = Path(harness.SMEARD).parent / "xdp/program.bpf.o"
+        self.assertTrue(other.exists(), other)
+        NET.do("-n", NET.server, "link", "set", "dev", listener.interface, "xdp", "obj", str(other), "sec", "xdp")
+        try:
+            before = NET.xdp_program(listener.interface)
+            self.assertIsNotNone(before)
+            with smeard([(listener, listener.interface)]) as server:
+                self.check_served_through_sockets(server, listener, listener.interface, "busy",
+                                                  "another XDP program is attached")
+                server.stop()
+            self.assertEqual(NET.xdp_program(listener.interface), before, "smeard must not touch another program")
+        finally:
+            NET.do("-n", NET.server, "link", "set", "dev", listener.interface, "xdp", "off")
 
 
 if __name__ == "__main__":
