@@ -34,7 +34,7 @@ static_assert(sizeof(ProgramTarget) == 24);
 int quiet(enum libbpf_print_level, const char*, va_list) { return 0; }
 
 Refusal refusal_for(int error, const std::string& what, const std::string& privilege) {
-  if (error == EPERM || error == EACCES) return {"no_privilege", what + ": " + std::strerror(error) + " (needs " + privilege + ")"};
+  if (error == EPERM) return {"no_privilege", what + ": " + std::strerror(error) + " (needs " + privilege + ")"};
   if (error == EBUSY || error == EEXIST) return {"busy", what + ": " + std::strerror(error)};
   if (error == EOPNOTSUPP || error == EPROTONOSUPPORT || error == EINVAL) {
     return {"unsupported", what + ": " + std::strerror(error)};
@@ -82,6 +82,8 @@ std::unique_ptr<Attachment> Attachment::open(const Settings& settings, const Tar
   attachment->object_ = object;
   if (const int e = bpf_object__load(object); e != 0) {
     refusal = refusal_for(-e, "loading the XDP program", "CAP_BPF and CAP_NET_ADMIN");
+    // EACCES here is the kernel's verifier refusing the program, not a missing privilege.
+    if (-e == EACCES) refusal = {"unsupported", "this kernel's verifier refuses smeard's XDP program"};
     return nullptr;
   }
   ProgramTarget wanted{};
