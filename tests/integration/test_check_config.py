@@ -86,6 +86,20 @@ class CheckIsTheStart(unittest.TestCase):
         fragment = "no user 'no-such-user-here'" if os.geteuid() == 0 else "cannot change user without root"
         self.assert_both_refuse(text, 11, "user", fragment)
 
+    def test_an_xdp_interface_that_does_not_exist_is_a_warning_as_the_start_falls_back(self):
+        text = self.config().replace(f'"127.0.0.1:{self.port}"',
+                                     f'"127.0.0.1:{self.port}"\n    xdp: {{interface: smeard-none7}}', 1)
+        path = harness.write_file(self.directory.name, "smeard.yaml", text)
+        checked = harness.run([harness.binary(harness.SMEARD), "--check-config", path], timeout=10)
+        self.assertEqual(checked.returncode, 0, checked.stderr)
+        self.assertRegex(checked.stderr, re.escape(f"{path}:3:") + r"\d+: listeners\[0\]\.xdp\.interface: no interface "
+                         r"named smeard-none7")
+        with harness.Smeard(addresses=[f"127.0.0.1:{self.port}"], text=text) as server:
+            self.assertEqual(harness.header(server.port)["stratum"], 1)
+            [fallback] = server.events("xdp_fallback")
+            self.assertEqual(fallback["reason"], "no_interface")
+            server.stop()
+
     def test_what_it_accepts_starts(self):
         text = self.config({"utc": "{smear: none}", "google": "{smear: google}"},
                            extra=f"leapdb: {{files: [{LEAP_FILE}]}}\n")
