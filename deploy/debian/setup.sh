@@ -133,17 +133,21 @@ case "${1:-}" in
     install_packages "${build_packages[@]}" "${package_packages[@]}" "${test_packages[@]}"
     debian_kubectl
     ntpsec_config
-    # The Debian base image is downloads and unpacking: made while the compilers run.
+    # The images are mostly downloads and unpacking: made while the compilers run, the Debian
+    # base from the start, the package's images once the package is built.
     mkdir -p build
-    /usr/bin/python3 tests/integration/images.py --base > build/images-base.log 2>&1 &
-    base_image=$!
+    /usr/bin/python3 tests/integration/images.py --base > build/images.log 2>&1 &
+    images=$!
     build release
+    packager_build
+    wait "$images" || { cat build/images.log; exit 1; }
+    /usr/bin/python3 tests/integration/images.py > build/images.log 2>&1 &
+    images=$!
     build sanitize
     build tsan
     build fuzz
-    packager_build
-    wait "$base_image" || { cat build/images-base.log; exit 1; }
-    /usr/bin/python3 tests/integration/images.py
+    wait "$images" || { cat build/images.log; exit 1; }
+    cat build/images.log
     ctest --preset sanitize
     ctest --preset tsan
     ctest --preset fuzz
