@@ -126,17 +126,6 @@ std::size_t reader_slots(const config::Config& config, unsigned workers_per_list
   return slots;
 }
 
-xdp::Settings xdp_settings(const config::Xdp& xdp) {
-  using Mode = config::Xdp::Mode;
-  using ZeroCopy = config::Xdp::ZeroCopy;
-  return {xdp.interface,
-          xdp.mode == Mode::native ? xdp::Mode::native : xdp.mode == Mode::generic ? xdp::Mode::generic : xdp::Mode::automatic,
-          xdp.zero_copy == ZeroCopy::on    ? xdp::ZeroCopy::on
-          : xdp.zero_copy == ZeroCopy::off ? xdp::ZeroCopy::off
-                                           : xdp::ZeroCopy::automatic,
-          xdp.busy_poll};
-}
-
 }  // namespace
 
 Daemon::Daemon(config::Config config, std::optional<std::string> config_path)
@@ -260,7 +249,7 @@ std::vector<std::vector<std::unique_ptr<xdp::Queue>>> Daemon::attach_xdp() {
   for (std::size_t i = 0; i < config_.listeners.size(); ++i) {
     const config::Listener& listener = config_.listeners[i];
     if (!listener.xdp) continue;
-    const xdp::Settings settings = xdp_settings(*listener.xdp);
+    const config::Xdp& settings = *listener.xdp;
     const xdp::Target target{listener.address.family == config::SocketAddress::Family::ipv6, listener.address.bytes,
                              listener.address.port};
     metrics::XdpStatus& status = statuses[i].emplace();

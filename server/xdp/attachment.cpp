@@ -20,6 +20,9 @@
 namespace xdp {
 namespace {
 
+using Mode = Settings::Mode;
+using ZeroCopy = Settings::ZeroCopy;
+
 // program.bpf.c's struct target.
 struct ProgramTarget {
   std::uint8_t ipv6;

@@ -8,21 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
 #include "server/xdp/queue.hpp"
 
 struct bpf_object;
 
 namespace xdp {
 
-enum class Mode : std::uint8_t { automatic, native, generic };
-enum class ZeroCopy : std::uint8_t { automatic, on, off };
-
-struct Settings {
-  std::string interface;
-  Mode mode = Mode::automatic;
-  ZeroCopy zero_copy = ZeroCopy::automatic;
-  bool busy_poll = false;
-};
+// What the configuration asks for (listeners[].xdp).
+using Settings = config::Xdp;
 
 // Which requests the program takes: UDP to this address and port.
 struct Target {
