@@ -208,17 +208,20 @@ def _die_with_parent():
 class Smeard:
     """One smeard process. Use as a context manager, or call start() and close().
 
-    start() returns once every listener logged event=listening; stop() sends a signal and
+    start() returns once every listener logged event=listening (and every event named in
+    `ready_events`, {name: count}, was logged that often); stop() sends a signal and
     asserts a clean exit (status 0 and an event=stopped line) and returns that line's fields.
     """
 
-    def __init__(self, addresses=None, refid="GPS", workers=2, text=None, wrapper=(), args=(), env=None):
+    def __init__(self, addresses=None, refid="GPS", workers=2, text=None, wrapper=(), args=(), env=None,
+                 ready_events=None):
         """`wrapper`: a command that execs smeard (setpriv, say); `args`: more arguments for smeard;
         `env`: variables added to its environment."""
         self.addresses = list(addresses) if addresses else [f"127.0.0.1:{free_udp_port()}"]
         self.wrapper, self.args = list(wrapper), list(args)
         self.env = dict(os.environ, **env) if env else None
         self.refid = refid
+        self.ready_events = dict(ready_events or {})
         self.directory = tempfile.mkdtemp(prefix="smeard-itest-")
         self.config = write_file(self.directory, "smeard.yaml",
                                  text or config_text(self.addresses, refid, workers))
@@ -260,19 +263,27 @@ class Smeard:
         self._reader.start()
         deadline = time.monotonic() + START_TIMEOUT
         with self._changed:
-            while len([l for l in self.lines if "event=listening " in l]) < len(self.addresses):
+            while not self._ready():
                 left = deadline - time.monotonic()
                 if self.process.poll() is not None or left <= 0:
                     break
                 self._changed.wait(min(left, 0.1))
         listening = {e["address"] for e in self.events("listening")}
-        if listening != {self._canonical(a) for a in self.addresses}:
+        with self._changed:
+            ready = self._ready()
+        if not ready or listening != {self._canonical(a) for a in self.addresses}:
             status = self.process.poll()
             self.close()
             why = f"exited with status {status}" if status is not None else f"still not after {START_TIMEOUT} s"
             raise AssertionError(f"smeard did not start listening on {self.addresses}: {why}; "
                                  f"its log:\n{self.log()}")
         return self
+
+    def _ready(self):
+        """With self._changed held."""
+        count = lambda event: sum(1 for l in self.lines if f"event={event} " in l)
+        return (count("listening") >= len(self.addresses)
+                and all(count(event) >= n for event, n in self.ready_events.items()))
 
     @staticmethod
     def _canonical(address):

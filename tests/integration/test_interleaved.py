@@ -117,7 +117,8 @@ class InterleavedTest(unittest.TestCase):
                f"  listeners:\n    - {{address: \"127.0.0.1:{ke}\", timescale: smeared}}\n")
         smeared, utc, metrics = harness.free_udp_port(), harness.free_udp_port(), harness.free_tcp_port()
         server = harness.Smeard([f"127.0.0.1:{smeared}", f"127.0.0.1:{utc}"],
-                                text=CONFIG.format(smeared=smeared, utc=utc, metrics=metrics, extra=nts))
+                                text=CONFIG.format(smeared=smeared, utc=utc, metrics=metrics, extra=nts),
+                                ready_events={"nts_ke_listening": 1})
         server.start()
         self.addCleanup(server.close)
         client = ChronydClient(server.directory, smeared, f"nts ntsport {ke}",

@@ -209,7 +209,8 @@ class Nts(unittest.TestCase):
     def smeard(self, cookie_key, pki=None):
         metrics = harness.free_tcp_port()
         server = harness.Smeard(addresses=[f"127.0.0.1:{self.ports[n]}" for n in ("utc", "google")],
-                                text=config(self.ports, pki or self.pki, cookie_key, metrics))
+                                text=config(self.ports, pki or self.pki, cookie_key, metrics),
+                                ready_events={"nts_ke_listening": 2})
         server.metrics_url = f"http://127.0.0.1:{metrics}"
         return server
 
@@ -225,8 +226,6 @@ class Nts(unittest.TestCase):
 
     def test_chronyd_over_nts_measures_the_smear_mid_window(self):
         with self.smeard(self.key_a) as server:
-            # Logged just after the NTP listeners the start waits for.
-            harness.wait_for(lambda: len(server.events("nts_ke_listening")) == 2, 5)
             self.assertEqual(len(server.events("nts_ke_listening")), 2, server.log())
             values = self.synchronize(server)
             self.assertEqual(harness.total(values, "smeard_nts_ke_sessions_total", outcome="ok"), 1)

@@ -84,7 +84,8 @@ class Observability(unittest.TestCase):
             f'metrics: {{listen: "127.0.0.1:{cls.metrics_port}"}}',
             f"nts: {{certificate: {certificate}, private_key: {key}, cookie_key_file: {cookie_key},",
             f'      listeners: [{{address: "127.0.0.1:{cls.ke_port}", timescale: google}}]}}', ""])
-        cls.smeard = harness.Smeard(addresses=[f"127.0.0.1:{p}" for p in cls.ntp], text=config).start()
+        cls.smeard = harness.Smeard(addresses=[f"127.0.0.1:{p}" for p in cls.ntp], text=config,
+                                    ready_events={"nts_ke_listening": 1}).start()
         # Traffic of every kind: both timescales, a KoD for a pinned client, a mixed client.
         for port in cls.ntp:
             ntplib.NTPClient().request("127.0.0.1", port=port, version=4, timeout=2)

@@ -188,10 +188,10 @@ def config(listeners, extra=""):
     return "\n".join(lines) + "\n" + extra
 
 
-def smeard(listeners, extra="", wrapper=()):
+def smeard(listeners, extra="", wrapper=(), ready_events=None):
     """A smeard in the server namespace (`wrapper` runs inside it and execs smeard)."""
     return harness.Smeard(addresses=[l.address for l, _ in listeners], text=config(listeners, extra),
-                          wrapper=[NET.ip, "netns", "exec", NET.server, *wrapper])
+                          wrapper=[NET.ip, "netns", "exec", NET.server, *wrapper], ready_events=ready_events)
 
 
 def status():
@@ -322,7 +322,7 @@ class ServedThroughXdp(unittest.TestCase):
             f"  private_key: {key}",
             f"  cookie_key_file: {cookie_key}",
             f'  listeners: [{{address: "{LISTENERS[0].host}:{NTS_KE_PORT}", timescale: smeared}}]', ""])
-        cls.server = smeard([(l, l.interface) for l in LISTENERS], extra)
+        cls.server = smeard([(l, l.interface) for l in LISTENERS], extra, ready_events={"nts_ke_listening": 1})
         cls.addClassCleanup(cls.server.close)
         cls.server.start()
 
