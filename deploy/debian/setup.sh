@@ -7,10 +7,10 @@
 #                    package build/packager/deb/smeard_VERSION_ARCH.deb (the container build uses it;
 #                    `setup.sh package-deps` installs its dependencies alone)
 #   setup.sh test    install build dependencies and the real NTP clients the tests talk to,
-#                    build (also as a packager does: Release, Debian's hardening flags, then
-#                    installed, checked and packaged) and the container image; run the unit
+#                    build the programs, and the container images (the package built in the
+#                    Dockerfile's first stage as `setup.sh package` builds it); run the unit
 #                    tests under ASan + UBSan and under TSan, a short libFuzzer run of every
-#                    parser, then every unit and integration test, then the benchmark briefly
+#                    parser, then every integration test, then the benchmark briefly
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -133,16 +133,13 @@ case "${1:-}" in
     install_packages "${build_packages[@]}" "${package_packages[@]}" "${test_packages[@]}"
     debian_kubectl
     ntpsec_config
-    # The images are mostly downloads and unpacking: made while the compilers run, the Debian
-    # base from the start, the package's images once the package is built.
+    # The container images, meanwhile: the Debian base, the Dockerfile's image, whose first stage
+    # builds the package on a clean Debian 12 as `setup.sh package` does (the package the tests
+    # install is taken from it), and a Debian 12 booting systemd with that package installed.
     mkdir -p build
-    /usr/bin/python3 tests/integration/images.py --base > build/images.log 2>&1 &
-    images=$!
-    build release
-    packager_build
-    wait "$images" || { cat build/images.log; exit 1; }
     /usr/bin/python3 tests/integration/images.py > build/images.log 2>&1 &
     images=$!
+    build integration
     build sanitize
     build tsan
     build fuzz
@@ -151,8 +148,8 @@ case "${1:-}" in
     ctest --preset sanitize
     ctest --preset tsan
     ctest --preset fuzz
-    ctest --preset release
-    # The benchmark is not a test: here it only has to run (2 s per server and phase) and every
+    ctest --preset integration
+    # The benchmark is not a test: here it only has to run (1 s per server and phase) and every
     # server has to answer; its numbers are for reading (README.md, Performance).
     tests/bench/run --quick --no-build
     build/release/tests/bench/bench_mac

@@ -19,6 +19,7 @@ import harness
 IMAGES = harness.REPO / "build/images"
 BASE = "docker.io/library/debian:bookworm"  # what the Dockerfile's FROM debian:bookworm resolves to
 SMEARD_IMAGE = "localhost/smeard:test"
+BUILD_IMAGE = "localhost/smeard-build:test"  # the Dockerfile's first stage, where the package is built
 SMEARD_UID = 10123  # the Dockerfile's smeard user
 
 
@@ -76,8 +77,27 @@ def smeard_image():
     return SMEARD_IMAGE
 
 
+def export_package():
+    """Puts the package the Dockerfile's first stage built (`setup.sh package` on a clean Debian 12,
+    from this tree) into build/packager/deb, where package() finds it."""
+    smeard_image()
+    podman(["build", "--pull=never", "--format", "docker", "--target", "build",
+            "-f", str(harness.REPO / "deploy/docker/Dockerfile"), "-t", BUILD_IMAGE, str(harness.REPO)], timeout=1800)
+    target = harness.REPO / "build/packager/deb"
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("smeard_*.deb"):
+        old.unlink()
+    container = podman(["create", BUILD_IMAGE, "true"]).stdout.strip()
+    try:
+        podman(["cp", f"{container}:/src/build/packager/deb/.", str(target)])
+    finally:
+        podman(["rm", container], check=False)
+    print(f"  package from the image's build stage: {package().name}", flush=True)
+
+
 def package():
-    """The Debian package deploy/debian/setup.sh package (or test) made."""
+    """The Debian package deploy/debian/setup.sh package made, or export_package() took from the
+    image's build."""
     found = sorted((harness.REPO / "build/packager/deb").glob("smeard_*.deb"))
     if len(found) != 1:
         raise AssertionError(f"expected one build/packager/deb/smeard_*.deb, found {len(found)}: "
@@ -135,11 +155,6 @@ def wait_healthy(name, timeout=30):
 
 
 if __name__ == "__main__":
-    # deploy/debian/setup.sh test builds the images before the tests, so no test waits for them;
-    # with --base only the Debian base, which needs no build (it runs beside the compilers).
-    import sys
-    if sys.argv[1:] == ["--base"]:
-        debian_base()
-    else:
-        smeard_image()
-        systemd_image()
+    # deploy/debian/setup.sh test builds the images beside its compilers, so no test waits for them.
+    export_package()
+    systemd_image()
