@@ -88,8 +88,9 @@ ntpsec_config() {
   (cd build/tools && apt-get download -q ntpsec && dpkg-deb -x ntpsec_*.deb ntpsec && rm ntpsec_*.deb)
 }
 
+# build PRESET [CONFIGURE_PRESET]: the build preset, and the configure preset it uses if named otherwise.
 build() {
-  cmake --preset "$1" >/dev/null
+  cmake --preset "${2:-$1}" >/dev/null
   cmake --build --preset "$1"
 }
 
@@ -139,7 +140,7 @@ case "${1:-}" in
     mkdir -p build
     /usr/bin/python3 tests/integration/images.py > build/images.log 2>&1 &
     images=$!
-    build integration
+    build integration release
     build sanitize
     build tsan
     build fuzz
