@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <string>
 #include <string_view>
@@ -117,13 +118,21 @@ void warn_unreadable(const config::Config& config, const std::optional<std::stri
   }
 }
 
-// One per worker: the socket workers, and an AF_XDP worker per queue of each xdp interface.
-std::size_t reader_slots(const config::Config& config, unsigned workers_per_listener) {
-  std::size_t slots = config.listeners.size() * workers_per_listener;
+// Per listener, the receive queues of its xdp interface (0 without one): counted once, as the
+// snapshot's readers are sized by them and an interface's queues may change meanwhile.
+std::vector<unsigned> xdp_queue_counts(const config::Config& config) {
+  std::vector<unsigned> counts;
   for (const config::Listener& listener : config.listeners) {
-    if (listener.xdp) slots += xdp::receive_queues(listener.xdp->interface);
+    counts.push_back(listener.xdp ? xdp::receive_queues(listener.xdp->interface) : 0);
   }
-  return slots;
+  return counts;
+}
+
+// One per worker: the socket workers, and an AF_XDP worker per queue of each xdp interface.
+std::size_t reader_slots(const config::Config& config, unsigned workers_per_listener,
+                         const std::vector<unsigned>& xdp_queues) {
+  return config.listeners.size() * workers_per_listener +
+         std::accumulate(xdp_queues.begin(), xdp_queues.end(), std::size_t{0});
 }
 
 }  // namespace
@@ -134,7 +143,8 @@ Daemon::Daemon(config::Config config, std::optional<std::string> config_path)
       stop_signals_(io_, SIGINT, SIGTERM),  // before any thread starts: a SIGTERM in start-up stops cleanly
       reload_signal_(io_, SIGHUP),
       workers_per_listener_(worker_count(config_)),
-      state_(reader_slots(config_, workers_per_listener_),
+      xdp_queues_(xdp_queue_counts(config_)),
+      state_(reader_slots(config_, workers_per_listener_, xdp_queues_),
              std::make_unique<const ntp::Snapshot>(ntp::true_utc_snapshot())),
       control_(config_, config_path_, io_, state_, workers_, histories_, reference::measure_precision(),
                reference::realtime_now()),
@@ -256,7 +266,7 @@ std::vector<std::vector<std::unique_ptr<xdp::Queue>>> Daemon::attach_xdp() {
     status.interface = settings.interface;
     status.busy_poll = settings.busy_poll;
     xdp::Refusal refusal;
-    std::unique_ptr<xdp::Attachment> attachment = xdp::Attachment::open(settings, target, refusal);
+    std::unique_ptr<xdp::Attachment> attachment = xdp::Attachment::open(settings, target, xdp_queues_[i], refusal);
     if (!attachment) {
       status.reason = refusal.reason;
       status.problem = refusal.problem;

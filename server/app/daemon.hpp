@@ -60,6 +60,7 @@ class Daemon {
   asio::signal_set stop_signals_;
   asio::signal_set reload_signal_;
   unsigned workers_per_listener_;
+  std::vector<unsigned> xdp_queues_;  // before state_, whose readers it counts
   io::RcuCell<ntp::Snapshot> state_;
   // Filled once the sockets show whether clients can be steered to workers.
   std::vector<std::unique_ptr<ntp::ClientHistory>> histories_;

@@ -67,7 +67,8 @@ unsigned receive_queues(const std::string& interface) {
   return queues == 0 ? 1 : queues;
 }
 
-std::unique_ptr<Attachment> Attachment::open(const Settings& settings, const Target& target, Refusal& refusal) {
+std::unique_ptr<Attachment> Attachment::open(const Settings& settings, const Target& target, unsigned queues,
+                                             Refusal& refusal) {
   libbpf_set_print(quiet);
   std::unique_ptr<Attachment> attachment{new Attachment()};
   attachment->interface_ = settings.interface;
@@ -127,8 +128,7 @@ std::unique_ptr<Attachment> Attachment::open(const Settings& settings, const Tar
   }
   attachment->link_fd_ = link;
 
-  attachment->queue_count_ = receive_queues(settings.interface);
-  for (unsigned q = 0; q < attachment->queue_count_; ++q) {
+  for (unsigned q = 0; q < queues; ++q) {
     QueueOptions options{settings.interface, q, false, attachment->generic_, settings.busy_poll};
     std::string problem;
     int number = 0;

@@ -33,8 +33,11 @@ struct Refusal {
 
 class Attachment {
  public:
-  // Loads and attaches the program and opens the sockets, or says why not (and leaves nothing).
-  static std::unique_ptr<Attachment> open(const Settings& settings, const Target& target, Refusal& refusal);
+  // Loads and attaches the program and opens a socket on each of the first `queues` receive
+  // queues (receive_queues(), counted once by the caller, which sized its readers by it), or says
+  // why not (and leaves nothing).
+  static std::unique_ptr<Attachment> open(const Settings& settings, const Target& target, unsigned queues,
+                                          Refusal& refusal);
   Attachment(const Attachment&) = delete;
   Attachment& operator=(const Attachment&) = delete;
   ~Attachment();  // detaches
@@ -44,7 +47,6 @@ class Attachment {
   const std::string& interface() const { return interface_; }
   bool generic() const { return generic_; }
   bool zero_copy() const { return zero_copy_; }
-  unsigned queue_count() const { return queue_count_; }
   // Detaches the program now; the sockets then receive nothing more.
   void detach();
 
@@ -55,7 +57,6 @@ class Attachment {
   int link_fd_ = -1;
   bool generic_ = false;
   bool zero_copy_ = false;
-  unsigned queue_count_ = 0;
   std::vector<std::unique_ptr<Queue>> queues_;
 };
 

@@ -3,7 +3,7 @@
 
 namespace xdp {
 
-std::unique_ptr<Attachment> Attachment::open(const Settings&, const Target&, Refusal& refusal) {
+std::unique_ptr<Attachment> Attachment::open(const Settings&, const Target&, unsigned, Refusal& refusal) {
   refusal = {"unsupported", "this smeard was built without AF_XDP (clang, libxdp-dev and libbpf-dev were missing)"};
   return nullptr;
 }
