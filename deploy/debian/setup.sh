@@ -140,6 +140,7 @@ case "${1:-}" in
     mkdir -p build
     /usr/bin/python3 tests/integration/images.py > build/images.log 2>&1 &
     images=$!
+    trap 'kill "$images" 2>/dev/null || true' EXIT  # a failed build stops the images too
     build integration release
     build sanitize
     build tsan

@@ -36,7 +36,8 @@ def _environment():
 def podman(args, timeout=120, check=True):
     """Runs podman ARGS; an AssertionError with its output when it fails and `check` is set."""
     command = [harness.tool("podman", "podman")] + list(args)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_environment())
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_environment(),
+                            preexec_fn=harness._die_with_parent)  # a killed setup.sh leaves no build behind
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} exited with {result.returncode}:\n"
                              f"{result.stdout[-4000:]}{result.stderr[-4000:]}")
