@@ -269,9 +269,7 @@ class Smeard:
                     break
                 self._changed.wait(min(left, 0.1))
         listening = {e["address"] for e in self.events("listening")}
-        with self._changed:
-            ready = self._ready()
-        if not ready or listening != {self._canonical(a) for a in self.addresses}:
+        if not self._ready() or listening != {self._canonical(a) for a in self.addresses}:
             status = self.process.poll()
             self.close()
             why = f"exited with status {status}" if status is not None else f"still not after {START_TIMEOUT} s"
@@ -280,10 +278,8 @@ class Smeard:
         return self
 
     def _ready(self):
-        """With self._changed held."""
-        count = lambda event: sum(1 for l in self.lines if f"event={event} " in l)
-        return (count("listening") >= len(self.addresses)
-                and all(count(event) >= n for event, n in self.ready_events.items()))
+        wanted = {"listening": len(self.addresses), **self.ready_events}
+        return all(len(self.events(event)) >= n for event, n in wanted.items())
 
     @staticmethod
     def _canonical(address):
